@@ -1,0 +1,264 @@
+"""How a file reaches its destination: file operations shared by all protocols.
+
+Protocol handlers do not re-implement listing, atomic publishing, post-copy
+actions or flag files. They provide a :class:`FileSystem` (the local disk, an
+SFTP session, ...) and call the functions here, so every protocol gets the same
+semantics:
+
+* listing: start-anchored regex on bare names, ``{directory}/{name}`` keys;
+* publishing: write under a unique temporary name in the destination
+  directory, check the size, set the mode, then rename into place; on failure
+  the temporary file is removed, so no consumer ever sees a partial file;
+* post-copy actions: ``delete``, ``move`` and ``rename`` with the reference's
+  path rules;
+* flag files: an empty file at an absolute path.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import secrets
+import stat as stat_module
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from logging import Logger
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """The attributes the framework needs from a file."""
+
+    size: int
+    modified_time: float
+    is_dir: bool = False
+
+    @staticmethod
+    def from_mode(size: int | None, mtime: float | None, mode: int | None) -> FileStat:
+        """Build from ``os.stat``/SFTP style attributes."""
+        return FileStat(
+            size=int(size or 0),
+            modified_time=float(mtime or 0),
+            is_dir=bool(mode is not None and stat_module.S_ISDIR(mode)),
+        )
+
+
+class FileSystem(ABC):
+    """The operations a protocol must provide to use the shared file logic.
+
+    Paths are strings in the file system's own syntax (POSIX for SFTP and
+    the local disk). Methods raise ``OSError`` (``FileNotFoundError``,
+    ``PermissionError`` ...) on failure.
+    """
+
+    #: Name of the host, used as a log prefix.
+    host: str = "localhost"
+
+    @abstractmethod
+    def stat(self, path: str) -> FileStat | None:
+        """Return the attributes of ``path`` (following links), or ``None`` if missing."""
+
+    @abstractmethod
+    def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
+        """List a directory with attributes in one call; raise if it is missing."""
+
+    @abstractmethod
+    def put(self, local_path: str, remote_path: str) -> None:
+        """Copy a worker file to ``remote_path`` (streaming, constant memory)."""
+
+    @abstractmethod
+    def get(self, remote_path: str, local_path: str) -> None:
+        """Copy ``remote_path`` to a worker file (streaming, constant memory)."""
+
+    @abstractmethod
+    def rename(self, source: str, target: str) -> None:
+        """Rename, atomically replacing ``target`` if it exists."""
+
+    @abstractmethod
+    def remove(self, path: str) -> None:
+        """Delete a file."""
+
+    @abstractmethod
+    def mkdir(self, path: str) -> None:
+        """Create one directory level."""
+
+    @abstractmethod
+    def chmod(self, path: str, mode: int) -> None:
+        """Change permission bits."""
+
+    @abstractmethod
+    def touch(self, path: str) -> None:
+        """Create or truncate an empty file."""
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and every missing parent."""
+        missing: list[str] = []
+        current = path.rstrip("/") or "/"
+        while current not in ("", "/", ".") and self.stat(current) is None:
+            missing.append(current)
+            current = posixpath.dirname(current)
+        for directory in reversed(missing):
+            self.mkdir(directory)
+
+
+def join(directory: str, name: str) -> str:
+    """Join like the reference: ``{directory}/{name}``, but never ``//`` at root."""
+    if directory == "/":
+        return "/" + name
+    return f"{directory}/{name}"
+
+
+def apply_rename(name: str, rename: dict | None) -> str:
+    """Apply a ``{pattern, sub}`` rename to a bare file name."""
+    if not rename:
+        return name
+    return re.sub(rename["pattern"], rename["sub"], name)
+
+
+def list_matching(fs: FileSystem, directory: str, file_pattern: str) -> dict:
+    """List ``directory`` and keep names that match ``file_pattern``.
+
+    Matching is ``re.match`` (anchored at the start only), as in the reference.
+    A missing directory yields no files.
+
+    Returns:
+        ``{"{directory}/{name}": {"size": int, "modified_time": float}}``
+    """
+    try:
+        entries = fs.listdir_attr(directory)
+    except FileNotFoundError:
+        return {}
+    regex = re.compile(file_pattern)
+    return {
+        f"{directory}/{name}": {"size": st.size, "modified_time": st.modified_time}
+        for name, st in sorted(entries)
+        if regex.match(name)
+    }
+
+
+def temporary_name(directory: str, final_name: str) -> str:
+    """A unique, hidden name next to the final one, for atomic publishing."""
+    return join(directory, f".{final_name}.{secrets.token_hex(6)}.otf-partial")
+
+
+def publish(
+    fs: FileSystem,
+    local_path: str,
+    directory: str,
+    final_name: str,
+    mode: str | None = None,
+    verify_size: bool = True,
+    atomic: bool = True,
+) -> str:
+    """Deliver one worker file so that it appears at its final name only complete.
+
+    Args:
+        fs: the destination file system.
+        local_path: the file on the worker.
+        directory: the destination directory.
+        final_name: the name the file must end up with.
+        mode: octal permission text such as ``"0644"``, applied before publish.
+        verify_size: compare the uploaded size with the local size.
+        atomic: upload under a temporary name and rename; ``False`` writes the
+            final name directly (for servers without a usable rename).
+
+    Returns:
+        The final path.
+
+    Raises:
+        OSError: the copy, check, chmod or rename failed. The temporary file
+            has then been removed.
+    """
+    final_path = join(directory, final_name)
+    target = temporary_name(directory, final_name) if atomic else final_path
+    expected = os.stat(local_path).st_size
+    try:
+        fs.put(local_path, target)
+        if verify_size:
+            st = fs.stat(target)
+            if st is None or st.size != expected:
+                actual = None if st is None else st.size
+                raise OSError(
+                    f"Size check failed for {final_path}: "
+                    f"expected {expected} bytes, found {actual}"
+                )
+        if mode:
+            fs.chmod(target, int(mode, 8))
+        if atomic:
+            fs.rename(target, final_path)
+    except BaseException:
+        if atomic:
+            try:
+                fs.remove(target)
+            except OSError:
+                pass
+        raise
+    return final_path
+
+
+def post_copy_action(fs: FileSystem, files: dict, action: dict, logger: Logger,
+                     create_missing_dirs: bool = False) -> int:
+    """Run a source's ``postCopyAction`` on every file.
+
+    ``move`` sends a file to ``destination/basename``; ``rename`` sends it to
+    ``dirname(destination)/re.sub(pattern, sub, basename)``. For both, the
+    directory checked (or created, with ``create_missing_dirs``) is
+    ``dirname(destination)``, as in the reference.
+
+    Returns:
+        0 when every file was handled, 1 otherwise.
+    """
+    kind = action["action"]
+    prefix = f"[{fs.host}]"
+    if kind == "delete":
+        result = 0
+        for path in files:
+            try:
+                fs.remove(path)
+            except OSError as exc:
+                logger.error(f"{prefix} Could not delete file {path} on source host: {exc}")
+                result = 1
+        return result
+    if kind not in ("move", "rename"):
+        logger.error(f"{prefix} Unknown post copy action {kind}")
+        return 1
+    destination = action["destination"]
+    check_dir = posixpath.dirname(destination) or "/"
+    try:
+        if create_missing_dirs:
+            fs.makedirs(check_dir)
+        st = fs.stat(check_dir)
+    except OSError as exc:
+        logger.error(f"{prefix} Cannot prepare {check_dir} on source host: {exc}")
+        return 1
+    if st is None:
+        logger.error(f"{prefix} Destination directory {check_dir} does not exist on source host")
+        return 1
+    if not st.is_dir:
+        logger.error(f"{prefix} Destination {check_dir} is not a directory on source host")
+        return 1
+    for path in files:
+        name = posixpath.basename(path)
+        if kind == "move":
+            target = join(destination.rstrip("/") or "/", name)
+        else:
+            target = join(check_dir, re.sub(action["pattern"], action["sub"], name))
+        try:
+            logger.info(f"{prefix} Moving {path} to {target}")
+            fs.rename(path, target)
+        except OSError as exc:
+            logger.error(f"{prefix} Error moving {path} to {target}: {exc}")
+            return 1
+    return 0
+
+
+def create_flag(fs: FileSystem, full_path: str, logger: Logger) -> int:
+    """Create an empty flag file; 0 on success, 1 on failure."""
+    try:
+        fs.touch(full_path)
+    except OSError as exc:
+        logger.error(f"[{fs.host}] Unable to create flag file {full_path}: {exc}")
+        return 1
+    logger.info(f"[{fs.host}] Created flag file: {full_path}")
+    return 0

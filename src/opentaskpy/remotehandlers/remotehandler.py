@@ -1,0 +1,129 @@
+"""Base classes for protocol handlers, shared by the core and by addons.
+
+The set of abstract methods is part of the addon contract: adding one would
+make every published addon handler abstract, so new optional behaviour goes
+into concrete methods with safe defaults instead.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+_VARIABLE_NAME = re.compile(r"^[\w.\[\]]+$")
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+class RemoteHandler(ABC):  # noqa: B024 - abstract by contract, methods live in subclasses
+    """Common root of transfer and execution handlers."""
+
+    def __init__(self, spec: dict):
+        """Store the handler's spec (the same dict object, never a copy).
+
+        Args:
+            spec: the source/destination spec (transfers) or the whole execution
+                definition (executions), with ``task_id`` added.
+        """
+        self.spec = spec
+
+    def tidy(self) -> None:
+        """Release connections and clients; called when the task finishes."""
+
+    def handle_cacheable_variables(self) -> None:
+        """Persist cacheable variables; a no-op unless a handler overrides it."""
+
+    def obtain_variable_from_spec(self, variable_name: str, spec: dict) -> str:
+        """Return the value at a dotted path (with ``[n]`` indexes) in ``spec``.
+
+        Args:
+            variable_name: e.g. ``accessToken``, ``protocol.refreshToken`` or
+                ``destinations[0].hostname``.
+            spec: the dict to walk.
+
+        Returns:
+            The value, converted with ``str()``.
+
+        Raises:
+            ValueError: the name is not a valid variable path.
+            KeyError: a path component does not exist.
+        """
+        if not isinstance(variable_name, str) or not _VARIABLE_NAME.match(
+            variable_name
+        ):
+            raise ValueError(f"Variable name {variable_name} is not a valid variable name.")
+        value: Any = spec
+        for key, index in _PATH_PART.findall(variable_name):
+            if key:
+                value = value[key]
+            else:
+                value = value[int(index)]
+        return str(value)
+
+
+class RemoteTransferHandler(RemoteHandler):
+    """A transfer protocol: lists, fetches, delivers and tidies files.
+
+    The ``files`` arguments are dicts keyed by file path (or object key) whose
+    values hold ``size`` (bytes) and ``modified_time`` (epoch seconds).
+    Methods return 0 for success and non-zero for failure.
+    """
+
+    def __init__(self, spec: dict, remote_spec: dict | None = None):
+        """Store the spec and an optional remote spec.
+
+        Args:
+            spec: this end's spec.
+            remote_spec: the other end's spec, where a handler needs it.
+        """
+        self.remote_spec = remote_spec
+        super().__init__(spec)
+
+    @abstractmethod
+    def supports_direct_transfer(self) -> bool:
+        """Whether ``transfer_files`` can copy straight to a same-class handler."""
+
+    @abstractmethod
+    def list_files(
+        self, directory: str | None = None, file_pattern: str | None = None
+    ) -> dict:
+        """List files matching ``file_pattern`` in ``directory``."""
+
+    @abstractmethod
+    def transfer_files(
+        self, files: dict, remote_spec: dict, dest_remote_handler: Any = None
+    ) -> int:
+        """Copy files directly from this source to a destination."""
+
+    @abstractmethod
+    def push_files_from_worker(
+        self, local_staging_directory: str, file_list: dict | None = None
+    ) -> int:
+        """Deliver files from the worker's staging directory to this end."""
+
+    @abstractmethod
+    def pull_files_to_worker(self, files: dict, local_staging_directory: str) -> int:
+        """Fetch files from this source into the worker's staging directory."""
+
+    @abstractmethod
+    def pull_files(self, files: dict) -> int:
+        """Have this destination pull files from the source itself."""
+
+    @abstractmethod
+    def move_files_to_final_location(self, files: dict) -> int:
+        """Move staged files into the destination directory."""
+
+    @abstractmethod
+    def handle_post_copy_action(self, files: dict) -> int:
+        """Move, rename or delete the source files after a successful transfer."""
+
+
+class RemoteExecutionHandler(RemoteHandler):
+    """An execution protocol: runs a command somewhere and reports success."""
+
+    @abstractmethod
+    def execute(self) -> bool:
+        """Run to completion; ``True`` on success."""
+
+    def kill(self) -> None:
+        """Stop a running ``execute()`` from another thread."""
