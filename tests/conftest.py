@@ -63,8 +63,12 @@ def task_run(isolated_env: Path) -> Callable[..., subprocess.CompletedProcess]:
     Call as ``task_run("-t", "x", "-c", cfg, env={...}, timeout=...)``.
     """
 
-    def _run(*args: object, env: dict | None = None, timeout: float = 300,
-             cwd: Path | None = None) -> subprocess.CompletedProcess:
+    def _run(
+        *args: object,
+        env: dict | None = None,
+        timeout: float = 300,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
         full_env.update(env or {})
         return subprocess.run(

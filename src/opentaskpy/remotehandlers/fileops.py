@@ -16,6 +16,7 @@ semantics:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import re
@@ -57,7 +58,7 @@ class FileSystem(ABC):
 
     @abstractmethod
     def stat(self, path: str) -> FileStat | None:
-        """Return the attributes of ``path`` (following links), or ``None`` if missing."""
+        """Return the attributes of ``path`` (following links), or ``None``."""
 
     @abstractmethod
     def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
@@ -138,7 +139,7 @@ def list_matching(fs: FileSystem, directory: str, file_pattern: str) -> dict:
 
 
 def temporary_name(directory: str, final_name: str) -> str:
-    """A unique, hidden name next to the final one, for atomic publishing."""
+    """Return a unique, hidden name next to the final one, for atomic publishing."""
     return join(directory, f".{final_name}.{secrets.token_hex(6)}.otf-partial")
 
 
@@ -189,16 +190,19 @@ def publish(
             fs.rename(target, final_path)
     except BaseException:
         if atomic:
-            try:
+            with contextlib.suppress(OSError):
                 fs.remove(target)
-            except OSError:
-                pass
         raise
     return final_path
 
 
-def post_copy_action(fs: FileSystem, files: dict, action: dict, logger: Logger,
-                     create_missing_dirs: bool = False) -> int:
+def post_copy_action(
+    fs: FileSystem,
+    files: dict,
+    action: dict,
+    logger: Logger,
+    create_missing_dirs: bool = False,
+) -> int:
     """Run a source's ``postCopyAction`` on every file.
 
     ``move`` sends a file to ``destination/basename``; ``rename`` sends it to
@@ -217,7 +221,9 @@ def post_copy_action(fs: FileSystem, files: dict, action: dict, logger: Logger,
             try:
                 fs.remove(path)
             except OSError as exc:
-                logger.error(f"{prefix} Could not delete file {path} on source host: {exc}")
+                logger.error(
+                    f"{prefix} Could not delete file {path} on source host: {exc}"
+                )
                 result = 1
         return result
     if kind not in ("move", "rename"):
@@ -233,10 +239,14 @@ def post_copy_action(fs: FileSystem, files: dict, action: dict, logger: Logger,
         logger.error(f"{prefix} Cannot prepare {check_dir} on source host: {exc}")
         return 1
     if st is None:
-        logger.error(f"{prefix} Destination directory {check_dir} does not exist on source host")
+        logger.error(
+            f"{prefix} Destination directory {check_dir} does not exist on source host"
+        )
         return 1
     if not st.is_dir:
-        logger.error(f"{prefix} Destination {check_dir} is not a directory on source host")
+        logger.error(
+            f"{prefix} Destination {check_dir} is not a directory on source host"
+        )
         return 1
     for path in files:
         name = posixpath.basename(path)

@@ -27,10 +27,10 @@ class RemoteHandler(ABC):  # noqa: B024 - abstract by contract, methods live in 
         """
         self.spec = spec
 
-    def tidy(self) -> None:
+    def tidy(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections and clients; called when the task finishes."""
 
-    def handle_cacheable_variables(self) -> None:
+    def handle_cacheable_variables(self) -> None:  # noqa: B027
         """Persist cacheable variables; a no-op unless a handler overrides it."""
 
     def obtain_variable_from_spec(self, variable_name: str, spec: dict) -> str:
@@ -51,13 +51,12 @@ class RemoteHandler(ABC):  # noqa: B024 - abstract by contract, methods live in 
         if not isinstance(variable_name, str) or not _VARIABLE_NAME.match(
             variable_name
         ):
-            raise ValueError(f"Variable name {variable_name} is not a valid variable name.")
+            raise ValueError(
+                f"Variable name {variable_name} is not a valid variable name."
+            )
         value: Any = spec
         for key, index in _PATH_PART.findall(variable_name):
-            if key:
-                value = value[key]
-            else:
-                value = value[int(index)]
+            value = value[key] if key else value[int(index)]
         return str(value)
 
 
