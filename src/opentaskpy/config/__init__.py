@@ -1,0 +1,1 @@
+"""Configuration: loading, rendering and validating task definitions."""

@@ -1,0 +1,1 @@
+"""Protocol handlers: how opentaskpy talks to hosts and moves files."""

@@ -1,0 +1,1 @@
+"""Task handlers: transfers, executions and batches."""
