@@ -1,0 +1,161 @@
+"""Locating schema files and resolving ``$ref`` URIs between them.
+
+Helpers for :mod:`opentaskpy.config.schemas` (schemas.md §2-§4):
+
+* :func:`schema_location` maps a protocol name to its schema root and short
+  name, importing addon packages on demand.
+* :func:`retrieve` is the ``referencing.Registry`` retrieve function:
+  ``http://localhost/<rest>`` is served from the core schema root and
+  ``file://`` URIs from disk.
+* :data:`REGISTRY` is the shared registry built on :func:`retrieve`.
+
+Relative references inside a schema file must resolve against the location
+the file was retrieved from, never against its declared ``$id`` (several
+shipped and addon files carry copy-pasted ``$id`` values). The resource is
+therefore built from the file contents with the top-level ``$id`` removed, so
+the retrieval URI is the only base URI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import json
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import attrs
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+CORE_SCHEMA_ROOT = Path(str(importlib.resources.files("opentaskpy.config") / "schemas"))
+LOCALHOST_PREFIX = "http://localhost/"
+
+_cache_lock = threading.Lock()
+# file path -> ((mtime_ns, size), resource); re-read only when the file changes.
+_resource_cache: dict[str, tuple[tuple[int, int], Resource[Any]]] = {}
+
+
+@attrs.frozen
+class SchemaNotFoundError(Unresolvable):
+    """No schema file exists for a protocol.
+
+    A subclass of ``referencing.exceptions.Unresolvable`` (what jsonschema
+    raises for an unresolvable ``$ref``, per config-and-variables.md §11), so
+    callers catching the spec type still catch it; its text additionally
+    names the protocol and the missing file. It is raised before validation
+    starts instead of surfacing as jsonschema's wrapped referencing error
+    whose message only contains the URI.
+    """
+
+    protocol: str
+    path: str
+
+    def __str__(self) -> str:
+        return (
+            f"Unresolvable: {self.ref} (no schema for protocol {self.protocol!r}: "
+            f"{self.path} does not exist)"
+        )
+
+
+def schema_location(protocol_name: str) -> tuple[Path, str]:
+    """Return the schema root directory and short name for a protocol.
+
+    Core protocols (no dot) use the bundled schema root. For an addon class
+    path ``a.b.c.<module>.<Class>`` the package ``a.b.c`` is imported and its
+    ``schemas`` directory is used; the short name is ``<module>``.
+
+    Args:
+        protocol_name: ``protocol.name`` from a task definition.
+
+    Returns:
+        ``(schema_root, short_name)``.
+
+    Raises:
+        ModuleNotFoundError: the addon package cannot be imported. The type is
+            kept from the spec; the message names the protocol.
+    """
+    if "." not in protocol_name:
+        return CORE_SCHEMA_ROOT, protocol_name
+    parts = protocol_name.split(".")
+    package = ".".join(parts[:-2])
+    short = parts[-2]
+    if not package:
+        raise ModuleNotFoundError(
+            f"Unknown protocol {protocol_name!r}: an addon protocol must be "
+            "'<package>.<module>.<Class>'",
+            name=protocol_name,
+        )
+    try:
+        importlib.import_module(package)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"Unknown protocol {protocol_name!r}: cannot import schema package "
+            f"{package!r} ({exc})",
+            name=exc.name,
+        ) from exc
+    return Path(str(importlib.resources.files(package) / "schemas")), short
+
+
+def schema_uri(protocol_name: str, relative: str) -> str:
+    """Return the ``file://`` URI of a protocol's schema file.
+
+    Args:
+        protocol_name: the protocol name (core or addon class path).
+        relative: path below the schema root; ``{short}`` is replaced by the
+            protocol's short name, e.g. ``"transfer/{short}_source.json"``.
+
+    Raises:
+        SchemaNotFoundError: the file does not exist.
+        ModuleNotFoundError: the addon package cannot be imported.
+    """
+    root, short = schema_location(protocol_name)
+    path = root / relative.format(short=short)
+    uri = path.as_uri()
+    if not path.is_file():
+        raise SchemaNotFoundError(ref=uri, protocol=protocol_name, path=str(path))
+    return uri
+
+
+def _uri_to_path(uri: str) -> Path:
+    if uri.startswith(LOCALHOST_PREFIX):
+        rest = urlsplit(uri).path.lstrip("/")
+        return CORE_SCHEMA_ROOT / unquote(rest)
+    parts = urlsplit(uri)
+    if parts.scheme != "file":
+        raise ValueError(f"Cannot retrieve schema {uri!r}: unsupported URI scheme")
+    return Path(url2pathname(parts.path))
+
+
+def _load_resource(path: Path) -> Resource[Any]:
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    key = str(path)
+    with _cache_lock:
+        cached = _resource_cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    contents = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(contents, dict) and "$id" in contents:
+        contents = {k: v for k, v in contents.items() if k != "$id"}
+    resource = Resource.from_contents(contents, default_specification=DRAFT202012)
+    with _cache_lock:
+        _resource_cache[key] = (stamp, resource)
+    return resource
+
+
+def retrieve(uri: str) -> Resource[Any]:
+    """Retrieve a schema resource for ``referencing``.
+
+    ``http://localhost/<rest>`` maps to ``<core schema root>/<rest>``;
+    ``file://`` URIs map to the local file. Resources are cached per file and
+    re-read when the file's mtime or size changes.
+    """
+    return _load_resource(_uri_to_path(uri))
+
+
+REGISTRY: Registry[Any] = Registry(retrieve=retrieve)  # type: ignore[call-arg]
