@@ -43,6 +43,9 @@ SENSITIVE_REGEXES = [
 REDACT_STRING = "********"
 
 _SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
+# Identity fields inside a credentials block are not secrets; masking the
+# user name everywhere would only make logs harder to read.
+_NOT_SECRET_KEYS = {"username", "transferusername", "user", "name"}
 _SENSITIVE_TEXT = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in SENSITIVE_REGEXES]
 _PREFIX_FORMAT = re.compile(r"\d{8}-\d{6}\.\d{3}")
 # Values shorter than this are not masked: masking "1" or "ab" everywhere
@@ -80,10 +83,12 @@ def register_secrets_from(obj: object, _sensitive: bool = False) -> None:
     """Register every secret value found at any depth of a dict/list.
 
     A value is secret when its key matches ``SENSITIVE_KEY_REGEXES``; below
-    such a key every string leaf is secret.
+    such a key every leaf is secret, except user names.
     """
     if isinstance(obj, dict):
         for key, value in obj.items():
+            if str(key).lower() in _NOT_SECRET_KEYS:
+                continue
             register_secrets_from(
                 value, _sensitive or bool(_SENSITIVE_KEY.search(str(key)))
             )
