@@ -1,0 +1,154 @@
+"""``task-run``: run one task from a configuration directory (cli.md §1).
+
+Also runnable as a script (``python src/opentaskpy/cli/task_run.py -t X``);
+everything is imported absolutely from the installed package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime
+from typing import NoReturn
+
+from opentaskpy import otflogging
+from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error_line
+from opentaskpy.taskrun import TaskRun
+
+PROG = "task-run"
+CONFIG_PATH = f"{os.getcwd()}/cfg"
+
+VERBOSE1 = 12
+VERBOSE2 = 11
+_LEVELS = {1: VERBOSE1, 2: VERBOSE2, 3: logging.DEBUG}
+
+EPILOG = """\
+Environment variables:
+  OTF_LOG_DIRECTORY          base directory for log files (default: logs)
+  OTF_NO_LOG                 if set, write no log files (stderr only)
+  OTF_LOG_JSON=1             log in JSON format
+  OTF_LOG_LEVEL              level name applied to every OTF logger
+  OTF_LOG_INIT_EVENTS=1      log each logger initialisation
+  OTF_RUN_ID                 group all log files under <logdir>/<run id>/
+  OTF_VARIABLES_FILE         comma-separated variables files to use instead
+  OTF_LAZY_LOAD_VARIABLES=1  resolve variables only when a task uses them
+  OTF_SSH_KEY                RSA private key used for SSH/SFTP connections
+  OTF_STAGING_DIR            base directory for the local staging directory
+  OTF_PARAMIKO_ULTRA_DEBUG=1 very verbose SFTP client logging
+  OTF_BATCH_RESUME_LOG_DATE  YYYYMMDD: resume a batch from that day's log
+  OTF_STALE_RUNNING_LOG_SECONDS  resume from _running batch logs this old
+  OTF_BATCH_POLL_INTERVAL    seconds between batch status checks (default 5)
+  OTF_NO_THREAD_SLEEP        no pause after starting each batch step
+  OTF_LOG_MEMORY_USAGE       log process memory after each batch poll
+  <VARIABLE> or <VAR.PATH>   override a global or task variable
+
+Overriding task attributes:
+  OTF_OVERRIDE_<TASK_TYPE>_<ATTRIBUTE>_<SUB_ATTRIBUTE>...=value
+  e.g. OTF_OVERRIDE_TRANSFER_SOURCE_HOSTNAME=host2
+  Use !! to separate names containing underscores:
+  OTF_OVERRIDE_TRANSFER!!SOURCE!!FILE_REGEX=.*\\.csv
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        formatter_class=argparse.RawTextHelpFormatter,
+        description="Run a task defined in an Open Task Framework config directory.",
+        epilog=EPILOG,
+    )
+    parser.add_argument(
+        "--noop", action="store_true", help="load and validate only, do not run"
+    )
+    parser.add_argument(
+        "-t", "--taskId", required=True, type=str, help="id of the task to run"
+    )
+    parser.add_argument(
+        "-r", "--runId", type=str, help="run id used to group log files"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbosity",
+        type=int,
+        help="1 = VERBOSE1, 2 = VERBOSE2, 3 = DEBUG (default INFO)",
+    )
+    parser.add_argument(
+        "-c", "--configDir", type=str, help=f"config directory (default {CONFIG_PATH})"
+    )
+    return parser
+
+
+def verbosity_level(verbosity: int | None) -> int:
+    """Map ``-v`` to a logging level and register the VERBOSE level names.
+
+    Args:
+        verbosity: the raw ``-v`` value (``None`` when absent).
+
+    Returns:
+        12, 11 or 10 for ``-v 1/2/3``; INFO otherwise.
+    """
+    logging.addLevelName(VERBOSE2, "VERBOSE2")
+    logging.addLevelName(VERBOSE1, "VERBOSE1")
+    return (
+        _LEVELS.get(verbosity, logging.INFO) if verbosity is not None else logging.INFO
+    )
+
+
+def main() -> None:
+    """Parse the command line, run the task, exit 1 on failure."""
+    args = _parser().parse_args()
+    config_dir = args.configDir or CONFIG_PATH
+
+    if args.runId:
+        os.environ["OTF_RUN_ID"] = args.runId
+    os.environ["OTF_TASK_ID"] = args.taskId
+    if args.noop:
+        os.environ["OTF_NOOP"] = "true"
+    os.environ["OTF_LOG_RUN_PREFIX"] = datetime.now().strftime("%Y%m%d-%H%M%S.%f")[:-3]
+
+    level = verbosity_level(args.verbosity)
+    logger = otflogging.init_logging(
+        __name__, args.taskId, level=level, override_root_logger=True
+    )
+    logger.log(VERBOSE2, f"Log verbosity: {args.verbosity}")
+
+    # Deviation from the reference: a traceback is shown only at DEBUG level
+    # (-v 3 or OTF_LOG_LEVEL=DEBUG), not for -v 1/2, and errors while
+    # constructing TaskRun are reported as one line too. Every user mistake
+    # ends with one "task-run: error: <file>: ..." line and exit status 1.
+    show_traceback = logger.getEffectiveLevel() <= logging.DEBUG
+    ctx = ErrorContext(config_dir=config_dir, task_id=args.taskId)
+
+    try:
+        task_run = TaskRun(args.taskId, config_dir, noop="OTF_NOOP" in os.environ)
+    except Exception as exc:
+        otflogging.close_log_file(logger, False)
+        _fail(exc, ctx, show_traceback)
+
+    try:
+        result = task_run.run()
+    except Exception as exc:
+        logger.error(f"Error running task: {exc}")
+        otflogging.close_log_file(logger, False)
+        ctx.task_file = task_run.task_file
+        ctx.definition = task_run.active_task_definition
+        _fail(exc, ctx, show_traceback)
+
+    if not result:
+        if task_run.failure_reason:
+            emit_error_line(PROG, task_run.failure_reason, args.taskId)
+        sys.exit(1)
+
+
+def _fail(exc: Exception, ctx: ErrorContext, show_traceback: bool) -> NoReturn:
+    """Print the one-line description; re-raise at DEBUG level, else exit 1."""
+    emit_error_line(PROG, describe_error(exc, ctx), ctx.task_id)
+    if show_traceback:
+        raise exc
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

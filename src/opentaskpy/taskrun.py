@@ -1,0 +1,175 @@
+"""Load, validate and run one task (python-api.md §2).
+
+:class:`TaskRun` is what ``task-run`` drives: it renders the task definition
+through a :class:`~opentaskpy.config.loader.ConfigLoader`, checks its type and
+schema, then hands it to the matching task handler.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opentaskpy import otflogging
+from opentaskpy.config.loader import ConfigLoader
+
+GLOBAL_VERBOSITY = 1  # kept for compatibility; nothing reads it
+
+_TASK_TYPES = {
+    "transfer": "Transfer",
+    "execution": "Execution",
+    "batch": "Batch",
+}
+
+
+class TaskRun:
+    """Run a single task by id from a configuration directory.
+
+    Attributes:
+        task_id: the task id (file name without ``.json``/``.json.j2``).
+        config_dir: the configuration directory.
+        noop: validate only, do not run the handler.
+        active_task_definition: the rendered definition once loaded.
+        config_loader: the loader shared with batch sub-tasks.
+        task_file: path of the task file once found (``None`` before).
+        failure_reason: one-line reason naming the file and field when the
+            definition itself is at fault (no type, unknown type, schema
+            violation); ``None`` otherwise.
+    """
+
+    def __init__(self, task_id: str, config_dir: str, noop: bool = False):
+        """Create the logger and the config loader (which resolves variables).
+
+        Args:
+            task_id: the task id to run.
+            config_dir: the configuration directory.
+            noop: if true, stop after validation.
+        """
+        self.logger = otflogging.init_logging(__name__, task_id)
+        self.task_id = task_id
+        self.config_dir = config_dir
+        self.active_task_definition: dict | None = None
+        self.noop = noop
+        self.task_file: str | None = None
+        self.failure_reason: str | None = None
+        self.config_loader = ConfigLoader(config_dir)
+
+    def run(self) -> bool:
+        """Load, validate and run the task.
+
+        Returns:
+            The task result; ``False`` also for definitions without a usable
+            type or failing schema validation.
+        """
+        global_variables = self.config_loader.get_global_variables()
+        otflogging.register_secrets_from(global_variables)
+        self.task_file = self._find_task_file()
+        definition = self.config_loader.load_task_definition(self.task_id)
+        otflogging.register_secrets_from(definition)
+        self.active_task_definition = definition
+
+        task_type = definition.get("type")
+        if not task_type:
+            self.logger.error("Invalid task configuration. Cannot continue")
+            self.failure_reason = (
+                f"{self._file()}: type: missing required field 'type' "
+                "(expected transfer, execution or batch)"
+            )
+            return False
+
+        if task_type not in _TASK_TYPES:
+            self.logger.error("Unknown task type!")
+            self.failure_reason = (
+                f"{self._file()}: type: unknown task type {json.dumps(task_type)} "
+                "(expected transfer, execution or batch)"
+            )
+            result = False
+        else:
+            self.logger.info(f"Starting task of type {_TASK_TYPES[task_type]}")
+            if not self._validate(task_type, definition):
+                self.logger.error("JSON format does not match schema")
+                self._explain_violation(task_type, definition)
+                return False
+            if self.noop:
+                # The WRAPPER log stays _running: nothing closes it in noop
+                # mode (upstream quirk, cli.md §1.4).
+                self.logger.info("Noop set, exiting")
+                return True
+            handler = self._make_handler(task_type, global_variables, definition)
+            try:
+                result = bool(handler.run())
+            except Exception as exc:
+                # For failures reported through return_result the handler has
+                # already marked the exception handled and this just returns;
+                # anything else is re-raised as a plain Exception (spec §2.4).
+                handler.return_result(1, str(exc), exc)
+                result = False
+
+        self.logger.info(f"Task completed with result: {result}")
+        otflogging.close_log_file(self.logger, result)
+        return result
+
+    def _find_task_file(self) -> str | None:
+        """Path of the task file, or ``None`` if it is missing or ambiguous.
+
+        ``load_task_definition`` raises the proper error for those cases.
+        """
+        finder = getattr(self.config_loader, "find_task_file", None)
+        if finder is None:
+            return None
+        try:
+            return str(finder(self.task_id))
+        except Exception:
+            return None
+
+    def _file(self) -> str:
+        return self.task_file or f"{self.config_dir} (task {self.task_id})"
+
+    @staticmethod
+    def _validate(task_type: str, definition: dict) -> bool:
+        from opentaskpy.config import schemas
+
+        validators = {
+            "transfer": schemas.validate_transfer_json,
+            "execution": schemas.validate_execution_json,
+            "batch": schemas.validate_batch_json,
+        }
+        return bool(validators[task_type](definition))
+
+    def _explain_violation(self, task_type: str, definition: dict) -> None:
+        """Log (and keep) a line naming the file, JSON path and bad value."""
+        from opentaskpy.config import schemas
+
+        finder = getattr(schemas, "find_violation", None)
+        violation = None
+        if finder is not None:
+            try:
+                violation = finder(task_type, definition)
+            except Exception as exc:  # the explanation is best effort
+                self.logger.debug(f"Could not locate schema violation: {exc}")
+        if violation is None:
+            self.failure_reason = (
+                f"{self._file()}: does not match the {task_type} schema"
+            )
+        else:
+            self.failure_reason = f"{self._file()}: {violation.describe()}"
+        self.logger.error(self.failure_reason)
+
+    def _make_handler(
+        self, task_type: str, global_variables: dict, definition: dict
+    ) -> Any:
+        # Imported here so that a noop run or a validation failure never pays
+        # for (or depends on) the protocol libraries the handlers pull in.
+        if task_type == "transfer":
+            from opentaskpy.taskhandlers import transfer
+
+            return transfer.Transfer(global_variables, self.task_id, definition)
+        if task_type == "execution":
+            from opentaskpy.taskhandlers import execution
+
+            return execution.Execution(global_variables, self.task_id, definition)
+        from opentaskpy.taskhandlers import batch
+
+        return batch.Batch(
+            global_variables, self.task_id, definition, self.config_loader
+        )
