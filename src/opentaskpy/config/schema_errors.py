@@ -17,6 +17,9 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from opentaskpy.otflogging import REDACT_STRING, SENSITIVE_KEY_REGEXES, redact
 
 _SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
+# Same rule as otflogging.register_secrets_from: identity fields inside a
+# credentials block are not secrets.
+_NOT_SECRET_KEYS = {"username", "transferusername", "user", "name"}
 _MIN_SECRET_LENGTH = 4
 _MAX_VALUE_LENGTH = 300
 
@@ -101,12 +104,16 @@ def _protocol_branch(
     return branch_for.get(name)
 
 
+def _is_sensitive(key: object, inherited: bool) -> bool:
+    return inherited or bool(_SENSITIVE_KEY.search(str(key)))
+
+
 def _collect_secrets(obj: object, sensitive: bool, found: set[str]) -> None:
     if isinstance(obj, dict):
         for key, value in obj.items():
-            _collect_secrets(
-                value, sensitive or bool(_SENSITIVE_KEY.search(str(key))), found
-            )
+            if str(key).lower() in _NOT_SECRET_KEYS:
+                continue
+            _collect_secrets(value, _is_sensitive(key, sensitive), found)
     elif isinstance(obj, list):
         for item in obj:
             _collect_secrets(item, sensitive, found)
@@ -117,12 +124,14 @@ def _collect_secrets(obj: object, sensitive: bool, found: set[str]) -> None:
 def _mask(obj: object, sensitive: bool) -> object:
     if isinstance(obj, dict):
         return {
-            k: _mask(v, sensitive or bool(_SENSITIVE_KEY.search(str(k))))
+            k: v
+            if str(k).lower() in _NOT_SECRET_KEYS
+            else _mask(v, _is_sensitive(k, sensitive))
             for k, v in obj.items()
         }
     if isinstance(obj, list):
         return [_mask(item, sensitive) for item in obj]
-    if sensitive and isinstance(obj, str):
+    if sensitive and isinstance(obj, str | int | float) and not isinstance(obj, bool):
         return REDACT_STRING
     return obj
 
@@ -134,10 +143,9 @@ def to_violation(error: ValidationError, document: object) -> SchemaViolation:
     ``credentials``, ...) anywhere in ``document`` are masked in both the
     value and the message (where jsonschema quotes them with ``repr``).
     """
-    under_sensitive = any(
-        _SENSITIVE_KEY.search(str(part))
-        for part in error.absolute_path
-        if isinstance(part, str)
+    parts = [p for p in error.absolute_path if isinstance(p, str)]
+    under_sensitive = any(_SENSITIVE_KEY.search(p) for p in parts) and not (
+        parts and parts[-1].lower() in _NOT_SECRET_KEYS
     )
     secrets: set[str] = set()
     _collect_secrets(document, False, secrets)

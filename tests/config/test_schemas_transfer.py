@@ -1,0 +1,582 @@
+"""Transfer definitions: every core protocol and every special rule."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from opentaskpy.config.schemas import find_violation, validate_transfer_json
+
+DELETE = object()
+
+SSH_SRC = {
+    "hostname": "src.example",
+    "directory": "/data/out",
+    "fileRegex": r"orders_.*\.csv",
+    "protocol": {"name": "ssh", "credentials": {"username": "app"}},
+}
+SFTP_SRC = {
+    "hostname": "sftp.example",
+    "directory": "/outbound",
+    "fileRegex": r".*\.dat",
+    "protocol": {"name": "sftp", "credentials": {"username": "acme"}},
+}
+LOCAL_SRC = {"directory": "/srv/out", "fileRegex": ".*", "protocol": {"name": "local"}}
+DUMMY_SRC = {"protocol": {"name": "dummy"}}
+
+SSH_DST = {
+    "hostname": "dst.example",
+    "directory": "/import",
+    "protocol": {"name": "ssh", "credentials": {"username": "app"}},
+}
+SFTP_DST = {
+    "hostname": "sftp.example",
+    "directory": "/inbound",
+    "protocol": {"name": "sftp", "credentials": {"username": "acme"}},
+}
+LOCAL_DST = {"directory": "/srv/in", "protocol": {"name": "local"}}
+EMAIL_DST = {
+    "recipients": ["ops@example.com"],
+    "subject": "Files",
+    "protocol": {
+        "name": "email",
+        "smtp_server": "mail.example.com",
+        "sender": "Test Sender <test@example.com>",
+    },
+}
+SOURCES = {"ssh": SSH_SRC, "sftp": SFTP_SRC, "local": LOCAL_SRC, "dummy": DUMMY_SRC}
+DESTS = {"ssh": SSH_DST, "sftp": SFTP_DST, "local": LOCAL_DST, "email": EMAIL_DST}
+
+PCA_SOURCES = ["ssh", "sftp", "local"]
+FULL_CONDITIONALS = {
+    "size": {"gt": 1, "lt": 1000},
+    "age": {"gt": 30},
+    "count": {"minCount": 1, "maxCount": 5},
+    "checkDuringFilewatch": True,
+}
+KEY = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nabc\n-----END PGP PRIVATE KEY BLOCK-----"
+
+
+def patched(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Copy ``base`` and set (or delete, with DELETE) dotted paths."""
+    doc = copy.deepcopy(base)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        target = doc
+        for part in parents:
+            target = target.setdefault(part, {})
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    return doc
+
+
+def transfer(source: dict[str, Any], *dests: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"type": "transfer", "source": source}
+    if dests:
+        doc["destination"] = list(dests)
+    return doc
+
+
+VALID_SOURCES = [
+    ("ssh", {}),
+    ("ssh", {"fileWatch": {}}),
+    (
+        "ssh",
+        {
+            "fileWatch": {
+                "timeout": 2,
+                "directory": "/w",
+                "fileRegex": "READY",
+                "watchOnly": True,
+            }
+        },
+    ),
+    ("ssh", {"logWatch": {"log": "a.log", "directory": "/l", "contentRegex": "done"}}),
+    (
+        "ssh",
+        {
+            "logWatch": {
+                "log": "a.log",
+                "directory": "/l",
+                "contentRegex": "x",
+                "timeout": 1,
+                "tail": True,
+            }
+        },
+    ),
+    ("ssh", {"conditionals": {}}),
+    ("ssh", {"conditionals": FULL_CONDITIONALS}),
+    ("ssh", {"conditionals": {"checkDuringFilewatch": False}}),
+    ("ssh", {"error": False}),
+    ("ssh", {"encryption": {"decrypt": True, "private_key": KEY}}),
+    ("ssh", {"encryption": {"encrypt": True, "public_key": "pub"}}),
+    ("ssh", {"encryption": {"sign": False}}),
+    (
+        "ssh",
+        {"encryption": {"sign": True, "private_key": KEY, "output_extension": "pgp"}},
+    ),
+    ("ssh", {"protocol.port": 2222, "protocol.hostKeyValidation": True}),
+    ("ssh", {"protocol.knownHostsFile": "/k", "protocol.credentials.keyFile": "/id"}),
+    ("ssh", {"protocol.credentials.key": KEY}),
+    ("sftp", {}),
+    ("sftp", {"fileWatch": {"timeout": 1}, "conditionals": FULL_CONDITIONALS}),
+    (
+        "sftp",
+        {
+            "protocol.timeout": 20,
+            "protocol.retry": False,
+            "protocol.supportsPosixRename": False,
+            "protocol.hostKeyValidation": False,
+            "protocol.port": 22,
+        },
+    ),
+    ("sftp", {"protocol.credentials.password": "pw", "protocol.credentials.key": KEY}),
+    ("sftp", {"protocol.credentials.keyFile": "/keys/id_ed25519"}),
+    ("sftp", {"error": True, "encryption": {"decrypt": True, "private_key": KEY}}),
+    ("local", {}),
+    ("local", {"fileWatch": {"watchOnly": True}, "conditionals": {"age": {"lt": 5}}}),
+    ("local", {"error": False, "encryption": {"decrypt": False}}),
+    ("dummy", {}),
+    ("dummy", {"accessToken": "t0k3n"}),
+    (
+        "dummy",
+        {
+            "cacheableVariables": [
+                {
+                    "variableName": "accessToken",
+                    "cachingPlugin": "file",
+                    "cacheArgs": {"file": "/tmp/x.txt"},
+                }
+            ]
+        },
+    ),
+]
+VALID_SOURCES += [
+    (proto, {"postCopyAction": pca})
+    for proto in PCA_SOURCES
+    for pca in (
+        {"action": "delete"},
+        {"action": "delete", "pattern": "x"},
+        {"action": "move", "destination": "/archive"},
+        {"action": "move", "destination": "/archive", "pattern": "a"},
+        {"action": "move", "destination": "/archive", "sub": "b"},
+        {"action": "rename", "destination": "/archive/", "pattern": "a", "sub": "b"},
+    )
+]
+
+
+@pytest.mark.parametrize(("proto", "changes"), VALID_SOURCES)
+def test_valid_sources(proto: str, changes: dict[str, Any]) -> None:
+    doc = transfer(patched(SOURCES[proto], changes))
+    assert find_violation("transfer", doc) is None
+    assert validate_transfer_json(doc) is True
+
+
+INVALID_SOURCES = [
+    ("ssh", {"hostname": DELETE}, "'hostname' is a required property"),
+    ("ssh", {"directory": DELETE}, "'directory' is a required property"),
+    ("ssh", {"fileRegex": DELETE}, "'fileRegex' is a required property"),
+    ("ssh", {"protocol.credentials": DELETE}, "'credentials' is a required property"),
+    (
+        "ssh",
+        {"protocol.credentials.username": DELETE},
+        "'username' is a required property",
+    ),
+    (
+        "ssh",
+        {"protocol.credentials.password": "pw"},
+        "('password' was unexpected)",
+    ),
+    (
+        "ssh",
+        {"protocol.credentials.transferUsername": "t"},
+        "('transferUsername' was unexpected)",
+    ),
+    ("ssh", {"protocol.port": "22"}, "'22' is not of type 'integer'"),
+    ("ssh", {"protocol.hostKeyValidation": "yes"}, "is not of type 'boolean'"),
+    ("ssh", {"bogus": 1}, "('bogus' was unexpected)"),
+    ("ssh", {"error": "false"}, "'false' is not of type 'boolean'"),
+    ("ssh", {"fileWatch": {"interval": 5}}, "('interval' was unexpected)"),
+    ("ssh", {"fileWatch": {"timeout": "60"}}, "'60' is not of type 'integer'"),
+    (
+        "ssh",
+        {"logWatch": {"log": "a.log", "directory": "/l"}},
+        "'contentRegex' is a required property",
+    ),
+    (
+        "ssh",
+        {"logWatch": {"log": "a", "directory": "/", "contentRegex": "x", "x": 1}},
+        "('x' was unexpected)",
+    ),
+    ("ssh", {"conditionals": {"size": {}}}, "{} should be non-empty"),
+    ("ssh", {"conditionals": {"age": {}}}, "{} should be non-empty"),
+    ("ssh", {"conditionals": {"count": {}}}, "{} should be non-empty"),
+    ("ssh", {"conditionals": {"size": {"gte": 1}}}, "('gte' was unexpected)"),
+    ("ssh", {"conditionals": {"count": {"gt": 1}}}, "('gt' was unexpected)"),
+    ("ssh", {"conditionals": {"size": {"gt": "1"}}}, "'1' is not of type 'integer'"),
+    ("ssh", {"conditionals": {"other": {}}}, "('other' was unexpected)"),
+    (
+        "ssh",
+        {"conditionals": {"checkDuringFilewatch": "y"}},
+        "'y' is not of type 'boolean'",
+    ),
+    ("ssh", {"encryption": {"sign": True}}, "'private_key' is a required property"),
+    (
+        "ssh",
+        {"encryption": {"sign": True, "encrypt": True, "public_key": "p"}},
+        "'private_key' is a required property",
+    ),
+    ("ssh", {"encryption": {"compress": True}}, "('compress' was unexpected)"),
+    (
+        "sftp",
+        {"logWatch": {"log": "a", "directory": "/", "contentRegex": "x"}},
+        "('logWatch' was unexpected)",
+    ),
+    ("sftp", {"protocol.credentials.token": "x"}, "('token' was unexpected)"),
+    ("sftp", {"protocol.timeout": 1.5}, "1.5 is not of type 'integer'"),
+    ("sftp", {"protocol.retry": "no"}, "'no' is not of type 'boolean'"),
+    ("sftp", {"hostname": DELETE}, "'hostname' is a required property"),
+    ("local", {"hostname": "h"}, "('hostname' was unexpected)"),
+    (
+        "local",
+        {"protocol.credentials": {"username": "u"}},
+        "('credentials' was unexpected)",
+    ),
+    (
+        "local",
+        {"logWatch": {"log": "a", "directory": "/", "contentRegex": "x"}},
+        "('logWatch' was unexpected)",
+    ),
+    ("local", {"fileRegex": DELETE}, "'fileRegex' is a required property"),
+    ("dummy", {"hostname": "h"}, "('hostname' was unexpected)"),
+    ("dummy", {"protocol.extra": 1}, "('extra' was unexpected)"),
+    ("dummy", {"accessToken": 5}, "5 is not of type 'string'"),
+    (
+        "dummy",
+        {"cacheableVariables": [{"variableName": "a", "cachingPlugin": "file"}]},
+        "'cacheArgs' is a required property",
+    ),
+    (
+        "dummy",
+        {
+            "cacheableVariables": [
+                {"variableName": "a", "cachingPlugin": "f", "cacheArgs": {}, "x": 1}
+            ]
+        },
+        "('x' was unexpected)",
+    ),
+]
+INVALID_SOURCES += [
+    (proto, {"postCopyAction": pca}, message)
+    for proto in PCA_SOURCES
+    for pca, message in (
+        (
+            {"action": "delete", "destination": "/archive"},
+            "should not be valid under {'required': ['destination']}",
+        ),
+        ({"action": "move"}, "'destination' is a required property"),
+        (
+            {"action": "move", "destination": "/a", "pattern": "x", "sub": "y"},
+            "should not be valid under {'required': ['pattern', 'sub']}",
+        ),
+        (
+            {"action": "rename", "pattern": "a", "sub": "b"},
+            "'destination' is a required property",
+        ),
+        (
+            {"action": "rename", "destination": "/a/", "sub": "b"},
+            "'pattern' is a required property",
+        ),
+        (
+            {"action": "rename", "destination": "/a/", "pattern": "a"},
+            "'sub' is a required property",
+        ),
+        ({"action": "copy"}, "'copy' is not one of ['move', 'rename', 'delete']"),
+        ({"destination": "/a"}, "'action' is a required property"),
+        ({"action": "delete", "force": True}, "('force' was unexpected)"),
+    )
+]
+
+
+@pytest.mark.parametrize(("proto", "changes", "message"), INVALID_SOURCES)
+def test_invalid_sources(
+    proto: str,
+    changes: dict[str, Any],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    doc = transfer(patched(SOURCES[proto], changes))
+    violation = find_violation("transfer", doc)
+    assert violation is not None
+    assert message in violation.message
+    assert violation.path.startswith("$.source")
+    assert validate_transfer_json(doc) is False
+    assert message in capsys.readouterr().out
+
+
+VALID_DESTS = [
+    ("ssh", {}),
+    *[("ssh", {"transferType": t}) for t in ("push", "pull", "proxy")],
+    (
+        "ssh",
+        {
+            "createDirectoryIfNotExists": True,
+            "rename": {"pattern": r"^(.*)\.txt$", "sub": r"\1-2.txt"},
+            "mode": "0644",
+            "permissions": {"owner": "app", "group": "etl", "mode": "0600"},
+            "flags": {"fullPath": "/import/done.flag"},
+            "encryption": {"encrypt": True, "public_key": "pub"},
+        },
+    ),
+    ("ssh", {"permissions": {}}),
+    ("ssh", {"protocol.credentials.transferUsername": "xfer"}),
+    ("ssh", {"protocol.credentials.keyFile": "/k", "protocol.credentials.key": KEY}),
+    ("sftp", {}),
+    (
+        "sftp",
+        {
+            "createDirectoryIfNotExists": False,
+            "rename": {"pattern": "a", "sub": "b"},
+            "mode": "0640",
+            "flags": {"fullPath": "/inbound/x.fin"},
+            "encryption": {"encrypt": True, "sign": True, "private_key": KEY},
+        },
+    ),
+    (
+        "sftp",
+        {
+            "protocol.credentials.password": "pw",
+            "protocol.credentials.transferUsername": "t",
+            "protocol.supportsStatAfterUpload": False,
+            "protocol.supportsPosixRename": False,
+        },
+    ),
+    ("local", {}),
+    (
+        "local",
+        {
+            "createDirectoryIfNotExists": True,
+            "rename": {"pattern": "a", "sub": "b"},
+            "mode": "0600",
+            "permissions": {"mode": "0600"},
+            "flags": {"fullPath": "/srv/in/x.fin"},
+            "encryption": {"encrypt": True, "public_key": "pub"},
+            "transferType": "push",
+        },
+    ),
+    ("email", {}),
+    (
+        "email",
+        {
+            "recipients": ["a@example.com", "b@example.org"],
+            "message": "hello",
+            "messageContentType": "text/plain",
+            "deleteContentFileAfterTransfer": False,
+            "rename": {"pattern": "a", "sub": "b"},
+            "encryption": {"encrypt": True, "public_key": "pub"},
+        },
+    ),
+    (
+        "email",
+        {"messageContentFilename": "/tmp/body.html", "messageContentType": "text/html"},
+    ),
+    (
+        "email",
+        {
+            "protocol.smtp_port": 465,
+            "protocol.use_tls": False,
+            "protocol.credentials": {"username": "u", "password": "p"},
+        },
+    ),
+    ("email", {"protocol.verify_tls": False, "protocol.ca_file": "/etc/ca.pem"}),
+    ("email", {"protocol.sender": "plain@example.com"}),
+    ("email", {"protocol.smtp_port": 1}),
+    ("email", {"protocol.smtp_port": 65535}),
+]
+
+
+@pytest.mark.parametrize(("proto", "changes"), VALID_DESTS)
+def test_valid_destinations(proto: str, changes: dict[str, Any]) -> None:
+    doc = transfer(LOCAL_SRC, patched(DESTS[proto], changes))
+    assert find_violation("transfer", doc) is None
+    assert validate_transfer_json(doc) is True
+
+
+INVALID_DESTS = [
+    ("sftp", {"permissions": {"owner": "a"}}, "('permissions' was unexpected)"),
+    ("sftp", {"transferType": "push"}, "('transferType' was unexpected)"),
+    ("sftp", {"protocol.credentials.other": "x"}, "('other' was unexpected)"),
+    ("local", {"permissions": {"owner": "app"}}, "('owner' was unexpected)"),
+    ("local", {"hostname": "h"}, "('hostname' was unexpected)"),
+    (
+        "local",
+        {"transferType": "copy"},
+        "'copy' is not one of ['push', 'pull', 'proxy']",
+    ),
+    ("ssh", {"transferType": "sideways"}, "is not one of ['push', 'pull', 'proxy']"),
+    ("ssh", {"hostname": DELETE}, "'hostname' is a required property"),
+    ("ssh", {"directory": DELETE}, "'directory' is a required property"),
+    ("ssh", {"protocol.credentials.password": "pw"}, "('password' was unexpected)"),
+    ("ssh", {"flags": {}}, "'fullPath' is a required property"),
+    ("ssh", {"flags": {"fullPath": "/x", "mode": "0"}}, "('mode' was unexpected)"),
+    ("ssh", {"rename": {"pattern": "a"}}, "'sub' is a required property"),
+    ("ssh", {"rename": {"pattern": "a", "sub": "b", "c": 1}}, "('c' was unexpected)"),
+    ("ssh", {"permissions": {"acl": "x"}}, "('acl' was unexpected)"),
+    ("ssh", {"mode": 644}, "644 is not of type 'string'"),
+    ("ssh", {"createDirectoryIfNotExists": "true"}, "is not of type 'boolean'"),
+    (
+        "ssh",
+        {"encryption": {"encrypt": True, "sign": True}},
+        "'private_key' is a required property",
+    ),
+    ("email", {"recipients": ["bob"]}, "'bob' does not match '^.*@.*$'"),
+    ("email", {"recipients": "a@example.com"}, "is not of type 'array'"),
+    ("email", {"subject": DELETE}, "'subject' is a required property"),
+    ("email", {"recipients": DELETE}, "'recipients' is a required property"),
+    ("email", {"protocol.sender": "not-an-email"}, "'not-an-email' does not match"),
+    ("email", {"protocol.sender": "Name <a@b>"}, "'Name <a@b>' does not match"),
+    ("email", {"protocol.smtp_server": DELETE}, "'smtp_server' is a required property"),
+    ("email", {"protocol.smtp_port": 0}, "0 is less than the minimum of 1"),
+    (
+        "email",
+        {"protocol.smtp_port": 70000},
+        "70000 is greater than the maximum of 65535",
+    ),
+    ("email", {"protocol.verify_tls": "no"}, "'no' is not of type 'boolean'"),
+    ("email", {"protocol.ca_file": 1}, "1 is not of type 'string'"),
+    ("email", {"protocol.tls": True}, "('tls' was unexpected)"),
+    (
+        "email",
+        {"protocol.credentials": {"username": "u"}},
+        "'password' is a required property",
+    ),
+    ("email", {"messageContentType": "text/csv"}, "'text/csv' is not one of"),
+    ("email", {"hostname": "h"}, "('hostname' was unexpected)"),
+    ("email", {"rename": {"sub": "b"}}, "'pattern' is a required property"),
+]
+
+
+@pytest.mark.parametrize(("proto", "changes", "message"), INVALID_DESTS)
+def test_invalid_destinations(
+    proto: str, changes: dict[str, Any], message: str
+) -> None:
+    doc = transfer(LOCAL_SRC, patched(DESTS[proto], changes))
+    violation = find_violation("transfer", doc)
+    assert violation is not None
+    assert message in violation.message
+    assert violation.path.startswith("$.destination[0]")
+    assert validate_transfer_json(doc) is False
+
+
+def test_mixed_destinations_valid() -> None:
+    doc = transfer(SSH_SRC, SSH_DST, LOCAL_DST, EMAIL_DST, SFTP_DST, LOCAL_DST)
+    assert validate_transfer_json(doc) is True
+
+
+@pytest.mark.parametrize(
+    ("bad_index", "bad", "path", "message"),
+    [
+        (
+            1,
+            patched(SSH_DST, {"protocol.credentials.username": DELETE}),
+            "$.destination[1].protocol.credentials",
+            "'username' is a required property",
+        ),
+        (
+            2,
+            patched(LOCAL_DST, {"hostname": "h"}),
+            "$.destination[2]",
+            "('hostname' was unexpected)",
+        ),
+        (
+            0,
+            patched(SFTP_DST, {"transferType": "pull"}),
+            "$.destination[0]",
+            "('transferType' was unexpected)",
+        ),
+        (
+            3,
+            patched(EMAIL_DST, {"recipients": ["nobody"]}),
+            "$.destination[3].recipients[0]",
+            "'nobody' does not match",
+        ),
+    ],
+)
+def test_mixed_destinations_report_the_matching_protocol_error(
+    bad_index: int, bad: dict[str, Any], path: str, message: str
+) -> None:
+    dests = [copy.deepcopy(d) for d in (SFTP_DST, SSH_DST, LOCAL_DST, EMAIL_DST)]
+    dests[bad_index] = bad
+    violation = find_violation("transfer", transfer(SSH_SRC, *dests))
+    assert violation is not None
+    assert violation.path == path
+    assert message in violation.message
+    assert "is not valid under any of the given schemas" not in violation.message
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"source": LOCAL_SRC}, "'type' is a required property"),
+        ({"type": "transfer"}, "'source' is a required property"),
+        ({"type": 1, "source": LOCAL_SRC}, "1 is not of type 'string'"),
+        (
+            {"type": "transfer", "source": {"directory": "/"}},
+            "'protocol' is a required property",
+        ),
+        (
+            {"type": "transfer", "source": {"protocol": {}}},
+            "'name' is a required property",
+        ),
+        (
+            {"type": "transfer", "source": LOCAL_SRC, "destination": LOCAL_DST},
+            "is not of type 'array'",
+        ),
+        (
+            {
+                "type": "transfer",
+                "source": LOCAL_SRC,
+                "destination": [{"directory": "/"}],
+            },
+            "'protocol' is a required property",
+        ),
+        (
+            {"type": "transfer", "source": LOCAL_SRC, "variables": []},
+            "[] is not of type 'object'",
+        ),
+        (
+            {"type": "transfer", "source": {"protocol": {"name": 5}}},
+            "5 is not of type 'string'",
+        ),
+    ],
+)
+def test_invalid_top_level(doc: dict[str, Any], message: str) -> None:
+    violation = find_violation("transfer", doc)
+    assert violation is not None
+    assert message in violation.message
+    assert validate_transfer_json(doc) is False
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        transfer(LOCAL_SRC),
+        {**transfer(LOCAL_SRC), "destination": []},
+        {**transfer(DUMMY_SRC, LOCAL_DST), "variables": {"A": "1"}},
+        {**transfer(LOCAL_SRC), "description": "x", "cacheableVariables": []},
+    ],
+)
+def test_valid_top_level(doc: dict[str, Any]) -> None:
+    assert validate_transfer_json(doc) is True
+
+
+def test_destination_protocol_only_used_once_in_oneof_is_still_exclusive() -> None:
+    # A local destination must not validate as SSH: its schema requires hostname.
+    doc = transfer(LOCAL_SRC, patched(LOCAL_DST, {"protocol.name": "ssh"}))
+    violation = find_violation("transfer", doc)
+    assert violation is not None
+    assert "'hostname' is a required property" in violation.message
