@@ -1,0 +1,76 @@
+"""The worker's own disk as a :class:`~opentaskpy.remotehandlers.fileops.FileSystem`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
+
+
+class LocalFileSystem(FileSystem):
+    """File operations on the local file system."""
+
+    host = "LOCALHOST"
+
+    def stat(self, path: str) -> FileStat | None:
+        """Attributes of ``path`` following links, or ``None`` if missing."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return FileStat.from_mode(st.st_size, st.st_mtime, st.st_mode)
+
+    def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
+        """Entries of ``directory`` with attributes; vanished entries are skipped."""
+        entries = []
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue  # deleted meanwhile, or a dangling link
+                entries.append(
+                    (
+                        entry.name,
+                        FileStat.from_mode(st.st_size, st.st_mtime, st.st_mode),
+                    )
+                )
+        return entries
+
+    def put(self, local_path: str, remote_path: str) -> None:
+        """Copy with ``copyfile`` (kernel copy, constant memory) plus the mode bits.
+
+        Copying the permission bits matches the reference's ``shutil.copy``.
+        """
+        shutil.copyfile(local_path, remote_path)
+        shutil.copymode(local_path, remote_path)
+
+    def get(self, remote_path: str, local_path: str) -> None:
+        """Copy a file to the worker path."""
+        shutil.copyfile(remote_path, local_path)
+
+    def rename(self, source: str, target: str) -> None:
+        """Atomic rename replacing ``target`` (same file system only)."""
+        os.replace(source, target)
+
+    def remove(self, path: str) -> None:
+        """Delete a file."""
+        os.remove(path)
+
+    def mkdir(self, path: str) -> None:
+        """Create one directory level."""
+        os.mkdir(path)
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and its missing parents."""
+        os.makedirs(path, exist_ok=True)
+
+    def chmod(self, path: str, mode: int) -> None:
+        """Change permission bits."""
+        os.chmod(path, mode)
+
+    def touch(self, path: str) -> None:
+        """Create or truncate an empty file."""
+        with open(path, "w"):
+            pass

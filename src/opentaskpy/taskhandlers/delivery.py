@@ -1,0 +1,51 @@
+"""Choosing how each destination of a transfer receives its files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DIRECT, PULL, WORKER = "direct", "pull", "worker"
+
+
+def choose_mechanisms(
+    source: Any, dest_specs: list[dict], dest_handlers: list
+) -> list[str]:
+    """Return ``direct``, ``pull`` or ``worker`` for each destination.
+
+    ``different`` (a push to a destination of another handler class) is
+    computed per destination. The spec allows this; the reference reuses the
+    last destination's value, which can leave a destination with no mechanism
+    at all. The rules otherwise follow the reference:
+
+    * ``direct`` (``source.transfer_files``): the source supports direct
+      transfers, the destination has the source's class, ``transferType`` is
+      absent or ``push``, and no destination is ``different``;
+    * ``pull`` (``destination.pull_files``): ``transferType`` ``pull``, same
+      class and direct support (a pull is only honoured where the source side
+      can do direct transfers);
+    * ``worker`` (files staged on the worker, then
+      ``destination.push_files_from_worker``): everything else — other
+      protocols, ``proxy``, sources without direct support.
+
+    Args:
+        source: the source handler.
+        dest_specs: destination specs, in order.
+        dest_handlers: their handlers.
+    """
+    supports_direct = source.supports_direct_transfer()
+    pairs = list(zip(dest_specs, dest_handlers, strict=True))
+    any_different = any(
+        spec.get("transferType") in (None, "push") and type(source) is not type(handler)
+        for spec, handler in pairs
+    )
+    mechanisms = []
+    for spec, handler in pairs:
+        transfer_type = spec.get("transferType")
+        same_class = type(source) is type(handler)
+        if supports_direct and same_class and transfer_type in (None, "push"):
+            mechanisms.append(WORKER if any_different else DIRECT)
+        elif supports_direct and same_class and transfer_type == "pull":
+            mechanisms.append(PULL)
+        else:
+            mechanisms.append(WORKER)
+    return mechanisms

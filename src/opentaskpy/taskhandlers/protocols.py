@@ -1,0 +1,105 @@
+"""Resolve a protocol name to its handler class.
+
+Built-in names (``ssh``, ``local``, ...) are shorthands for dotted class paths
+(``opentaskpy.remotehandlers.ssh.SSHTransfer``); addon protocols are given as
+dotted class paths directly. Both go through the same import: everything
+before the last dot is the module, the last component the class.
+
+Resolved classes are cached per task type (``"T"`` transfers, ``"E"``
+executions — ``ssh`` means a different class for each). Lookups are
+thread-safe: batches start many handlers at once, and a module must never be
+imported by two threads concurrently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+from opentaskpy.exceptions import UnknownProtocolError
+from opentaskpy.remotehandlers.remotehandler import (
+    RemoteExecutionHandler,
+    RemoteHandler,
+    RemoteTransferHandler,
+)
+from opentaskpy.taskhandlers.taskhandler import TaskHandler
+
+BASE_CLASSES: dict[str, type[RemoteHandler]] = {
+    "T": RemoteTransferHandler,
+    "E": RemoteExecutionHandler,
+}
+
+_cache: dict[str, dict[str, type]] = {}
+_lock = threading.RLock()
+
+
+class ProtocolClassNotFoundError(UnknownProtocolError, AttributeError):
+    """The protocol's module imports but lacks the named class.
+
+    Also an ``AttributeError``, which is what the reference raises here
+    (upstream quirk), so callers catching either keep working.
+    """
+
+
+def class_path(name: str, task_type: str) -> str:
+    """Return the dotted class path for a protocol name.
+
+    Args:
+        name: a built-in protocol name or a dotted class path.
+        task_type: ``"T"`` or ``"E"``.
+    """
+    builtin = TaskHandler.DEFAULT_PROTOCOL_MAP.get(task_type, {}).get(name)
+    if builtin is not None:
+        return f"{builtin.module}.{builtin.class_}"
+    return name
+
+
+def resolve_protocol(name: str, task_type: str) -> type:
+    """Return the handler class for ``name``, importing its module once.
+
+    Args:
+        name: ``protocol.name`` from the task definition.
+        task_type: ``"T"`` (transfer) or ``"E"`` (execution).
+
+    Returns:
+        The handler class, to be instantiated by the caller.
+
+    Raises:
+        UnknownProtocolError: the name has no module part, the module cannot
+            be imported, the class is missing, or it is not a handler of the
+            right kind.
+    """
+    cached = _cache.get(task_type, {}).get(name)
+    if cached is not None:
+        return cached
+    with _lock:
+        cached = _cache.get(task_type, {}).get(name)
+        if cached is not None:
+            return cached
+        handler_class = _load(name, task_type)
+        _cache.setdefault(task_type, {})[name] = handler_class
+        return handler_class
+
+
+def _load(name: str, task_type: str) -> type:
+    module_name, _, class_name = class_path(name, task_type).rpartition(".")
+    if not module_name:
+        raise UnknownProtocolError(f"Unknown protocol {name}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownProtocolError(
+            f"Unknown protocol {name}: cannot import module {module_name} ({exc})"
+        ) from exc
+    handler_class = getattr(module, class_name, None)
+    if handler_class is None:
+        raise ProtocolClassNotFoundError(
+            f"Unknown protocol {name}: module {module_name} has no class {class_name}"
+        )
+    base = BASE_CLASSES.get(task_type, RemoteHandler)
+    if not (isinstance(handler_class, type) and issubclass(handler_class, base)):
+        raise UnknownProtocolError(
+            f"Unknown protocol {name}: {module_name}.{class_name} is not a "
+            f"{base.__name__} subclass"
+        )
+    return handler_class

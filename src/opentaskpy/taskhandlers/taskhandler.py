@@ -1,0 +1,128 @@
+"""Common base of the task handlers (transfers, executions, batches)."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+from opentaskpy import otflogging
+
+VERBOSE1 = 12
+
+
+class DefaultProtocolCharacteristics(NamedTuple):
+    """Where a built-in protocol's handler class lives."""
+
+    module: str
+    class_: str
+
+
+_REMOTEHANDLERS = "opentaskpy.remotehandlers"
+
+
+def _builtin(module: str, class_: str) -> DefaultProtocolCharacteristics:
+    return DefaultProtocolCharacteristics(f"{_REMOTEHANDLERS}.{module}", class_)
+
+
+class TaskHandler(ABC):
+    """A runnable task: builds its protocol handlers, runs, reports a result."""
+
+    TASK_TYPE: str = ""
+    DEFAULT_PROTOCOL_MAP: dict[str, dict[str, DefaultProtocolCharacteristics]] = {
+        "T": {
+            "ssh": _builtin("ssh", "SSHTransfer"),
+            "sftp": _builtin("sftp", "SFTPTransfer"),
+            "email": _builtin("email", "EmailTransfer"),
+            "local": _builtin("local", "LocalTransfer"),
+            "dummy": _builtin("dummy", "DummyTransfer"),
+        },
+        "E": {
+            "ssh": _builtin("ssh", "SSHExecution"),
+            "local": _builtin("local", "LocalExecution"),
+        },
+    }
+
+    logger: logging.Logger
+    overall_result: bool = False
+    handled_exception: bool = False
+
+    def __init__(self, global_config: dict | None):
+        """Store the global variables (may be ``None``).
+
+        Args:
+            global_config: the global variables, holding ``global_protocol_vars``.
+        """
+        self.global_config = global_config
+
+    @abstractmethod
+    def run(self) -> bool:
+        """Run the task; ``True`` on success."""
+
+    @abstractmethod
+    def _set_remote_handlers(self) -> None:
+        """Build the protocol handlers from the definition."""
+
+    def return_result(
+        self, status: int, message: str | None = None, exception: Any = None
+    ) -> bool:
+        """Log the outcome, close the task log and return or raise.
+
+        Args:
+            status: 0 for success, anything else for failure.
+            message: logged at INFO (success) or ERROR (failure).
+            exception: an exception class, raised as ``exception(message)``, or
+                an instance, which is reported as a plain
+                ``Exception(message)``. Raised only once per handler.
+
+        Returns:
+            ``status == 0``.
+
+        Raises:
+            Exception: when ``exception`` is given and not yet handled.
+        """
+        if message:
+            if status == 0:
+                self.logger.info(message)
+            else:
+                self.logger.error(message)
+        if status == 0:
+            self.overall_result = True
+        otflogging.close_log_file(self.logger, self.overall_result)
+        if exception is not None and not self.handled_exception:
+            self.handled_exception = True
+            if callable(exception):
+                raise exception(message)
+            # Instances surface as a plain Exception carrying the message (as
+            # the reference does); the original stays attached as the cause.
+            raise Exception(message) from exception
+        return status == 0
+
+    def _set_handler_vars(self, protocol_name: str, handler: Any) -> None:
+        """Give a handler its ``global_protocol_vars`` entry, if it wants one.
+
+        (upstream quirk, kept) The entry is required once the handler accepts
+        protocol vars and the global config has a ``global_protocol_vars`` key:
+        no entry with that name raises ``StopIteration`` and a non-list value
+        raises ``TypeError``, each with a message saying what is wrong.
+        """
+        if not hasattr(handler, "set_handler_vars"):
+            return
+        if not self.global_config or "global_protocol_vars" not in self.global_config:
+            return
+        entries = self.global_config["global_protocol_vars"]
+        if not isinstance(entries, list):
+            raise TypeError(
+                "global_protocol_vars must be a list of objects with a 'name', "
+                f"got {type(entries).__name__}"
+            )
+        self.logger.log(VERBOSE1, f"Setting handler vars for {protocol_name}")
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("name") == protocol_name:
+                protocol_vars = dict(entry)
+                del protocol_vars["name"]
+                handler.set_handler_vars(protocol_vars)
+                return
+        raise StopIteration(
+            f"No global_protocol_vars entry with name {protocol_name!r}"
+        )

@@ -1,0 +1,444 @@
+"""File transfers: watch, list, filter, (de/en)crypt, deliver, tidy the source.
+
+``Transfer.run`` reads as its stages:
+
+1. log watch (``source.logWatch``),
+2. file watch (``source.fileWatch``),
+3. list the source and apply ``conditionals`` and the ``error`` flag,
+4. stage on the worker where needed, decrypt (``source.encryption.decrypt``),
+5. send to each destination (encrypting per ``destination.encryption``),
+6. publish: final move (``ssh`` destinations) and flag files,
+7. post-copy action (``source.postCopyAction``), only after every
+   destination succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from opentaskpy import otflogging
+from opentaskpy.exceptions import (
+    DecryptionError,
+    DecryptionNotSupportedError,
+    EncryptionError,
+    EncryptionNotSupportedError,
+    FilesDoNotMeetConditionsError,
+    LogWatchInitError,
+    LogWatchTimeoutError,
+    RemoteFileNotFoundError,
+    RemoteTransferError,
+)
+from opentaskpy.taskhandlers import conditionals, pgp, staging, watch
+from opentaskpy.taskhandlers.delivery import DIRECT, PULL, WORKER, choose_mechanisms
+from opentaskpy.taskhandlers.protocols import resolve_protocol
+from opentaskpy.taskhandlers.taskhandler import TaskHandler
+
+TASK_TYPE = "T"
+DEFAULT_STAGING_DIR_BASE = "/tmp"
+KILLED_MESSAGE = "KILLED DUE TO TIMEOUT FROM PARENT BATCH"
+
+
+class _Done(Exception):
+    """Ends ``run`` early with the value ``return_result`` gave."""
+
+    def __init__(self, result: bool):
+        super().__init__(result)
+        self.result = result
+
+
+class Transfer(TaskHandler):
+    """A transfer task: one source, zero or more destinations."""
+
+    TASK_TYPE = TASK_TYPE
+
+    def __init__(
+        self, global_config: dict | None, task_id: str, transfer_definition: dict
+    ):
+        """Prepare the transfer; nothing is contacted or created yet.
+
+        Args:
+            global_config: the global variables (may be ``None``).
+            task_id: the task's id, used for logs and handler specs.
+            transfer_definition: the rendered definition (mutated at run time).
+        """
+        self.task_id = task_id
+        self.transfer_definition = transfer_definition
+        self.local_staging_dir = self._get_staging_directory()
+        self.logger = otflogging.init_logging(__name__, task_id, TASK_TYPE)
+        super().__init__(global_config)
+        self.source_file_spec: dict | None = None
+        self.dest_file_specs: list[dict] = []
+        self.source_remote_handler: Any = None
+        self.dest_remote_handlers: list[Any] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.overall_result = False
+        self.handled_exception = False
+        self._cleaned_up = False
+        self._staging_created = False
+        self._crypto_outputs: list[str] = []
+
+    def _get_staging_directory(self) -> str:
+        """``{OTF_STAGING_DIR or /tmp}/OTF_STAGING_{pid}.{random}`` (not created)."""
+        return staging.staging_path(
+            os.environ.get("OTF_STAGING_DIR") or DEFAULT_STAGING_DIR_BASE
+        )
+
+    def _set_remote_handlers(self) -> None:
+        """Build the source handler and one handler per destination (repeatable)."""
+        self.source_file_spec = self.transfer_definition["source"]
+        self.source_file_spec["task_id"] = self.task_id
+        destinations = self.transfer_definition.get("destination")
+        self.dest_file_specs = destinations if isinstance(destinations, list) else []
+        self.source_remote_handler = self._make_handler(self.source_file_spec)
+        self.dest_remote_handlers = None
+        if self.dest_file_specs:
+            self.dest_remote_handlers = [
+                self._make_handler(spec) for spec in self.dest_file_specs
+            ]
+
+    def _make_handler(self, spec: dict) -> Any:
+        spec["task_id"] = self.task_id
+        protocol_name = spec["protocol"]["name"]
+        handler = resolve_protocol(protocol_name, TASK_TYPE)(spec)
+        self._set_handler_vars(protocol_name, handler)
+        return handler
+
+    def run(self, kill_event: threading.Event | None = None) -> bool:
+        """Run the transfer (behaviour-notes §2).
+
+        Args:
+            kill_event: set by a parent batch to stop the task during watches.
+
+        Returns:
+            ``True`` on success, ``False`` for soft failures (killed).
+
+        Raises:
+            RemoteTransferError, RemoteFileNotFoundError, ...: on failures, after
+                the handlers were tidied and the log closed.
+        """
+        self.logger.info("Running transfer")
+        self._reset()
+        self._set_remote_handlers()
+        try:
+            self._log_watch(kill_event)
+            self._file_watch(kill_event)
+            files = self._list_source_files()
+            if self.dest_remote_handlers:
+                self._deliver(files)
+            else:
+                self.logger.info("Performing filewatch only")
+            self._post_copy_action(files)
+        except _Done as done:
+            return done.result
+        except (EncryptionError, DecryptionError) as exc:
+            return self.return_result(1, str(exc), type(exc))
+        except Exception:
+            self._cleanup()  # tidy, then let unexpected errors through unchanged
+            raise
+        return self.return_result(0)
+
+    # -- stages ---------------------------------------------------------------
+
+    def _log_watch(self, kill_event: threading.Event | None) -> None:
+        spec = self._source.get("logWatch")
+        if not spec:
+            return
+        self.logger.info(f"Performing a log watch of {spec['directory']}/{spec['log']}")
+        if self.source_remote_handler.init_logwatch() != 0:
+            self._fail("Logwatch init failed", LogWatchInitError)
+        timeout = spec.get("timeout", watch.DEFAULT_TIMEOUT)
+        outcome = watch.watch_log(
+            self.source_remote_handler, timeout, kill_event, self.logger
+        )
+        if outcome is watch.WatchOutcome.KILLED:
+            self._finish(1, KILLED_MESSAGE)
+        if outcome is watch.WatchOutcome.TIMED_OUT:
+            self._fail(
+                f"No log entry found after {timeout} seconds", LogWatchTimeoutError
+            )
+        self.logger.info("Found pattern in log file")
+
+    def _file_watch(self, kill_event: threading.Event | None) -> None:
+        source = self._source
+        if "fileWatch" not in source:
+            return
+        spec = source["fileWatch"] or {}
+        directory = spec.get("directory") or source.get("directory")
+        pattern = spec.get("fileRegex") or source.get("fileRegex")
+        timeout = spec.get("timeout", watch.DEFAULT_TIMEOUT)
+        self.logger.info(f"Performing a file watch on {directory}/{pattern}")
+        # (upstream quirk, kept) the mere presence of the key enables it.
+        during_watch = "checkDuringFilewatch" in (source.get("conditionals") or {})
+        outcome, _ = watch.watch_files(
+            self.source_remote_handler,
+            directory,
+            pattern,
+            timeout,
+            kill_event,
+            self.logger,
+            self.check_conditionals if during_watch else None,
+        )
+        if outcome is watch.WatchOutcome.KILLED:
+            self._finish(1, KILLED_MESSAGE)
+        if outcome is watch.WatchOutcome.FOUND:
+            if spec.get("watchOnly"):
+                self._finish(0, "Just performing filewatch")
+            return
+        if "error" in source and not source["error"]:
+            self.logger.info(
+                "Valid files not found after timeout, but error is set to false"
+            )
+            self._finish(0, "Valid files not found")
+        self._fail(
+            f"No valid files found after {timeout} seconds", RemoteFileNotFoundError
+        )
+
+    def _list_source_files(self) -> dict:
+        source = self._source
+        files = self.source_remote_handler.list_files(
+            directory=source.get("directory"), file_pattern=source.get("fileRegex")
+        )
+        if "conditionals" in source and files:
+            self.check_conditionals(files)
+        if not files and source["protocol"]["name"] != "dummy":
+            if "error" in source and not source["error"]:
+                self._finish(
+                    0,
+                    "Valid remote files could not be found to transfer. "
+                    "But not erroring due to config",
+                )
+            self._fail(
+                "Valid remote files could not be found to transfer",
+                FilesDoNotMeetConditionsError,
+            )
+        self.logger.info("Found the following file(s) that match all requirements:")
+        for path in files:
+            self.logger.info(f" * {path}")
+        return files
+
+    def _deliver(self, files: dict) -> None:
+        """Stage on the worker where needed, decrypt, then send to each destination."""
+        assert self.dest_remote_handlers is not None
+        mechanisms = choose_mechanisms(
+            self.source_remote_handler, self.dest_file_specs, self.dest_remote_handlers
+        )
+        decrypt = bool((self._source.get("encryption") or {}).get("decrypt"))
+        if decrypt and WORKER in mechanisms:
+            # Decrypted files exist only on the worker: everyone is fed from there.
+            mechanisms = [WORKER] * len(mechanisms)
+        if WORKER in mechanisms:
+            self._stage_on_worker(files)
+        if decrypt:
+            if WORKER not in mechanisms:
+                self._fail(
+                    "Decryption requested but not supported for this transfer",
+                    DecryptionNotSupportedError,
+                )
+            files = self._decrypt(files)
+        for spec, handler, mechanism in zip(
+            self.dest_file_specs, self.dest_remote_handlers, mechanisms, strict=True
+        ):
+            # (upstream quirk, kept) files encrypted for one destination are
+            # what every later destination receives.
+            files = self._send(spec, handler, mechanism, files, decrypted=decrypt)
+        self._remove_crypto_outputs()
+
+    def _stage_on_worker(self, files: dict) -> None:
+        if not self._source_is("local"):
+            self._create_staging_directory()
+        if (
+            self.source_remote_handler.pull_files_to_worker(files, self._worker_dir)
+            != 0
+        ):
+            self._fail("Pull to worker from remote source errored", RemoteTransferError)
+
+    def _decrypt(self, files: dict) -> dict:
+        self.logger.info("Decrypting files")
+        decrypted = self.decrypt_files(
+            self._on_worker(files), self._source["encryption"].get("private_key", "")
+        )
+        self.logger.info(f"Decrypted {len(decrypted)} files")
+        return decrypted
+
+    def _send(
+        self, spec: dict, handler: Any, mechanism: str, files: dict, decrypted: bool
+    ) -> dict:
+        """Deliver ``files`` to one destination and publish them there."""
+        encryption = spec.get("encryption") or {}
+        encrypted = bool(encryption.get("encrypt"))
+        if encrypted:
+            if mechanism != WORKER:
+                self._fail(
+                    "Encryption requested but not supported for this transfer",
+                    EncryptionNotSupportedError,
+                )
+            self.logger.info("Encrypting files")
+            files = self.encrypt_files(
+                self._on_worker(files),
+                encryption.get("public_key", ""),
+                encryption.get("private_key") if encryption.get("sign") else None,
+                encryption.get("output_extension") or "gpg",
+            )
+            self.logger.info(f"Encrypted {len(files)} files")
+
+        if mechanism == DIRECT:
+            if self.source_remote_handler.transfer_files(
+                files, spec, dest_remote_handler=handler
+            ):
+                self._fail("Remote transfer errored", RemoteTransferError)
+            self.logger.info("Transfer completed successfully")
+        elif mechanism == PULL:
+            if handler.pull_files(files, self.source_file_spec):
+                self._fail("Remote PULL transfer errored", RemoteTransferError)
+            self.logger.info("Transfer completed successfully")
+        else:
+            self.logger.debug(
+                "Transfer protocols are different, or proxy transfer is requested"
+            )
+            if not self._source_is("local") and not decrypted and not encrypted:
+                result = handler.push_files_from_worker(self._worker_dir)
+            else:
+                result = handler.push_files_from_worker(
+                    self._worker_dir, file_list=files
+                )
+            if result:
+                self._fail("Push of files to destination errored", RemoteTransferError)
+
+        if spec["protocol"]["name"] == "ssh" and handler.move_files_to_final_location(
+            files
+        ):
+            self._fail("Error moving file into final location", RemoteTransferError)
+        if "flags" in spec and handler.create_flag_files():
+            self._fail("Error creating flag files", RemoteTransferError)
+        self.logger.info(f"Transferred {len(files)} files")
+        return files
+
+    def _post_copy_action(self, files: dict) -> None:
+        if "postCopyAction" not in self._source:
+            return
+        self.logger.info("Performing post copy action")
+        try:
+            result = self.source_remote_handler.handle_post_copy_action(files)
+        except Exception as exc:
+            raise _Done(
+                self.return_result(
+                    1, "Error performing post copy action", exception=exc
+                )
+            ) from exc
+        if result != 0:
+            self._fail("Error performing post copy action", RemoteTransferError)
+
+    # -- helpers ----------------------------------------------------------------
+
+    @property
+    def _source(self) -> dict:
+        return self.source_file_spec or self.transfer_definition["source"]
+
+    def _source_is(self, protocol_name: str) -> bool:
+        try:
+            return self._source["protocol"]["name"] == protocol_name
+        except (KeyError, TypeError):
+            return False
+
+    @property
+    def _worker_dir(self) -> str:
+        """Where the files are on the worker: a local source's own directory."""
+        if self._source_is("local"):
+            return self._source["directory"]
+        return self.local_staging_dir
+
+    def _on_worker(self, files: dict) -> dict:
+        return {
+            f"{self._worker_dir}/{os.path.basename(path)}": meta
+            for path, meta in files.items()
+        }
+
+    def _create_staging_directory(self) -> None:
+        """Create the private (0700) staging directory once per run."""
+        if self._staging_created:
+            return
+        try:
+            staging.ensure_private_dir(self.local_staging_dir)
+        except OSError as exc:
+            self._fail(
+                f"Unable to create local staging directory: {exc}", RemoteTransferError
+            )
+        self._staging_created = True
+
+    def _fail(self, message: str, exception: type[Exception]) -> None:
+        raise _Done(self.return_result(1, message, exception))
+
+    def _finish(self, status: int, message: str) -> None:
+        raise _Done(self.return_result(status, message))
+
+    def _remove_crypto_outputs(self) -> None:
+        pgp.remove_outputs(self._crypto_outputs, self.logger)
+        self._crypto_outputs = []
+
+    def _cleanup(self) -> None:
+        """Tidy the handlers and remove worker temporaries (once per run)."""
+        if self._cleaned_up:
+            return
+        self._cleaned_up = True
+        if self.source_remote_handler is not None:
+            self.logger.info("Closing source connection")
+            self._tidy(self.source_remote_handler)
+        for handler in self.dest_remote_handlers or []:
+            self.logger.info(f"Closing dest connection for {handler}")
+            self._tidy(handler)
+        self._remove_crypto_outputs()
+        if not self._source_is("dummy"):  # (upstream quirk, kept) dummy leaves it
+            source_dir = (
+                self._source.get("directory") if self._source_is("local") else None
+            )
+            staging.remove_staging_dir(self.local_staging_dir, source_dir, self.logger)
+
+    def _tidy(self, handler: Any) -> None:
+        try:
+            handler.tidy()
+        except Exception as exc:  # a failing tidy must not hide the result
+            self.logger.warning(f"Error closing connection for {handler}: {exc}")
+
+    # -- public API -------------------------------------------------------------
+
+    def return_result(
+        self, status: int, message: str | None = None, exception: Any = None
+    ) -> bool:
+        """Tidy handlers and the worker staging directory, then report.
+
+        See :meth:`TaskHandler.return_result` for the return/raise rules.
+        """
+        if isinstance(exception, BaseException):
+            self.logger.error(str(exception), exc_info=exception)
+        self._cleanup()
+        return super().return_result(status, message, exception)
+
+    def check_conditionals(self, remote_files: dict) -> dict:
+        """Filter ``remote_files`` in place by the source's conditionals."""
+        return conditionals.check_conditionals(
+            remote_files, self._source.get("conditionals") or {}, self.logger
+        )
+
+    def encrypt_files(
+        self,
+        files: dict,
+        public_key: str,
+        private_key: str | None = None,
+        extension: str = "gpg",
+    ) -> dict:
+        """PGP-encrypt worker files to ``{file}.{extension}`` (behaviour-notes §2.6)."""
+        encrypted = pgp.encrypt_files(
+            files, public_key, private_key, extension, self.logger
+        )
+        self._crypto_outputs.extend(encrypted)
+        return encrypted
+
+    def decrypt_files(self, files: dict, private_key: str) -> dict:
+        """PGP-decrypt worker files next to themselves (behaviour-notes §2.6)."""
+        decrypted = pgp.decrypt_files(files, private_key, self.logger)
+        self._crypto_outputs.extend(decrypted)
+        return decrypted
