@@ -1,0 +1,177 @@
+"""Run an execution's command on the worker itself (``protocol.name = "local"``).
+
+The command runs through ``/bin/sh`` in its own session (process group), so a
+batch timeout can stop the whole tree: ``kill()`` signals every descendant
+found with ``ps -ef`` and the process group, first with SIGTERM and then, if
+anything survives a short grace period, with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+
+from opentaskpy.otflogging import init_logging
+from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
+from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
+
+#: Seconds between SIGTERM and SIGKILL when stopping a command.
+KILL_GRACE_SECONDS = 3.0
+
+HOST_LABEL = "LOCALHOST"
+
+
+class LocalExecution(RemoteExecutionHandler):
+    """Runs ``spec["command"]`` in ``spec["directory"]`` on the worker."""
+
+    TASK_TYPE = "E"
+    ps_regex = PS_REGEX
+
+    def __init__(self, spec: dict):
+        """Prepare the handler; nothing is started until ``execute()``.
+
+        Args:
+            spec: the execution definition with ``task_id`` added.
+        """
+        self.remote_host = "LOCAL"
+        self.random = random.randint(100000, 999999)
+        self.remote_pid: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._killed = False
+        self.logger = init_logging(
+            "opentaskpy.remotehandlers.local", spec.get("task_id"), self.TASK_TYPE
+        )
+        super().__init__(spec)
+
+    def _command_line(self) -> str:
+        directory = shlex.quote(str(self.spec["directory"]))
+        return (
+            f"echo __OTF_TOKEN__$$_{self.random}__; "
+            f"cd {directory} && {self.spec['command']}"
+        )
+
+    def execute(self) -> bool:
+        """Run the command, streaming its output into the task log.
+
+        Returns:
+            ``True`` when the command exits with status 0.
+        """
+        token = re.compile(rf"__OTF_TOKEN__(\d+)_{self.random}__")
+        try:
+            with self._lock:
+                if self._killed:
+                    self.logger.error(f"[{HOST_LABEL}] Execution killed before start")
+                    return False
+                self.process = subprocess.Popen(  # noqa: S602 - shell is the contract
+                    self._command_line(),
+                    shell=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            assert self.process.stdout is not None
+            for raw in self.process.stdout:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                match = token.search(line) if self.remote_pid is None else None
+                if match:
+                    self.remote_pid = int(match.group(1))
+                    self.logger.info(
+                        f"[{HOST_LABEL}] Found remote PID: {self.remote_pid}"
+                    )
+                    continue
+                self.logger.info(f"[{HOST_LABEL}] REMOTE OUTPUT: {line}")
+            return_code = self.process.wait()
+        except Exception as exc:  # noqa: BLE001 - any failure is a failed execution
+            self.logger.error(f"[{HOST_LABEL}] Exception caught: {exc}")
+            return False
+        if return_code != 0:
+            self.logger.error(
+                f"[{HOST_LABEL}] Got return code {return_code} from command"
+            )
+            return False
+        return True
+
+    def kill(self) -> None:
+        """Stop the running command and every process it started.
+
+        Safe to call from another thread, before, during or after
+        ``execute()``.
+        """
+        with self._lock:
+            self._killed = True
+            process = self.process
+        if process is None or process.poll() is not None:
+            self.logger.info(f"[{HOST_LABEL}] No running process to kill")
+            return
+        pid = self.remote_pid or process.pid
+        self.logger.info(f"[{HOST_LABEL}] Killing remote process with PID {pid}")
+        self._signal_tree(process, pid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        while time.monotonic() < deadline and self._tree_alive(process):
+            time.sleep(0.05)
+        if self._tree_alive(process):
+            self.logger.info(f"[{HOST_LABEL}] Processes still running, sending SIGKILL")
+            self._signal_tree(process, pid, signal.SIGKILL)
+        try:
+            process.wait(timeout=KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.logger.error(f"[{HOST_LABEL}] Process {pid} did not exit after kill")
+
+    def _signal_tree(
+        self, process: subprocess.Popen[bytes], pid: int, sig: signal.Signals
+    ) -> None:
+        # Descendants that moved to another process group (setsid, daemons)
+        # are only reachable through the ps walk; the group kill catches
+        # anything that appeared after ps ran.
+        targets = kill_targets(self._list_processes(), pid)
+        if process.pid not in targets:
+            targets.append(process.pid)
+        command = kill_command(targets)
+        if command is None:
+            self.logger.error(f"[{HOST_LABEL}] Refusing to run kill for PIDs {targets}")
+        else:
+            name = "SIGKILL" if sig == signal.SIGKILL else "SIGTERM"
+            self.logger.info(f"[{HOST_LABEL}] Running kill command: {command} ({name})")
+            for target in targets:
+                if target > 1:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(target, sig)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+
+    @staticmethod
+    def _tree_alive(process: subprocess.Popen[bytes]) -> bool:
+        # poll() reaps the shell once it exits, so a zombie leader does not
+        # keep the group looking alive; other members are then still found.
+        if process.poll() is None:
+            return True
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def _list_processes(self) -> str:
+        try:
+            result = subprocess.run(
+                ["ps", "-ef"], capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.logger.warning(f"[{HOST_LABEL}] Could not list processes: {exc}")
+            return ""
+        return result.stdout
+
+    def tidy(self) -> None:
+        """Release the finished process's pipe (nothing else to close)."""
+        process = self.process
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
