@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from opentaskpy import otflogging
-from opentaskpy.remotehandlers.local_execution import LocalExecution
+from opentaskpy.remotehandlers.local import LocalExecution
 
 
 @pytest.fixture(autouse=True)
