@@ -1,0 +1,108 @@
+"""Where a benchmark run keeps its files and how it calls the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchlib.measure import Sample
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+
+# Batch timing knobs (env-vars.md). The defaults (5 s poll, 1 s pause per
+# spawned step) are kept for upstream compatibility; a benchmark of engine
+# overhead sets them low, as a latency-sensitive user would.
+BATCH_ENV = {"OTF_BATCH_POLL_INTERVAL": "0.01", "OTF_NO_THREAD_SLEEP": "1"}
+
+
+def python_exe() -> str:
+    """The project's interpreter (the venv's when present)."""
+    venv_python = VENV_BIN / "python"
+    return str(venv_python) if venv_python.exists() else sys.executable
+
+
+def task_run_argv() -> list[str]:
+    """The real CLI: the installed console script, else ``python -m``."""
+    script = VENV_BIN / "task-run"
+    if script.exists():
+        return [str(script)]
+    return [python_exe(), "-m", "opentaskpy"]
+
+
+@dataclass
+class Mode:
+    """Sizes and repetitions of one harness mode."""
+
+    name: str
+    reps: int
+    big_sizes: list[int]  # sftp-big runs at every size; others at the last
+    many_count: int
+    many_size: int
+    fan_sleep: float
+    workloads: list[str] | None = None  # None: all
+
+
+@dataclass
+class Context:
+    """A temp root holding config, logs, staging and per-workload dirs."""
+
+    root: Path
+    cache: Path
+    mode: Mode
+    base_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cfg = self.root / "cfg"
+        self.cfg.mkdir(parents=True, exist_ok=True)
+        (self.cfg / "variables.json.j2").write_text(
+            json.dumps({"BENCH_ROOT": str(self.root), "GREETING": "hello"})
+        )
+        self.staging = self.root / "staging"
+        self.staging.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+        env["OTF_STAGING_DIR"] = str(self.staging)
+        self.base_env = env
+
+    def env_for(self, label: str, extra: dict[str, str] | None = None) -> dict:
+        """Environment for one case, with its own log directory."""
+        env = dict(self.base_env)
+        env["OTF_LOG_DIRECTORY"] = str(self.log_dir(label))
+        env.update(extra or {})
+        return env
+
+    def log_dir(self, label: str) -> Path:
+        """The log directory of one case (wiped before each run)."""
+        return self.root / "logs" / label
+
+    def wipe_logs(self, label: str) -> None:
+        """Remove one case's logs so verification sees only the current run."""
+        shutil.rmtree(self.log_dir(label), ignore_errors=True)
+
+    def task(self, task_id: str, definition: dict, cfg: Path | None = None) -> str:
+        """Write a task definition into the config dir; return its id."""
+        path = (cfg or self.cfg) / f"{task_id}.json"
+        path.write_text(json.dumps(definition, indent=2))
+        return task_id
+
+    def task_run(self, task_id: str, cfg: Path | None = None, *flags: str) -> list:
+        """argv of ``task-run`` for one task."""
+        return [*task_run_argv(), *flags, "-t", task_id, "-c", str(cfg or self.cfg)]
+
+    def log_text(self, label: str) -> str:
+        """All log file contents of one case, concatenated."""
+        parts = []
+        for path in sorted(self.log_dir(label).rglob("*.log")):
+            parts.append(path.read_text(errors="replace"))
+        return "\n".join(parts)
+
+
+def expect_text(sample: Sample, needle: str) -> str | None:
+    """Failure reason unless ``needle`` appears in the run's output."""
+    if needle in sample.stderr or needle in sample.stdout:
+        return None
+    return f"output lacks {needle!r}"

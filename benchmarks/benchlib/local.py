@@ -1,0 +1,245 @@
+"""Workloads that need no SSH host: local-big, batches, startup."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from benchlib.context import BATCH_ENV, Context, expect_text, python_exe
+from benchlib.core import (
+    Case,
+    Verdict,
+    Workload,
+    absolute_target,
+    throughput_target,
+)
+from benchlib.data import DataFile, reset_dir, size_label
+from benchlib.measure import Sample
+
+CHAIN_LEN = 20
+MARKER = re.compile(r"__OTF_BATCH_TASK_MARKER__: ORDER_ID::(\d+)::TASK::\S+::(\w+)")
+
+
+def local_big(ctx: Context, data: DataFile) -> Workload:
+    """One big file local → local through ``task-run``; limit ``cp``."""
+    base = ctx.root / "local-big"
+    src = base / "src"
+    data.place(src, "big.bin")
+    dst_ours, dst_limit = base / "dst-ours", base / "dst-limit"
+    tid = ctx.task(
+        "local-big",
+        {
+            "type": "transfer",
+            "source": {
+                "directory": str(src),
+                "fileRegex": r"^big\.bin$",
+                "protocol": {"name": "local"},
+            },
+            "destination": [
+                {"directory": str(dst_ours), "protocol": {"name": "local"}}
+            ],
+        },
+    )
+
+    def prep_ours() -> None:
+        reset_dir(dst_ours)
+        ctx.wipe_logs("local-big")
+
+    ours = Case(
+        ctx.task_run(tid),
+        env=ctx.env_for("local-big"),
+        cwd=ctx.root,
+        prepare=prep_ours,
+        verify=lambda s: data.verify(dst_ours / "big.bin"),
+    )
+    limit = Case(
+        ["cp", str(src / "big.bin"), str(dst_limit / "big.bin")],
+        prepare=lambda: _reset(dst_limit),
+        verify=lambda s: data.verify(dst_limit / "big.bin"),
+    )
+    return Workload(
+        f"local-big {size_label(data.size)}",
+        ours,
+        limit,
+        throughput_target(0.9),
+        payload_bytes=data.size,
+    )
+
+
+def _reset(directory) -> None:
+    reset_dir(directory)
+
+
+def _batch_verifier(ctx: Context, label: str, count: int):
+    def verify(sample: Sample) -> str | None:
+        done = {
+            int(m.group(1))
+            for m in MARKER.finditer(ctx.log_text(label))
+            if m.group(2) == "COMPLETED"
+        }
+        if len(done) != count:
+            return f"{len(done)} of {count} steps logged COMPLETED"
+        return None
+
+    return verify
+
+
+def _batch_case(
+    ctx: Context, label: str, tasks: list[dict], extra_env: dict | None = None
+) -> Case:
+    tid = ctx.task(label, {"type": "batch", "tasks": tasks})
+    return Case(
+        ctx.task_run(tid),
+        env=ctx.env_for(label, {**BATCH_ENV, **(extra_env or {})}),
+        cwd=ctx.root,
+        prepare=lambda: ctx.wipe_logs(label),
+        verify=_batch_verifier(ctx, label, len(tasks)),
+        timeout=600,
+    )
+
+
+def _exec_task(ctx: Context, task_id: str, command: str) -> str:
+    return ctx.task(
+        task_id,
+        {
+            "type": "execution",
+            "directory": str(ctx.root),
+            "command": command,
+            "protocol": {"name": "local"},
+        },
+    )
+
+
+def _sh_loop(count: int) -> Case:
+    return Case(
+        ["sh", "-c", f"i=0; while [ $i -lt {count} ]; do sh -c true; i=$((i+1)); done"]
+    )
+
+
+def batch_chain(ctx: Context) -> Workload:
+    """20 dependent local ``true`` executions; limit 20 × ``sh -c true``.
+
+    Overhead per hop = (t(chain of 20) − t(chain of 1)) / 19 − t(limit) / 20:
+    the slope between the two chain lengths removes the fixed start-up cost
+    of ``task-run`` so only what each dependency hop adds is left.
+    """
+    true_id = _exec_task(ctx, "exec-true", "true")
+    chain = [
+        {
+            "order_id": i,
+            "task_id": true_id,
+            **({"dependencies": [i - 1]} if i > 1 else {}),
+        }
+        for i in range(1, CHAIN_LEN + 1)
+    ]
+    wl = Workload(
+        "batch-chain",
+        _batch_case(ctx, "batch-chain", chain),
+        _sh_loop(CHAIN_LEN),
+        _chain_eval,
+        extras={"chain-1": _batch_case(ctx, "batch-chain-1", chain[:1])},
+    )
+    return wl
+
+
+def _chain_eval(wl: Workload) -> Verdict:
+    target = "< 0.050 s overhead per hop"
+    ours, one, limit = wl.stats("ours"), wl.stats("chain-1"), wl.stats("limit")
+    if not (ours.ok and one.ok and limit.ok):
+        return Verdict(None, "time ratio", target, None, "a side FAILED")
+    mo, m1, ml = ours.median(), one.median(), limit.median()
+    assert mo is not None and m1 is not None and ml is not None
+    per_hop = (mo - m1) / (CHAIN_LEN - 1) - ml / CHAIN_LEN
+    return Verdict(
+        mo / ml,
+        "time ratio",
+        target,
+        per_hop < 0.050,
+        f"overhead/hop {per_hop * 1000:.1f} ms (chain-1 median {m1:.3f} s)",
+    )
+
+
+def batch_fan(ctx: Context, sleep: float) -> Workload:
+    """20 independent steps; proves parallelism and the concurrency cap.
+
+    Extra cases: 20 × ``sleep`` uncapped (serial would take 20 × sleep) and
+    the same with ``OTF_BATCH_MAX_CONCURRENCY=5`` (must take ≥ 4 × sleep).
+    """
+    true_id = _exec_task(ctx, "exec-true", "true")
+    sleep_id = _exec_task(ctx, "exec-sleep", f"sleep {sleep}")
+    fan = [{"order_id": i, "task_id": true_id} for i in range(1, CHAIN_LEN + 1)]
+    fan_sleep = [{"order_id": i, "task_id": sleep_id} for i in range(1, CHAIN_LEN + 1)]
+    extras = {
+        "sleep-uncapped": _batch_case(ctx, "batch-fan-sleep", fan_sleep),
+        "sleep-cap5": _batch_case(
+            ctx, "batch-fan-sleep-cap5", fan_sleep, {"OTF_BATCH_MAX_CONCURRENCY": "5"}
+        ),
+    }
+    wl = Workload(
+        "batch-fan",
+        _batch_case(ctx, "batch-fan", fan),
+        _sh_loop(CHAIN_LEN),
+        lambda w: _fan_eval(w, sleep),
+        extras=extras,
+    )
+    return wl
+
+
+def _fan_eval(wl: Workload, sleep: float) -> Verdict:
+    serial = CHAIN_LEN * sleep
+    target = (
+        f"sleep-fan < {serial / 4:g} s (serial {serial:g} s); cap 5 >= {4 * sleep:g} s"
+    )
+    ours, limit = wl.stats("ours"), wl.stats("limit")
+    free, capped = wl.stats("sleep-uncapped"), wl.stats("sleep-cap5")
+    if not all(s.ok for s in (ours, limit, free, capped)):
+        return Verdict(None, "time ratio", target, None, "a side FAILED")
+    mo, ml, mf, mc = ours.median(), limit.median(), free.median(), capped.median()
+    assert mo is not None and ml is not None and mf is not None and mc is not None
+    parallel = mf < serial / 4
+    cap_ok = mc >= 4 * sleep
+    note = f"sleep-fan {mf:.2f} s, cap-5 {mc:.2f} s"
+    if not parallel:
+        note += "; NOT parallel"
+    if not cap_ok:
+        note += "; cap NOT honoured"
+    return Verdict(mo / ml, "time ratio", target, parallel and cap_ok, note)
+
+
+def startup(ctx: Context, n_vars: int) -> Workload:
+    """``task-run --noop`` of a transfer; limit ``python -c pass``."""
+    label = "startup-small" if n_vars <= 100 else f"startup-{n_vars}vars"
+    cfg = ctx.root / f"cfg-{label}"
+    cfg.mkdir(exist_ok=True)
+    variables: dict[str, str] = {"SRC_DIR": str(ctx.root), "DST_DIR": str(ctx.root)}
+    for i in range(n_vars - len(variables)):
+        # One in ten references another variable, as real files do.
+        variables[f"VAR_{i:05d}"] = (
+            f"{{{{ VAR_{i - 1:05d} }}}}-{i}" if i % 10 == 9 else f"value-{i}"
+        )
+    (cfg / "variables.json.j2").write_text(json.dumps(variables, indent=1))
+    tid = ctx.task(
+        "noop-transfer",
+        {
+            "type": "transfer",
+            "source": {
+                "directory": "{{ SRC_DIR }}",
+                "fileRegex": r"^nothing\.txt$",
+                "protocol": {"name": "local"},
+            },
+            "destination": [
+                {"directory": "{{ DST_DIR }}", "protocol": {"name": "local"}}
+            ],
+        },
+        cfg=cfg,
+    )
+    ours = Case(
+        ctx.task_run(tid, cfg, "--noop"),
+        env=ctx.env_for(label),
+        cwd=ctx.root,
+        prepare=lambda: ctx.wipe_logs(label),
+        verify=lambda s: expect_text(s, "Noop set, exiting"),
+    )
+    limit = Case([python_exe(), "-c", "pass"])
+    target = 0.4 if n_vars <= 100 else 1.5
+    return Workload(label, ours, limit, absolute_target(target))

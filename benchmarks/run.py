@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""opentaskpy benchmark suite: our CLI against the physical limits.
+
+Usage::
+
+    .venv/bin/python benchmarks/run.py --quick   # iteration (64 MiB, 2 runs)
+    .venv/bin/python benchmarks/run.py --full    # figures (64 MiB + 1 GiB, 3 runs)
+    .venv/bin/python benchmarks/run.py --smoke   # CI proof the harness works
+
+See benchmarks/README.md. Exit status: 0 when every run was verified (a MISS
+of a target is reported, not an error), 1 when any run FAILED, 2 on usage
+errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from benchlib import local, remote  # noqa: E402
+from benchlib.context import BATCH_ENV, Context, Mode  # noqa: E402
+from benchlib.core import Verdict, Workload, run_workload, stderr_log  # noqa: E402
+from benchlib.data import DataFile, ManyFiles, MiB  # noqa: E402
+from benchlib.report import (  # noqa: E402
+    build_rows,
+    environment_info,
+    text_table,
+    write_results,
+)
+
+MODES = {
+    "smoke": Mode("smoke", 1, [1 * MiB], 20, 4096, 0.2),
+    "quick": Mode("quick", 2, [64 * MiB], 1000, 4096, 0.5),
+    "full": Mode("full", 3, [64 * MiB, 1024 * MiB], 1000, 4096, 0.5),
+}
+LOCAL_KEYS = ["startup", "batch-chain", "batch-fan", "local-big"]
+REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    for name in MODES:
+        group.add_argument(f"--{name}", dest="mode", action="store_const", const=name)
+    parser.add_argument(
+        "--only",
+        help="comma-separated workloads: " + ",".join(LOCAL_KEYS + REMOTE_KEYS),
+    )
+    parser.add_argument("--reps", type=int, help="override the repetitions")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("OTF_BENCH_CACHE", "/tmp/otf-bench-data")),
+        help="where generated input data is kept between runs",
+    )
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--no-ssh", action="store_true", help="skip sshd workloads")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument("--json", action="store_true", help="print JSON, not text")
+    args = parser.parse_args(argv)
+    known = set(LOCAL_KEYS + REMOTE_KEYS)
+    args.keys = args.only.split(",") if args.only else LOCAL_KEYS + REMOTE_KEYS
+    unknown = set(args.keys) - known
+    if unknown:
+        parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def _not_run(name: str, reason: str) -> Workload:
+    """A placeholder row for workloads that could not run at all."""
+    from benchlib.core import Case
+
+    def evaluate(_: Workload) -> Verdict:
+        return Verdict(None, "", "-", None, f"NOT RUN: {reason}")
+
+    return Workload(name, Case(["true"]), Case(["true"]), evaluate)
+
+
+def build_workloads(
+    ctx: Context, keys: list[str], ssh_env: object, ssh_error: str
+) -> list[Workload]:
+    mode = ctx.mode
+    big = DataFile(ctx.cache, mode.big_sizes[-1])
+    factories: dict[str, Callable[[], list[Workload]]] = {
+        "startup": lambda: [local.startup(ctx, 3), local.startup(ctx, 5000)],
+        "batch-chain": lambda: [local.batch_chain(ctx)],
+        "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],
+        "local-big": lambda: [local.local_big(ctx, big)],
+    }
+    if ssh_env is not None:
+        remote.ensure_host_aliases(ssh_env)
+        many = ManyFiles(ctx.cache, mode.many_count, mode.many_size)
+        factories.update(
+            {
+                "ssh-exec": lambda: [remote.ssh_exec(ctx, ssh_env)],
+                "sftp-many": lambda: [remote.sftp_many(ctx, ssh_env, many)],
+                "sftp-big": lambda: [
+                    remote.sftp_big(ctx, ssh_env, DataFile(ctx.cache, s))
+                    for s in mode.big_sizes
+                ],
+                "ssh-big": lambda: [remote.ssh_big(ctx, ssh_env, big)],
+            }
+        )
+    workloads: list[Workload] = []
+    for key in keys:
+        if key in factories:
+            workloads += factories[key]()
+        else:
+            workloads.append(_not_run(key, ssh_error))
+    return workloads
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = MODES[args.mode]
+    reps = args.reps or mode.reps
+    root = Path(tempfile.mkdtemp(prefix="otf-bench-"))
+    root.chmod(0o755)
+    ssh_env = None
+    ssh_error = "--no-ssh given"
+    wants_ssh = any(k in REMOTE_KEYS for k in args.keys) and not args.no_ssh
+    try:
+        if wants_ssh:
+            from support.sshd import SSHUnavailable, start_environment
+
+            try:
+                (root / "sshd").mkdir()
+                ssh_env = start_environment(root / "sshd")
+            except SSHUnavailable as exc:
+                ssh_error = f"sshd unavailable: {exc}"
+                stderr_log(ssh_error)
+        if ssh_env is not None and not ssh_env.can_host_to_host:
+            stderr_log("note: not root, host-to-host scp (ssh-big) may fail")
+        ctx = Context(root, args.cache, mode)
+        stderr_log(f"mode {mode.name}: {reps} repetition(s), work dir {root}")
+        workloads = build_workloads(ctx, args.keys, ssh_env, ssh_error)
+        for wl in workloads:
+            if wl.ours.argv == ["true"]:
+                continue
+            stderr_log(f"{wl.name}:")
+            run_workload(wl, reps, stderr_log, warmup=mode.name != "smoke")
+        rows = build_rows(workloads)
+        settings = dict(BATCH_ENV)
+        info = environment_info(mode.name, reps, settings)
+        md_path, json_path = write_results(args.results, rows, info)
+        if args.json:
+            print(json.dumps({"info": info, "rows": rows}, indent=2))
+        else:
+            print(text_table(rows))
+            print(f"\nwritten: {md_path} and {json_path}")
+        return 1 if any(r["verdict"] == "FAILED" for r in rows) else 0
+    finally:
+        if ssh_env is not None:
+            from support.sshd import stop_environment
+
+            stop_environment(ssh_env)
+        if args.keep:
+            stderr_log(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
