@@ -20,14 +20,23 @@ from contextlib import contextmanager, suppress
 import gnupg
 
 from opentaskpy.exceptions import DecryptionError, EncryptionError
-from opentaskpy.taskhandlers.staging import make_private_dir, staging_path
+from opentaskpy.taskhandlers.staging import make_private_dir, staging_base, staging_path
+
+
+# gpg-agent puts its sockets in the home directory when /run/user/<uid> does
+# not exist; a Unix socket path must fit in 108 bytes.
+_MAX_HOME_LENGTH = 107 - len("/S.gpg-agent.browser")
 
 
 @contextmanager
 def gnupg_home(logger: logging.Logger) -> Iterator[gnupg.GPG]:
     """Yield a GPG object on a new private home, removed afterwards."""
+    base = staging_base()
+    if len(staging_path(base)) + len("/.gnupg") > _MAX_HOME_LENGTH:
+        logger.debug(f"{base} is too long for gpg-agent sockets; using /tmp")
+        base = "/tmp"
     while True:
-        parent = staging_path()
+        parent = staging_path(base)
         try:
             make_private_dir(parent)
             break
