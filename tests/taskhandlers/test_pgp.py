@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from transfer_helpers
 """PGP helpers with the real gpg binary: naming, signing, errors, temp homes."""
 
 from __future__ import annotations

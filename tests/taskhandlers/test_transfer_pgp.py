@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from transfer_helpers
 """Encryption and decryption inside transfers, and how files reach destinations."""
 
 from __future__ import annotations
