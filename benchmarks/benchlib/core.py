@@ -95,6 +95,8 @@ class Workload:
     extras: dict[str, Case] = field(default_factory=dict)
     # One untimed run of every case first (imports, page cache, .pyc).
     warmup: bool = True
+    # False for placeholder rows of workloads that could not be set up.
+    runnable: bool = True
     results: dict[str, CaseStats] = field(default_factory=dict)
 
     def cases(self) -> dict[str, Case]:

@@ -52,7 +52,9 @@ def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
         ours, limit = wl.stats("ours"), wl.stats("limit")
         verdict = wl.evaluate(wl)
         fail_note = _failure_note(wl)
-        if verdict.passed is None or fail_note:
+        if not wl.runnable:
+            state = "NOT RUN"
+        elif verdict.passed is None or fail_note:
             state = "FAILED"
         else:
             state = "PASS" if verdict.passed else "MISS"
