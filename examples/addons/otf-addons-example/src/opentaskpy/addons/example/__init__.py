@@ -1,0 +1,1 @@
+"""Example opentaskpy addon (see docs/addons.md of opentaskpy)."""

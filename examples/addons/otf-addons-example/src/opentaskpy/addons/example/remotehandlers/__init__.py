@@ -1,0 +1,1 @@
+"""Remote handlers of the example addon; schemas live in ``schemas/`` here."""
