@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from opentaskpy.addons.example.remotehandlers.folder import FolderTransfer
+
 from opentaskpy.config.schemas import validate_transfer_json
 from opentaskpy.exceptions import RemoteFileNotFoundError
 from opentaskpy.taskhandlers.transfer import Transfer
@@ -14,13 +15,22 @@ PROTOCOL = {"name": "opentaskpy.addons.example.remotehandlers.folder.FolderTrans
 
 
 def _source(bucket: Path, **extra: object) -> dict:
-    return {"bucket": str(bucket), "directory": "in", "fileRegex": r"data\.txt",
-            "protocol": dict(PROTOCOL), **extra}
+    return {
+        "bucket": str(bucket),
+        "directory": "in",
+        "fileRegex": r"data\.txt",
+        "protocol": dict(PROTOCOL),
+        **extra,
+    }
 
 
 def _dest(bucket: Path, **extra: object) -> dict:
-    return {"bucket": str(bucket), "directory": "out", "protocol": dict(PROTOCOL),
-            **extra}
+    return {
+        "bucket": str(bucket),
+        "directory": "out",
+        "protocol": dict(PROTOCOL),
+        **extra,
+    }
 
 
 def test_list_files_reports_size_and_mtime(tmp_path: Path) -> None:
@@ -35,14 +45,23 @@ def test_list_files_reports_size_and_mtime(tmp_path: Path) -> None:
 
 
 def test_schema_accepts_valid_and_rejects_bad(tmp_path: Path) -> None:
-    good = {"type": "transfer", "source": _source(tmp_path),
-            "destination": [_dest(tmp_path, encryption={"encrypt": False},
-                                  flags={"fullPath": "out/flag"})]}
+    good = {
+        "type": "transfer",
+        "source": _source(tmp_path),
+        "destination": [
+            _dest(
+                tmp_path, encryption={"encrypt": False}, flags={"fullPath": "out/flag"}
+            )
+        ],
+    }
     assert validate_transfer_json(good) is True
     relative_bucket = {"type": "transfer", "source": _source(Path("rel"))}
     assert validate_transfer_json(relative_bucket) is False
-    bad_encryption = {"type": "transfer", "source": _source(tmp_path),
-                      "destination": [_dest(tmp_path, encryption={"zip": True})]}
+    bad_encryption = {
+        "type": "transfer",
+        "source": _source(tmp_path),
+        "destination": [_dest(tmp_path, encryption={"zip": True})],
+    }
     assert validate_transfer_json(bad_encryption) is False
 
 
@@ -53,8 +72,13 @@ def test_direct_transfer_with_rename_flag_and_delete(tmp_path: Path) -> None:
     definition = {
         "type": "transfer",
         "source": _source(src, postCopyAction={"action": "delete"}),
-        "destination": [_dest(dst, rename={"pattern": "txt$", "sub": "csv"},
-                              flags={"fullPath": "out/data.flg"})],
+        "destination": [
+            _dest(
+                dst,
+                rename={"pattern": "txt$", "sub": "csv"},
+                flags={"fullPath": "out/data.flg"},
+            )
+        ],
     }
     assert validate_transfer_json(definition)
     assert Transfer(None, "folder-direct", definition).run() is True
@@ -71,7 +95,9 @@ def test_proxy_transfer_to_local_keeps_source_on_move(tmp_path: Path) -> None:
     (src / "in" / "data.txt").write_text("via worker")
     definition = {
         "type": "transfer",
-        "source": _source(src, postCopyAction={"action": "move", "destination": "done"}),
+        "source": _source(
+            src, postCopyAction={"action": "move", "destination": "done"}
+        ),
         "destination": [{"directory": str(out), "protocol": {"name": "local"}}],
     }
     assert Transfer(None, "folder-proxy", definition).run() is True

@@ -96,7 +96,10 @@ class FolderTransfer(RemoteTransferHandler):
                 continue
             if re.match(pattern, entry.name):
                 stat = entry.stat()
-                found[entry.path] = {"size": stat.st_size, "modified_time": stat.st_mtime}
+                found[entry.path] = {
+                    "size": stat.st_size,
+                    "modified_time": stat.st_mtime,
+                }
         return found
 
     def transfer_files(
@@ -179,7 +182,7 @@ class FolderTransfer(RemoteTransferHandler):
 
     def pull_files(self, files: dict) -> int:
         """Not supported: a bucket cannot fetch from another host by itself."""
-        raise NotImplementedError("folder destinations do not support transferType pull")
+        raise NotImplementedError("folder buckets do not support transferType pull")
 
     def move_files_to_final_location(self, files: dict) -> int:
         """Not needed: uploads are already atomic."""

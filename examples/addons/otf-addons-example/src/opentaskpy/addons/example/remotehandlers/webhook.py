@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 
-import opentaskpy.otflogging
 import requests
+
+import opentaskpy.otflogging
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
 
 DEFAULT_TIMEOUT = 30
