@@ -1,0 +1,405 @@
+"""Configuration loading: variables files, task files and template rendering.
+
+Implements config-and-variables.md: variables discovery and eager/lazy
+resolution, task lookup by id, rendering, runtime overrides, filters and
+lookup plugins. One loader is shared by all the steps of a batch (in
+threads), so the methods that mutate ``global_variables`` hold a lock.
+
+Errors name the file they come from: JSON and ``UndefinedError`` messages are
+prefixed with the path, syntax errors carry ``filename``, and any other
+exception leaving a render gets the attribute ``otf_config_file`` (plus
+``otf_lookup_plugin`` when a lookup plugin raised it) and a note.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from opentaskpy import otflogging
+from opentaskpy.config import lookups, overrides, templating
+from opentaskpy.exceptions import DuplicateConfigFileError, InvalidConfigError
+from opentaskpy.filters import default_filters
+
+MAX_DEPTH = 5
+
+
+class LazyResolvedDict(dict):
+    """A dict of raw values resolved only when read (lookup ``globals``).
+
+    Args:
+        values: the raw values (copied shallowly).
+        resolver: called as ``resolver(value, resolve_lookups=flag)``.
+        resolve_lookups: passed to the resolver; when false, strings that
+            contain ``lookup(`` are returned unresolved.
+    """
+
+    def __init__(
+        self, values: dict, resolver: Callable[..., Any], resolve_lookups: bool = False
+    ):
+        super().__init__(values)
+        self._resolver = resolver
+        self._resolve_lookups = resolve_lookups
+
+    def _wrap(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return LazyResolvedDict(value, self._resolver, self._resolve_lookups)
+        if isinstance(value, list):
+            return [self._wrap(item) for item in value]
+        return self._resolver(value, resolve_lookups=self._resolve_lookups)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._wrap(super().__getitem__(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """Return the resolved value of ``key``, or ``default`` if absent."""
+        return self[key] if key in self else default  # noqa: SIM401 (resolves)
+
+
+class ConfigLoader:
+    """Loads variables and task definitions from a configuration directory.
+
+    Args:
+        config_dir: the directory (``str`` or path-like).
+
+    Attributes:
+        config_dir: as given.
+        global_variables: merged (resolved in eager mode) variables.
+        file_cache: pre-loaded task/variables file paths → contents.
+        lazy_load: ``OTF_LAZY_LOAD_VARIABLES == "1"`` at construction.
+        template_env: the Jinja environment.
+        loaded_filters: the OTF filters registered (defaults and custom).
+    """
+
+    def __init__(self, config_dir: Any):
+        self.logger = otflogging.init_logging("opentaskpy.config.loader")
+        self.config_dir = config_dir
+        self.logger.log(12, f"Looking in {config_dir}")
+        self._lock = threading.RLock()
+        self._rendering = threading.local()
+        self.global_variables: dict = {}
+        self.file_cache: dict[str, str] = {}
+        self._variables_sources: list[templating.VariablesSource] = []
+
+        self.template_env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        self.loaded_filters: dict[str, Callable] = {}
+        self._load_filters()
+        self._load_global_variables()
+        self.lazy_load = os.environ.get("OTF_LAZY_LOAD_VARIABLES") == "1"
+        self._resolve_templated_variables()
+        self._preload_files()
+
+    # ------------------------------------------------------------------
+    # Construction steps
+    # ------------------------------------------------------------------
+
+    def _load_filters(self) -> None:
+        filters = lookups.module_functions(default_filters)
+        filters.update(lookups.load_custom_filters(str(self.config_dir), self.logger))
+        self.loaded_filters = filters
+        env = self.template_env
+        env.filters.update(filters)
+        # Every filter is also callable as a function (``{{ now() }}``); the
+        # filter table never changes afterwards, so copying it once into the
+        # environment globals equals copying it before every render.
+        env.globals.update(env.filters)
+        env.globals["lookup"] = self.template_lookup
+
+    def _variables_file_paths(self) -> list[str]:
+        override = os.environ.get("OTF_VARIABLES_FILE")
+        if override is not None:
+            paths = []
+            for path in override.split(","):
+                self.logger.info(f"Overriding variables file with {path}")
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(f"Couldn't find variables file: {path}")
+                paths.append(path)
+            return paths
+        base = f"{self.config_dir}/**/variables.json"
+        paths = glob.glob(f"{base}.j2", recursive=True)
+        paths += glob.glob(base, recursive=True)
+        if not paths:
+            raise FileNotFoundError(
+                "Couldn't find any variables.(json|json.j2) files under "
+                f"{self.config_dir}"
+            )
+        return paths
+
+    def _load_global_variables(self) -> None:
+        """(Re)read and merge the variables files into ``global_variables``."""
+        sources: list[templating.VariablesSource] = []
+        merged: dict = {}
+        for path in self._variables_file_paths():
+            with open(path, encoding="utf-8") as handle:
+                data = templating.loads_named(handle.read(), path)
+            if not isinstance(data, dict):
+                raise InvalidConfigError(
+                    f"{path}: a variables file must contain a JSON object"
+                )
+            sources.append((path, data))
+            merged.update(data)
+        self._variables_sources = sources
+        self.global_variables = merged
+
+    def _variables_label(self) -> str:
+        return ", ".join(path for path, _ in self._variables_sources)
+
+    def _resolve_templated_variables(self) -> None:
+        """Compile the variables and, in eager mode, resolve them (§5)."""
+        with self._lock:
+            text = json.dumps(self.global_variables)
+            if not templating.needs_render(text):
+                return
+            env = self.template_env
+            try:
+                template = templating.compile_template(env, text)
+            except jinja2.TemplateSyntaxError as err:
+                raise templating.variables_syntax_error(
+                    env, self._variables_sources, err
+                ) from err
+            if self.lazy_load:
+                return
+            label = self._variables_label()
+
+            def rerender(previous: str) -> str:
+                context = templating.loads_named(previous, f"{label} (rendered)")
+                return templating.compile_template(env, previous).render(context)
+
+            with self._rendering_file(label):
+                try:
+                    first = template.render(self.global_variables)
+                    final, _ = templating.render_until_stable(
+                        first, rerender, self.logger, MAX_DEPTH
+                    )
+                except jinja2.UndefinedError as err:
+                    if getattr(err, "otf_config_file", None):
+                        raise
+                    raise templating.variables_undefined_error(
+                        self._variables_sources, err
+                    ) from err
+                except Exception as err:
+                    texts = getattr(err, "otf_last_texts", None)
+                    keys = templating.diverging_keys(texts) if texts else []
+                    detail = f"variables not converging: {', '.join(keys)}"
+                    templating.annotate(err, label, detail if keys else None)
+                    raise
+            self.global_variables = templating.loads_named(
+                final, f"{label} (after rendering templates)"
+            )
+
+    def _preload_files(self) -> None:
+        cache: dict[str, str] = {}
+        for pattern in ("**/*.json", "**/*.json.j2"):
+            for path in glob.glob(f"{self.config_dir}/{pattern}", recursive=True):
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as handle:
+                        cache[path] = handle.read()
+                except OSError:
+                    cache[path] = ""
+        self.file_cache = cache
+
+    # ------------------------------------------------------------------
+    # Public API
+    # ------------------------------------------------------------------
+
+    def get_global_variables(self) -> dict:
+        """Apply environment overrides to the global variables and return them."""
+        with self._lock:
+            overrides.apply_variable_overrides(
+                self.global_variables, "global", self.logger
+            )
+            return self.global_variables
+
+    def find_task_file(self, task_id: str) -> str:
+        """Return the single pre-loaded file matching ``task_id`` (§2.2).
+
+        Raises:
+            FileNotFoundError: no file matches.
+            DuplicateConfigFileError: several files match.
+        """
+        # Plain suffix test without separator check: "basic" also matches
+        # "scp-basic.json" (upstream quirk).
+        matches = [
+            path
+            for path in list(self.file_cache)
+            if path.endswith(f"{task_id}.json") or path.endswith(f"{task_id}.json.j2")
+        ]
+        if not matches:
+            raise FileNotFoundError(f"Couldn't find task with name: {task_id}")
+        if len(matches) > 1:
+            err = DuplicateConfigFileError(
+                f"Found more than one task with name: {task_id}"
+            )
+            err.add_note("matching files: " + ", ".join(sorted(matches)))
+            raise err
+        return matches[0]
+
+    def load_task_definition(self, task_id: str, cache: bool = True) -> dict:
+        """Find, render and return the definition of ``task_id`` (§6).
+
+        Args:
+            task_id: the task id (file name without ``.json``/``.json.j2``).
+            cache: if false, re-scan the config directory first.
+
+        Returns:
+            A new dict on every call.
+        """
+        with self._lock:
+            if not cache:
+                self._preload_files()
+            path = self.find_task_file(task_id)
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            env = self.template_env
+            ast = env.parse(text, name=path, filename=path)
+            template = templating.compile_template(env, ast, path)
+            if not path.endswith(".j2"):
+                raw = templating.loads_named(text, path)
+                task_vars = raw.get("variables") if isinstance(raw, dict) else None
+                if isinstance(task_vars, dict):
+                    # Persistent for the loader's lifetime (upstream quirk).
+                    self.global_variables = self.global_variables | task_vars
+            with self._rendering_file(path):
+                try:
+                    if self.lazy_load:
+                        self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
+                    rendered = template.render(self.global_variables)
+                except jinja2.UndefinedError as err:
+                    if getattr(err, "otf_config_file", None):
+                        raise
+                    named = jinja2.UndefinedError(f"{path}: {err.message}")
+                    named.otf_config_file = path  # type: ignore[attr-defined]
+                    raise named from err
+                except Exception as err:
+                    templating.annotate(err, path)
+                    raise
+            definition = templating.loads_named(
+                rendered, f"{path} (after rendering templates)"
+            )
+            if not isinstance(definition, dict):
+                raise InvalidConfigError(f"{path}: a task definition must be an object")
+            if isinstance(definition.get("variables"), dict):
+                overrides.apply_variable_overrides(
+                    definition["variables"], "task", self.logger
+                )
+            if definition.get("type") == "batch":
+                self.logger.debug("Cannot apply overrides to batch tasks")
+                return definition
+            overrides.apply_attribute_overrides(definition, self.logger)
+            return definition
+
+    def template_lookup(self, plugin: str, **kwargs: Any) -> str:
+        """Run lookup plugin ``plugin`` (the ``lookup()`` template global, §9).
+
+        Returns:
+            ``str()`` of the plugin's result, or ``noop`` when
+            ``OTF_NOOP == "true"``.
+
+        Raises:
+            KeyError: the plugin cannot be found (and not in noop mode).
+        """
+        self.logger.log(
+            11, f"Got call to lookup function {plugin} with kwargs {kwargs}"
+        )
+        resolved = {key: self._resolve_lookup_value(v) for key, v in kwargs.items()}
+        resolved["globals"] = LazyResolvedDict(
+            self.global_variables, self._resolve_lookup_value, resolve_lookups=False
+        )
+        module, reason = lookups.find_lookup_module(
+            plugin, str(self.config_dir), self.logger
+        )
+        if os.environ.get("OTF_NOOP") == "true":
+            return "noop"
+        try:
+            if module is None:
+                raise lookups.PluginNotFoundError(
+                    f"Couldn't find lookup plugin '{plugin}': {reason}"
+                )
+            result = module.run(**resolved)
+        except Exception as err:
+            if getattr(err, "otf_lookup_plugin", None) is None:
+                err.otf_lookup_plugin = plugin  # type: ignore[attr-defined]
+                err.add_note(f"raised by lookup plugin '{plugin}'")
+            templating.annotate(err, self._current_file())
+            raise
+        otflogging.register_secret(result)
+        return str(result)
+
+    def _resolve_lookup_value(self, value: Any, resolve_lookups: bool = True) -> Any:
+        """Resolve templates in a lookup argument (dicts/lists element-wise)."""
+        if isinstance(value, dict):
+            return {
+                k: self._resolve_lookup_value(v, resolve_lookups)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._resolve_lookup_value(v, resolve_lookups) for v in value]
+        if isinstance(value, str):
+            if not resolve_lookups and "lookup(" in value:
+                return value
+            return self._resolve_string(value)
+        return value
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    def _resolve_string(self, value: str) -> str:
+        """Resolve a string (§5.2) against the current ``global_variables``."""
+        if not templating.needs_render(value):
+            return value
+        env = self.template_env
+        context = self.global_variables
+
+        def render(text: str) -> str:
+            return templating.compile_template(env, text).render(context)
+
+        final, _ = templating.render_until_stable(
+            render(value), render, self.logger, MAX_DEPTH
+        )
+        return final
+
+    def _resolve_lazily(self, names: set[str]) -> None:
+        """Lazy mode: resolve the referenced global variables in place (§6.3)."""
+        for name in sorted(names):
+            if name not in self.global_variables:
+                continue
+            value = self.global_variables[name]
+            dumped = not isinstance(value, str)
+            text = json.dumps(value) if dumped else value
+            self.logger.info(f"Resolving variable {name}")
+            try:
+                resolved = self._resolve_string(text)
+            except Exception as err:
+                err.add_note(f"while resolving global variable '{name}'")
+                raise
+            self.global_variables[name] = json.loads(resolved) if dumped else resolved
+
+    def _current_file(self) -> str:
+        return getattr(self._rendering, "path", None) or str(self.config_dir)
+
+    def _rendering_file(self, path: str) -> _RenderingFile:
+        return _RenderingFile(self._rendering, path)
+
+
+class _RenderingFile:
+    """Context manager recording (per thread) which file is being rendered."""
+
+    def __init__(self, state: threading.local, path: str):
+        self._state = state
+        self._path = path
+        self._previous: str | None = None
+
+    def __enter__(self) -> None:
+        self._previous = getattr(self._state, "path", None)
+        self._state.path = self._path
+
+    def __exit__(self, *exc: object) -> None:
+        self._state.path = self._previous

@@ -1,0 +1,115 @@
+"""Locating lookup plugins and loading filter/plugin files from the config dir.
+
+Plugin modules are looked up as ``opentaskpy.plugins.lookup.<name>`` (already
+imported, or importable — including namespace contributions of addons and
+dotted names such as ``aws.ssm``), then as
+``<configDir>/plugins/lookup/<name>.py`` (config-and-variables.md §9.1).
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import importlib.util
+import inspect
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable
+from types import ModuleType
+
+LOOKUP_NAMESPACE = "opentaskpy.plugins.lookup"
+_VALID_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+# Executing plugin/filter files and registering them in sys.modules must not
+# interleave between the threads of a batch.
+_load_lock = threading.RLock()
+
+
+class PluginNotFoundError(KeyError):
+    """No module and no config-dir file provides the lookup plugin."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def load_module_from_file(
+    module_name: str, path: str, register: bool = False
+) -> ModuleType:
+    """Execute ``path`` as a module named ``module_name``.
+
+    Args:
+        module_name: the module's ``__name__``.
+        path: the ``.py`` file.
+        register: also store it in ``sys.modules`` (plugins stay cached for
+            the rest of the process).
+
+    Returns:
+        The executed module.
+    """
+    with _load_lock:
+        if register and module_name in sys.modules:
+            return sys.modules[module_name]
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:  # pragma: no cover
+            raise ImportError(f"Cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        if register:
+            sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            if register:
+                sys.modules.pop(module_name, None)
+            raise
+        return module
+
+
+def find_lookup_module(
+    plugin: str, config_dir: str, logger: logging.Logger
+) -> tuple[ModuleType | None, str]:
+    """Return the plugin module (or ``None``) and why it was not found.
+
+    Args:
+        plugin: the name given to ``lookup()``, e.g. ``file`` or ``aws.ssm``.
+        config_dir: the configuration directory.
+        logger: for the level-11 ``ModuleNotFoundError`` line.
+    """
+    if not isinstance(plugin, str) or not _VALID_NAME.match(plugin):
+        return None, f"invalid lookup plugin name {plugin!r}"
+    module_name = f"{LOOKUP_NAMESPACE}.{plugin}"
+    module = sys.modules.get(module_name)
+    if module is not None:
+        return module, ""
+    reason = ""
+    try:
+        return importlib.import_module(module_name), ""
+    except ModuleNotFoundError as err:
+        logger.log(11, f"Plugin {module_name} not importable: {err}")
+        reason = f"{err}"
+    path = f"{config_dir}/plugins/lookup/{plugin}.py"
+    if os.path.isfile(path):
+        return load_module_from_file(module_name, path, register=True), ""
+    return None, f"{reason}; no file {path}"
+
+
+def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Callable]:
+    """Every function found in ``<configDir>/filters/*.py``, by name (§8.2)."""
+    filters: dict[str, Callable] = {}
+    filters_dir = f"{config_dir}/filters"
+    if not os.path.isdir(filters_dir):
+        return filters
+    for path in sorted(glob.glob(f"{filters_dir}/*.py")):
+        stem = os.path.basename(path)[: -len(".py")]
+        module = load_module_from_file(stem, path)
+        for name, value in vars(module).items():
+            if inspect.isfunction(value):
+                filters[name] = value
+                logger.log(12, f"Registered custom filter: {name} from {path}")
+    return filters
+
+
+def module_functions(module: ModuleType) -> dict[str, Callable]:
+    """Every function object in a module's namespace, by name."""
+    return {n: v for n, v in vars(module).items() if inspect.isfunction(v)}
