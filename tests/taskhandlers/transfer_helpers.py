@@ -233,3 +233,12 @@ class DirectLocal(StagingSource):
                 path, os.path.join(self.spec["directory"], os.path.basename(path))
             )
         return 0
+
+
+class VarsSource(LocalTransfer):
+    """Accepts global protocol vars."""
+
+    protocol_vars: dict | None = None
+
+    def set_handler_vars(self, protocol_vars: dict) -> None:
+        self.protocol_vars = protocol_vars

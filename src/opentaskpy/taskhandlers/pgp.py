@@ -22,7 +22,6 @@ import gnupg
 from opentaskpy.exceptions import DecryptionError, EncryptionError
 from opentaskpy.taskhandlers.staging import make_private_dir, staging_base, staging_path
 
-
 # gpg-agent puts its sockets in the home directory when /run/user/<uid> does
 # not exist; a Unix socket path must fit in 108 bytes.
 _MAX_HOME_LENGTH = 107 - len("/S.gpg-agent.browser")

@@ -412,7 +412,7 @@ class Transfer(TaskHandler):
 
         See :meth:`TaskHandler.return_result` for the return/raise rules.
         """
-        if isinstance(exception, BaseException):
+        if isinstance(exception, BaseException) and not self.handled_exception:
             self.logger.error(str(exception), exc_info=exception)
         self._cleanup()
         return super().return_result(status, message, exception)
