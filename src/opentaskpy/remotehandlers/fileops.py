@@ -23,6 +23,7 @@ import re
 import secrets
 import stat as stat_module
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from logging import Logger
 
@@ -140,7 +141,35 @@ def list_matching(fs: FileSystem, directory: str, file_pattern: str) -> dict:
 
 def temporary_name(directory: str, final_name: str) -> str:
     """Return a unique, hidden name next to the final one, for atomic publishing."""
-    return join(directory, f".{final_name}.{secrets.token_hex(6)}.otf-partial")
+    return join(directory, f".{final_name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
+
+
+PARTIAL_SUFFIX = ".otf-partial"
+
+
+def remove_stale_partials(fs: FileSystem, directory: str, final_names: set[str],
+                          logger: Logger | None = None) -> None:
+    """Remove temporary files a crashed or cut-off publish left behind.
+
+    Only files named like :func:`temporary_name` for one of ``final_names``
+    are removed (one listing per directory). A failed publish removes its own
+    temporary file, but cannot when the connection to the host is lost.
+    """
+    try:
+        entries = fs.listdir_attr(directory)
+    except OSError:
+        return
+    for name, _ in entries:
+        if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+            continue
+        original = name[1:-len(PARTIAL_SUFFIX)].rpartition(".")[0]
+        if original in final_names:
+            try:
+                fs.remove(join(directory, name))
+                if logger:
+                    logger.info(f"[{fs.host}] Removed stale partial file {name}")
+            except OSError:
+                pass
 
 
 def publish(
@@ -151,6 +180,9 @@ def publish(
     mode: str | None = None,
     verify_size: bool = True,
     atomic: bool = True,
+    place: Callable[[str], None] | None = None,
+    expected_size: int | None = None,
+    before_rename: Callable[[str], None] | None = None,
 ) -> str:
     """Deliver one worker file so that it appears at its final name only complete.
 
@@ -163,6 +195,13 @@ def publish(
         verify_size: compare the uploaded size with the local size.
         atomic: upload under a temporary name and rename; ``False`` writes the
             final name directly (for servers without a usable rename).
+        place: puts the content at the given (temporary) path instead of
+            ``fs.put(local_path, path)`` (e.g. a remote move from a staging
+            directory); ``local_path`` is then only used for its size unless
+            ``expected_size`` is given.
+        expected_size: the size to check against instead of the local size.
+        before_rename: called with the temporary path after the mode was set
+            (e.g. to change owner or group); an exception aborts the publish.
 
     Returns:
         The final path.
@@ -173,9 +212,14 @@ def publish(
     """
     final_path = join(directory, final_name)
     target = temporary_name(directory, final_name) if atomic else final_path
-    expected = os.stat(local_path).st_size
+    expected = (
+        expected_size if expected_size is not None else os.stat(local_path).st_size
+    )
     try:
-        fs.put(local_path, target)
+        if place is not None:
+            place(target)
+        else:
+            fs.put(local_path, target)
         if verify_size:
             st = fs.stat(target)
             if st is None or st.size != expected:
@@ -186,6 +230,8 @@ def publish(
                 )
         if mode:
             fs.chmod(target, int(mode, 8))
+        if before_rename is not None:
+            before_rename(target)
         if atomic:
             fs.rename(target, final_path)
     except BaseException:

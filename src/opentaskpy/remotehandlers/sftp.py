@@ -1,0 +1,176 @@
+"""The ``sftp`` protocol: SFTP only, never a shell.
+
+Works against servers restricted with ``ForceCommand internal-sftp``.
+Deliveries are atomic (temporary name in the destination directory, size
+check, mode, posix-rename) unless ``supportsPosixRename`` is false, in which
+case files are written directly under their final name.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentaskpy.otflogging import init_logging
+from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
+from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
+from opentaskpy.remotehandlers.sshconn import SSHConnection
+
+
+class SFTPTransfer(SFTPBackedTransfer):
+    """SFTP source or destination."""
+
+    CREATE_POST_COPY_DIRS = True
+
+    def __init__(self, spec: dict):
+        """Set up the handler; no connection is made yet."""
+        super().__init__(spec)
+        self.logger = init_logging(__name__, spec["task_id"], self.TASK_TYPE)
+        self.spec.setdefault("createDirectoryIfNotExists", False)
+        self.ssh_client = None
+        self.sftp_client = None
+        self._conn: SSHConnection | None = None
+        self._fs: SFTPFileSystem | None = None
+
+    @property
+    def protocol(self) -> dict:
+        """The protocol object."""
+        return self.spec.get("protocol") or {}
+
+    def supports_direct_transfer(self) -> bool:
+        """SFTP sources always stage on the worker."""
+        return False
+
+    def connect(self, hostname: str) -> None:
+        """Open (or verify and reuse) the SFTP session to ``hostname``.
+
+        Raises:
+            Exception: the connection failed; with ``retry: false`` the error is
+                wrapped as ``Unable to connect to {host}. Not retrying ...``.
+        """
+        if self._fs is not None and self._conn is not None and self._conn.is_active():
+            try:
+                self._fs.sftp.listdir(".")
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure means reconnect
+                self.logger.warning(
+                    f"[{hostname}] SFTP session unusable, reconnecting: {exc}"
+                )
+                self.tidy()
+        timeout = float(self.protocol.get("timeout", 3))
+        task_id = self.spec.get("task_id")
+        conn = SSHConnection(
+            hostname,
+            self.protocol,
+            self.logger,
+            timeout=timeout,
+            allow_password=True,
+            log_channel=f"opentaskpy.remotehandlers.sftp.{task_id}.paramiko.transport",
+        )
+        retry = self.protocol.get("retry", True) is not False
+        try:
+            conn.connect(retry=retry, fresh_client=True)
+        except Exception as exc:
+            conn.close()
+            if not retry:
+                message = f"Unable to connect to {hostname}. Not retrying due to config"
+                raise Exception(f"{message}: {exc}") from exc
+            raise
+        sftp = conn.sftp()
+        channel = sftp.get_channel()
+        if channel is not None:
+            channel.settimeout(timeout)
+        if os.environ.get("OTF_PARAMIKO_ULTRA_DEBUG") == "1":
+            sftp.ultra_debug = True
+        self._conn = conn
+        self.ssh_client = conn.client  # type: ignore[assignment]
+        self.sftp_client = sftp  # type: ignore[assignment]
+        self._fs = SFTPFileSystem(
+            sftp,
+            hostname,
+            posix_rename=self.protocol.get("supportsPosixRename", True) is not False,
+        )
+
+    def connect_with_retry(self, client_kwargs: dict) -> None:
+        """Connect to ``client_kwargs["hostname"]`` with the configured retry."""
+        self.connect(client_kwargs["hostname"])
+
+    def filesystem(self) -> SFTPFileSystem:
+        """Connect if needed and return the SFTP file system."""
+        self.connect(self.spec["hostname"])
+        assert self._fs is not None
+        return self._fs
+
+    def tidy(self) -> None:
+        """Close the session and client."""
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._fs = None
+        self.ssh_client = None
+        self.sftp_client = None
+
+    def push_files_from_worker(
+        self, local_staging_directory: str, file_list: dict | None = None
+    ) -> int:
+        """Deliver worker files to the destination directory, atomically."""
+        fs = self.filesystem()
+        directory = self.spec["directory"]
+        self.logger.info(f"[{self.host}] Validating destination dir")
+        st = fs.stat(directory)
+        if st is None:
+            if not self.spec.get("createDirectoryIfNotExists"):
+                self.logger.error(
+                    f"[{self.host}] Destination dir does not exist: {directory}"
+                )
+                return 1
+            try:
+                fs.makedirs(directory)
+            except OSError as exc:
+                self.logger.error(
+                    f"[{self.host}] Unable to create directory {directory}: {exc}"
+                )
+                return 1
+        atomic = self.protocol.get("supportsPosixRename", True) is not False
+        verify = self.protocol.get("supportsStatAfterUpload", True) is not False
+        paths = self.worker_files(local_staging_directory, file_list)
+        if atomic:
+            names = {self.final_name(p) for p in paths}
+            fileops.remove_stale_partials(fs, directory, names, self.logger)
+        result = 0
+        for path in paths:
+            name = self.final_name(path)
+            try:
+                self.logger.info(
+                    f"[{self.host}] Transferring file {path} to {directory}/{name}"
+                )
+                fileops.publish(
+                    fs,
+                    path,
+                    directory,
+                    name,
+                    mode=self.spec.get("mode"),
+                    verify_size=verify,
+                    atomic=atomic,
+                )
+            except Exception as exc:  # noqa: BLE001 - reported, next file tried
+                reason = exc or type(exc).__name__
+                self.logger.error(
+                    f"[{self.host}] Unable to transfer file via SFTP: {reason}"
+                )
+                result = 1
+        return result
+
+    def transfer_files(
+        self, files: dict, remote_spec: dict, dest_remote_handler: object = None
+    ) -> int:
+        """Not supported: SFTP never copies host to host."""
+        raise NotImplementedError
+
+    def pull_files(self, files: dict, remote_spec: dict | None = None) -> int:
+        """Not supported."""
+        raise NotImplementedError
+
+    def move_files_to_final_location(self, files: dict) -> int:
+        """Not supported (SFTP destinations publish directly)."""
+        raise NotImplementedError

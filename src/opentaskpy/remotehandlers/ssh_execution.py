@@ -1,0 +1,142 @@
+"""``SSHExecution``: run a command on one remote host (re-exported by ``ssh``).
+
+The command line is ``echo __OTF_TOKEN__$$_{R}__; cd {directory} && {command}``
+(directory quoted); output is streamed into the task log as it arrives and
+the remote shell's PID is taken from the token line, so ``kill()`` can stop
+the whole remote process tree (``ps -ef`` + :mod:`.process_tree`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shlex
+import threading
+
+import paramiko
+
+from opentaskpy.otflogging import init_logging
+from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
+from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
+from opentaskpy.remotehandlers.sshconn import SSHConnection
+
+
+class SSHExecution(RemoteExecutionHandler):
+    """Runs ``spec["command"]`` on ``remote_host``."""
+
+    TASK_TYPE = "E"
+    ps_regex = PS_REGEX
+
+    def __init__(self, remote_host: str, spec: dict):
+        """Prepare the handler; nothing is contacted until ``execute()``."""
+        super().__init__(spec)
+        self.remote_host = remote_host
+        self.random = random.randint(100000, 999999)
+        self.remote_pid: int | None = None
+        self.logger = init_logging(
+            "opentaskpy.remotehandlers.ssh", spec.get("task_id"), self.TASK_TYPE
+        )
+        self._conn: SSHConnection | None = None
+        self._channel: paramiko.Channel | None = None
+        self._lock = threading.Lock()
+        self._killed = False
+
+    @property
+    def ssh_client(self) -> paramiko.SSHClient | None:
+        """The paramiko client, once connected."""
+        return self._conn.client if self._conn else None
+
+    def connect(self) -> None:
+        """Connect (timeout 5 s, no retry)."""
+        conn = SSHConnection(
+            self.remote_host, self.spec.get("protocol") or {}, self.logger, timeout=5
+        )
+        self._conn = conn
+        conn.connect(retry=False)
+
+    def _command_line(self) -> str:
+        directory = shlex.quote(str(self.spec["directory"]))
+        return (
+            f"echo __OTF_TOKEN__$$_{self.random}__; "
+            f"cd {directory} && {self.spec['command']}"
+        )
+
+    def _on_line(self, line: str) -> None:
+        if self.remote_pid is None:
+            match = re.search(rf"__OTF_TOKEN__(\d+)_{self.random}__", line)
+            if match:
+                self.remote_pid = int(match.group(1))
+                self.logger.info(
+                    f"[{self.remote_host}] Found remote PID: {self.remote_pid}"
+                )
+                return
+        self.logger.info(f"[{self.remote_host}] REMOTE OUTPUT: {line}")
+
+    def _set_channel(self, channel: paramiko.Channel) -> None:
+        self._channel = channel
+
+    def execute(self) -> bool:
+        """Run the command; ``True`` when it exits with status 0."""
+        try:
+            with self._lock:
+                if self._killed:
+                    self.logger.error(
+                        f"[{self.remote_host}] Execution killed before start"
+                    )
+                    return False
+            self.connect()
+            assert self._conn is not None
+            uname = self._conn.run("uname -a").stdout.strip()
+            self.logger.log(11, f"[{self.remote_host}] Remote uname: {uname}")
+            result = self._conn.run(
+                self._command_line(),
+                on_stdout=self._on_line,
+                on_channel=self._set_channel,
+            )
+            if result.stderr:
+                self.logger.info(
+                    f"[{self.remote_host}] Remote stderr returned:\n{result.stderr}"
+                )
+        except Exception as exc:  # noqa: BLE001 - any failure fails the execution
+            self.logger.error(f"[{self.remote_host}] Exception caught: {exc}")
+            return False
+        finally:
+            self.tidy()
+        if result.exit_code != 0:
+            code = result.exit_code
+            self.logger.error(
+                f"[{self.remote_host}] Got return code {code} from SSH command"
+            )
+            return False
+        return True
+
+    def kill(self) -> None:
+        """Stop the remote shell and every process it started."""
+        with self._lock:
+            self._killed = True
+        conn, pid = self._conn, self.remote_pid
+        if conn is None or pid is None or not conn.is_active():
+            self.logger.info(f"[{self.remote_host}] No running remote process to kill")
+            return
+        self.logger.info(f"[{self.remote_host}] Killing remote process with PID {pid}")
+        try:
+            listing = conn.run("ps -ef").stdout
+            command = kill_command(kill_targets(listing, pid))
+            if command is None:
+                self.logger.error(f"[{self.remote_host}] Refusing to kill PID {pid}")
+                return
+            self.logger.info(f"[{self.remote_host}] Running kill command: {command}")
+            conn.run(command)
+        except Exception as exc:  # noqa: BLE001 - the connection may be closing
+            self.logger.error(
+                f"[{self.remote_host}] Unable to kill remote processes: {exc}"
+            )
+        channel = self._channel
+        if channel is not None:
+            # Wait for the command to finish, then drop the channel.
+            channel.status_event.wait(10)
+
+    def tidy(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
