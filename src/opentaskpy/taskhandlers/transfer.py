@@ -1,15 +1,9 @@
-"""File transfers: watch, list, filter, (de/en)crypt, deliver, tidy the source.
+"""File transfers, read top to bottom as stages (``Transfer.run``).
 
-``Transfer.run`` reads as its stages:
-
-1. log watch (``source.logWatch``),
-2. file watch (``source.fileWatch``),
-3. list the source and apply ``conditionals`` and the ``error`` flag,
-4. stage on the worker where needed, decrypt (``source.encryption.decrypt``),
-5. send to each destination (encrypting per ``destination.encryption``),
-6. publish: final move (``ssh`` destinations) and flag files,
-7. post-copy action (``source.postCopyAction``), only after every
-   destination succeeded.
+Log watch, file watch, list and filter (conditionals, ``error`` flag), stage on
+the worker and decrypt where needed, send to each destination (encrypting per
+destination) and publish there (final move, flags), then the source's
+post-copy action, which runs only after every destination succeeded.
 """
 
 from __future__ import annotations
@@ -238,7 +232,10 @@ class Transfer(TaskHandler):
                     "Decryption requested but not supported for this transfer",
                     DecryptionNotSupportedError,
                 )
-            files = self._decrypt(files)
+            self.logger.info("Decrypting files")
+            private_key = self._source["encryption"].get("private_key", "")
+            files = self.decrypt_files(self._on_worker(files), private_key)
+            self.logger.info(f"Decrypted {len(files)} files")
         for spec, handler, mechanism in zip(
             self.dest_file_specs, self.dest_remote_handlers, mechanisms, strict=True
         ):
@@ -248,21 +245,18 @@ class Transfer(TaskHandler):
         self._remove_crypto_outputs()
 
     def _stage_on_worker(self, files: dict) -> None:
-        if not self._source_is("local"):
-            self._create_staging_directory()
-        if (
-            self.source_remote_handler.pull_files_to_worker(files, self._worker_dir)
-            != 0
-        ):
+        """Fetch the files into the private (0700) staging directory."""
+        if not self._source_is("local") and not self._staging_created:
+            try:
+                staging.ensure_private_dir(self.local_staging_dir)
+            except OSError as exc:
+                self._fail(
+                    f"Unable to create local staging directory: {exc}",
+                    RemoteTransferError,
+                )
+            self._staging_created = True
+        if self.source_remote_handler.pull_files_to_worker(files, self._worker_dir):
             self._fail("Pull to worker from remote source errored", RemoteTransferError)
-
-    def _decrypt(self, files: dict) -> dict:
-        self.logger.info("Decrypting files")
-        decrypted = self.decrypt_files(
-            self._on_worker(files), self._source["encryption"].get("private_key", "")
-        )
-        self.logger.info(f"Decrypted {len(decrypted)} files")
-        return decrypted
 
     def _send(
         self, spec: dict, handler: Any, mechanism: str, files: dict, decrypted: bool
@@ -356,18 +350,6 @@ class Transfer(TaskHandler):
             f"{self._worker_dir}/{os.path.basename(path)}": meta
             for path, meta in files.items()
         }
-
-    def _create_staging_directory(self) -> None:
-        """Create the private (0700) staging directory once per run."""
-        if self._staging_created:
-            return
-        try:
-            staging.ensure_private_dir(self.local_staging_dir)
-        except OSError as exc:
-            self._fail(
-                f"Unable to create local staging directory: {exc}", RemoteTransferError
-            )
-        self._staging_created = True
 
     def _fail(self, message: str, exception: type[Exception]) -> None:
         raise _Done(self.return_result(1, message, exception))
