@@ -1,0 +1,296 @@
+"""The batch task handler: run transfers, executions and batches as a graph.
+
+Construction loads every step, works out which steps a previous failed run
+already completed (from the ``__OTF_BATCH_TASK_MARKER__`` lines of its log)
+and builds a handler for every step that still has to run. ``run()`` hands
+over to :mod:`opentaskpy.taskhandlers.scheduler`, which starts each step as
+soon as its dependencies have completed (see that module for the environment
+variables that tune it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from typing import Any
+
+from opentaskpy.exceptions import InvalidConfigError
+from opentaskpy.otflogging import get_latest_log_file, init_logging
+from opentaskpy.taskhandlers.execution import Execution
+from opentaskpy.taskhandlers.taskhandler import VERBOSE1, TaskHandler
+from opentaskpy.taskhandlers.transfer import Transfer
+
+DEFAULT_TASK_TIMEOUT = 300
+DEFAULT_TASK_CONTINUE_ON_FAIL = False
+DEFAULT_TASK_RETRY_ON_RERUN = False
+DEFAULT_TASK_EXIT_CODE = 0
+TASK_TYPE = "B"
+BATCH_TASK_LOG_MARKER = "__OTF_BATCH_TASK_MARKER__"
+DEFAULT_BATCH_POLL_INTERVAL = 5
+
+_MARK = re.compile(r"ORDER_ID::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
+
+
+class Batch(TaskHandler):
+    """Runs a batch definition (python-api §6, behaviour-notes §5)."""
+
+    TASK_TYPE = TASK_TYPE
+    overall_result: bool = False
+
+    def __init__(
+        self,
+        global_config: dict | None,
+        task_id: str,
+        batch_definition: dict,
+        config_loader: Any,
+    ):
+        """Load every step and build handlers for the steps still to run.
+
+        Args:
+            global_config: the global variables (passed on to every step).
+            task_id: the batch's task id.
+            batch_definition: the loaded batch definition; its ``tasks`` list
+                is sorted by ``order_id`` in place.
+            config_loader: the ``ConfigLoader`` used to load the steps (and
+                nested batches' steps).
+
+        Raises:
+            FileNotFoundError: a step's task definition does not exist.
+            InvalidConfigError: a step has an unknown ``type``.
+        """
+        self.task_id = task_id
+        self.batch_definition = batch_definition
+        self.config_loader = config_loader
+        self.tasks: dict[int, dict] = {}
+        self.task_order_tree: dict[int, dict[str, Any]] = {}
+        self.logger = init_logging("opentaskpy.taskhandlers.batch", task_id, TASK_TYPE)
+        super().__init__(global_config)
+        # Guards every step's status; step threads notify it when they finish.
+        self._condition = threading.Condition()
+
+        previous = self._previous_statuses()
+        batch_definition["tasks"].sort(key=lambda entry: entry["order_id"])
+        for entry in batch_definition["tasks"]:
+            self._add_step(entry, previous.get(entry["order_id"]))
+        self._warn_unknown_dependencies()
+        for entry in self.task_order_tree.values():
+            if entry["status"] == "NOT_STARTED":
+                entry["task_handler"] = self._create_handler(
+                    entry["task_id"], entry["task"]
+                )
+
+    # -- construction ---------------------------------------------------------
+
+    def _previous_statuses(self) -> dict[int, str]:
+        """Read the step statuses recorded by the previous failed run."""
+        path = get_latest_log_file(self.task_id, TASK_TYPE)
+        if not path:
+            self.logger.info("No previous log file found")
+            return {}
+        self.logger.info(f"Found previous log file: {path}")
+        self.logger.info("Parsing previous log file for log marks")
+        previous: dict[int, str] = {}
+        with open(path, encoding="utf-8", errors="replace") as log_file:
+            for line in log_file:
+                if BATCH_TASK_LOG_MARKER not in line:
+                    continue
+                mark = line.split(f"{BATCH_TASK_LOG_MARKER}: ", 1)[-1].strip()
+                match = _MARK.search(mark)
+                if match:
+                    self.logger.info(f"Found log mark: {mark}")
+                    previous[int(match.group(1))] = match.group(3)
+        return previous
+
+    def _add_step(self, entry: dict, previous_status: str | None) -> None:
+        order_id = entry["order_id"]
+        step_id = entry["task_id"]
+        definition = self.config_loader.load_task_definition(step_id)
+        self.tasks[order_id] = definition
+        retry_on_rerun = entry.get("retry_on_rerun", DEFAULT_TASK_RETRY_ON_RERUN)
+        status = "NOT_STARTED"
+        # (upstream quirk) these two messages name the batch, not the step.
+        if previous_status == "COMPLETED" and retry_on_rerun:
+            self.logger.info(
+                f"Task {self.task_id} succeeded last time, but is marked to be rerun"
+            )
+        elif previous_status == "COMPLETED":
+            self.logger.info(
+                f"Task {self.task_id} succeeded last time, and is not marked to be "
+                "rerun, so marking as complete"
+            )
+            # Re-log the mark so this run's log can itself be resumed from.
+            self._log_task_result("COMPLETED", order_id, step_id)
+            status = "COMPLETED"
+        self.task_order_tree[order_id] = {
+            "task_id": step_id,
+            "batch_task_spec": entry,
+            "task": definition,
+            "task_handler": None,
+            "timeout": entry.get("timeout", DEFAULT_TASK_TIMEOUT),
+            "continue_on_fail": entry.get(
+                "continue_on_fail", DEFAULT_TASK_CONTINUE_ON_FAIL
+            ),
+            "retry_on_rerun": retry_on_rerun,
+            "status": status,
+            "result": None,
+            "start_time": None,
+            "thread": None,
+            "kill_event": None,
+            "finished": False,
+        }
+
+    def _warn_unknown_dependencies(self) -> None:
+        for order_id, entry in self.task_order_tree.items():
+            for dependency in entry["batch_task_spec"].get("dependencies") or []:
+                if dependency not in self.task_order_tree:
+                    self.logger.error(
+                        f"Task {order_id} ({entry['task_id']}) depends on task "
+                        f"{dependency}, which is not in the batch; it will not run"
+                    )
+
+    def _create_handler(self, step_id: str, definition: dict) -> TaskHandler:
+        task_type = definition.get("type")
+        if task_type == "execution":
+            return Execution(self.global_config, step_id, definition)
+        if task_type == "transfer":
+            return Transfer(self.global_config, step_id, definition)
+        if task_type == "batch":
+            return Batch(self.global_config, step_id, definition, self.config_loader)
+        self.logger.error(f"Task {step_id} has unknown task type {task_type!r}")
+        raise InvalidConfigError("Unknown task type")
+
+    def _set_remote_handlers(self) -> None:
+        """Batches have no protocol handlers; steps are built in the constructor."""
+
+    # -- dependencies -------------------------------------------------------
+
+    def check_all_dependency_statuses(self, batch_task: dict, statuses: list) -> bool:
+        """Whether every dependency of ``batch_task`` has one of ``statuses``.
+
+        Args:
+            batch_task: a ``task_order_tree`` entry or a batch ``tasks`` entry.
+            statuses: the acceptable statuses.
+
+        Returns:
+            ``False`` when the entry has no ``dependencies`` key (decided
+            without touching ``self``, so it can be called with ``None``).
+        """
+        spec = batch_task.get("batch_task_spec", batch_task)
+        if "dependencies" not in spec:
+            return False
+        return all(
+            self.task_order_tree.get(dependency, {}).get("status") in statuses
+            for dependency in spec["dependencies"]
+        )
+
+    def check_not_dependency_statuses(
+        self, order_id: int, batch_task: dict, statuses: list
+    ) -> bool:
+        """Whether ``batch_task`` may start: no dependency outside ``statuses``.
+
+        Args:
+            order_id: the step's order id (for the log lines).
+            batch_task: a ``task_order_tree`` entry or a batch ``tasks`` entry.
+            statuses: the statuses that count as done.
+
+        Returns:
+            ``True`` when there are no dependencies or all have ``statuses``.
+        """
+        spec = batch_task.get("batch_task_spec", batch_task)
+        if not spec.get("dependencies"):
+            return True
+        task_id = batch_task.get("task_id")
+        for dependency in spec["dependencies"]:
+            status = self.task_order_tree.get(dependency, {}).get("status")
+            if status not in statuses:
+                self.logger.log(
+                    VERBOSE1,
+                    f"Skipping task {order_id} ({task_id}) as dependency "
+                    f"{dependency} has not completed",
+                )
+                return False
+        self.logger.info(
+            f"All dependencies for task {order_id} ({task_id}) have completed"
+        )
+        return True
+
+    # -- running --------------------------------------------------------------
+
+    def run(self, kill_event: threading.Event | None = None) -> bool:
+        """Run the steps (behaviour-notes §5.2).
+
+        Args:
+            kill_event: set by a parent batch to stop this (nested) batch.
+
+        Returns:
+            ``True`` when every step completed successfully.
+        """
+        from opentaskpy.taskhandlers.scheduler import BatchScheduler
+
+        if BatchScheduler(self).run(kill_event):
+            return self.return_result(0, "All batch tasks completed successfully")
+        return self.return_result(1, "Batch failed")
+
+    def task_runner(self, batch_task: dict, event: threading.Event) -> None:
+        """Thread body for one step: run its handler, then record the outcome.
+
+        Args:
+            batch_task: the step's ``task_order_tree`` entry.
+            event: the step's kill event (set on timeout or batch kill).
+        """
+        task_id = batch_task["task_id"]
+        order_id = batch_task["batch_task_spec"]["order_id"]
+        self.logger.info(f"Running task {task_id}")
+        self.logger.info(
+            f"Spawning task handler for {task_id} with timeout of "
+            f"{batch_task['timeout']}"
+        )
+        result = False
+        try:
+            result = bool(self._execute(batch_task["task_handler"], event))
+        except BaseException:  # the step must still be recorded as finished
+            self.logger.exception(f"[{task_id}] Failed to run task")
+        finally:
+            with self._condition:
+                if event.is_set():
+                    # The scheduler already set TIMED_OUT/KILLED.
+                    self.logger.info(f"Killing task handler for {task_id}")
+                    self._log_task_result("FAILED", order_id, task_id)
+                else:
+                    self.logger.info(f"{task_id} has finished running")
+                    batch_task["status"] = "COMPLETED" if result else "FAILED"
+                    self._log_task_result(batch_task["status"], order_id, task_id)
+                # Let connections and clients be garbage-collected now.
+                batch_task["task_handler"] = None
+                batch_task["finished"] = True
+                self._condition.notify_all()
+
+    def _log_task_result(self, status: str, order_id: int, task_id: str) -> None:
+        """Log the resume marker for a step."""
+        self.logger.info(
+            f"{BATCH_TASK_LOG_MARKER}: ORDER_ID::{order_id}::TASK::{task_id}::{status}"
+        )
+
+    def _execute(self, task_handler: Any, event: threading.Event | None = None) -> bool:
+        """Run a step's handler; exceptions become a failed result.
+
+        Args:
+            task_handler: the step's ``Transfer``/``Execution``/``Batch``.
+            event: passed to ``run`` as ``kill_event``.
+
+        Returns:
+            The handler's result, ``False`` if it raised.
+        """
+        task_id = getattr(task_handler, "task_id", None)
+        try:
+            result = task_handler.run(kill_event=event)
+        except Exception as exc:
+            # Closes the step's log as failed; raises again unless the
+            # exception came from the handler's own return_result.
+            with contextlib.suppress(Exception):
+                task_handler.return_result(1, str(exc), exc)
+            self.logger.exception(f"[{task_id}] Failed to run task")
+            result = False
+        self.logger.info(f"[{task_id}] Returned {result}")
+        return bool(result)

@@ -1,0 +1,88 @@
+"""Helpers for the batch tests: config writing, running batches, logs, processes."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import write_json
+from opentaskpy import otflogging
+from opentaskpy.config.loader import ConfigLoader
+from opentaskpy.taskhandlers.batch import Batch
+
+
+def local_exec(cfg: Path, task_id: str, command: str, directory: Path) -> None:
+    """Write a local execution task ``task_id`` into the config dir."""
+    write_json(
+        cfg / "executions" / f"{task_id}.json",
+        {
+            "type": "execution",
+            "directory": str(directory),
+            "command": command,
+            "protocol": {"name": "local"},
+        },
+    )
+
+
+def batch_file(cfg: Path, task_id: str, tasks: list[dict]) -> None:
+    """Write a batch task ``task_id`` into the config dir."""
+    write_json(cfg / "batches" / f"{task_id}.json", {"type": "batch", "tasks": tasks})
+
+
+def make_batch(cfg: Path, task_id: str) -> Batch:
+    """Construct a Batch through a fresh ConfigLoader, as TaskRun does."""
+    loader = ConfigLoader(str(cfg))
+    global_variables = loader.get_global_variables()
+    return Batch(
+        global_variables, task_id, loader.load_task_definition(task_id), loader
+    )
+
+
+def new_prefix(monkeypatch, day: datetime.date | None = None) -> str:  # noqa: ANN001
+    """Give the following log files a new timestamp prefix (a 'new process')."""
+    time.sleep(0.002)  # two prefixes must not collide at millisecond resolution
+    now = datetime.datetime.now()
+    if day is not None:
+        now = now.replace(year=day.year, month=day.month, day=day.day)
+    prefix = now.strftime("%Y%m%d-%H%M%S.%f")[:-3]
+    monkeypatch.setenv("OTF_LOG_RUN_PREFIX", prefix)
+    return prefix
+
+
+def log_path(task_id: str, task_type: str, state: str = "") -> Path:
+    """This process's log file of ``task_id``; state "", "_failed" or "_running"."""
+    running = otflogging._define_log_file_name(task_id, task_type)
+    return Path(running.replace("_running", state))
+
+
+def logs_of(task_id: str) -> list[str]:
+    """Names of every log file under ``logs/<task_id>``."""
+    directory = Path("logs") / task_id
+    return sorted(os.listdir(directory)) if directory.is_dir() else []
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (non-zombie) process."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def read_pid(path: Path) -> int:
+    assert wait_for(lambda: path.exists() and path.read_text().strip() != "")
+    return int(path.read_text())
