@@ -1,0 +1,1 @@
+"""Addon integration and contract tests (a package so its conftest is addons.conftest)."""
