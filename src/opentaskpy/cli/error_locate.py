@@ -69,13 +69,29 @@ def has_frame(exc: BaseException, predicate: Callable[[str, str], bool]) -> bool
     )
 
 
-def template_line(exc: BaseException) -> int | None:
-    """Line of the innermost Jinja template frame (Jinja rewrites tracebacks)."""
+def template_line(exc: BaseException, filename: str | None = None) -> int | None:
+    """Line of the innermost Jinja template frame (Jinja rewrites tracebacks).
+
+    Args:
+        exc: the exception raised while rendering.
+        filename: the template's file name when it was compiled with one;
+            templates compiled from a bare string are ``<template>``.
+    """
+    names = {TEMPLATE_FILENAME, filename}
     line = None
     for tb in _tracebacks(exc):
-        if tb.tb_frame.f_code.co_filename == TEMPLATE_FILENAME:
+        if tb.tb_frame.f_code.co_filename in names:
             line = tb.tb_lineno
     return line
+
+
+def annotated_file(exc: BaseException) -> str | None:
+    """Return the ``otf_config_file`` the config loader recorded, if any."""
+    for item in exception_chain(exc):
+        where = getattr(item, "otf_config_file", None)
+        if isinstance(where, str) and where:
+            return where
+    return None
 
 
 def read_text(path: str) -> str | None:

@@ -73,7 +73,9 @@ def _describe(exc: BaseException, ctx: ErrorContext) -> str:
     syntax = next((e for e in chain if isinstance(e, jinja2.TemplateSyntaxError)), None)
     if syntax is not None:
         return _syntax_error(syntax, ctx)
-    plugin = loc.innermost_local(exc, loc.LOOKUP_FRAME, "plugin")
+    plugin = getattr(exc, "otf_lookup_plugin", None) or loc.innermost_local(
+        exc, loc.LOOKUP_FRAME, "plugin"
+    )
     if isinstance(plugin, str):
         return _lookup_error(exc, plugin, ctx)
     if isinstance(exc, jinja2.UndefinedError):
@@ -84,14 +86,24 @@ def _describe(exc: BaseException, ctx: ErrorContext) -> str:
             return f"{ctx.config_dir}: config directory does not exist ({message})"
         return message
     if isinstance(exc, otf_exceptions.VariableResolutionTooDeepError):
-        files = ", ".join(loc.variables_files(ctx.config_dir)) or ctx.config_dir
-        return f"{files}: {message}"
+        where = loc.annotated_file(exc) or _variables_label(ctx)
+        details = [
+            m.group(1)
+            for note in getattr(exc, "__notes__", [])
+            if (m := re.search(r"\((variables not converging: .*)\)$", note))
+        ]
+        return f"{where}: {message}" + "".join(f" ({d})" for d in details)
     if isinstance(exc, otf_exceptions.DuplicateConfigFileError):
         task_id = _loading_task_id(exc, ctx)
         matches = loc.task_files(ctx.config_dir, task_id) if task_id else []
         suffix = f" ({', '.join(matches)})" if matches else ""
         return f"{_where_loaded(exc, ctx)}: {message}{suffix}"
-    return f"{_where_loaded(exc, ctx)}: {_plain(exc)}"
+    return _prefixed(loc.annotated_file(exc) or _where_loaded(exc, ctx), _plain(exc))
+
+
+def _prefixed(where: str, text: str) -> str:
+    """``where: text`` unless the text already names that place."""
+    return text if where in text else f"{where}: {text}"
 
 
 def _original(exc: BaseException) -> BaseException:
@@ -105,11 +117,18 @@ def _original(exc: BaseException) -> BaseException:
 
 def _plain(exc: BaseException) -> str:
     message = str(exc)
-    if isinstance(exc, FileNotFoundError) or type(exc).__module__ == (
-        otf_exceptions.__name__
+    name = type(exc).__name__
+    if (
+        isinstance(exc, FileNotFoundError)
+        or type(exc).__module__ == otf_exceptions.__name__
+        or name == "PluginNotFoundError"
     ):
-        return message or type(exc).__name__
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        return message or name
+    return f"{name}: {message}" if message else name
+
+
+def _variables_label(ctx: ErrorContext) -> str:
+    return ", ".join(loc.variables_files(ctx.config_dir)) or ctx.config_dir
 
 
 def _loading_task_id(exc: BaseException, ctx: ErrorContext) -> str | None:
@@ -148,13 +167,19 @@ def _candidates(exc: BaseException, ctx: ErrorContext) -> list[str]:
 
 
 def _json_error(err: json.JSONDecodeError, ctx: ErrorContext) -> str:
-    position = f"line {err.lineno} column {err.colno}: {err.msg}"
+    # The loader re-raises with the file prepended to ``msg`` and records it
+    # as ``otf_config_file``; the original error is the cause.
+    inner = err.__cause__ if isinstance(err.__cause__, json.JSONDecodeError) else err
+    position = f"line {err.lineno} column {err.colno}: {inner.msg}"
+    where = getattr(err, "otf_config_file", None)
+    if isinstance(where, str) and where:
+        return f"{where}: {position}"
     path = loc.file_with_text(_candidates(err, ctx), err.doc)
     if path:
         return f"{path}: {position}"
     # Valid before rendering, invalid after: the templates produced bad JSON.
     where = _file_for_task(_loading_task_id(err, ctx), ctx) or _where_loaded(err, ctx)
-    return f"{where}: not valid JSON after rendering templates: {position}"
+    return f"{where} (after rendering templates): {position}"
 
 
 def _syntax_error(err: jinja2.TemplateSyntaxError, ctx: ErrorContext) -> str:
@@ -180,11 +205,19 @@ def _syntax_error(err: jinja2.TemplateSyntaxError, ctx: ErrorContext) -> str:
     found = loc.find_leaf(loc.variables_files(ctx.config_dir), broken)
     if found:
         return f"{found[0]}: {found[1]}: {message}"
-    return f"{_where_loaded(err, ctx)}: {message}"
+    return _prefixed(err.filename or _where_loaded(err, ctx), message)
 
 
 def _undefined_error(err: BaseException, ctx: ErrorContext) -> str:
     message = str(err)
+    where = loc.annotated_file(err)
+    if where and message.startswith(f"{where}: "):
+        # Already named by the loader; add the line for task files.
+        rest = message[len(where) + 2 :]
+        line = loc.template_line(err, where) if os.path.isfile(where) else None
+        if line and not rest.startswith("variable '"):
+            return f"{where}: line {line}: {rest}"
+        return message
     match = re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", message)
     name = (match.group(1) or match.group(2)) if match else None
     pattern = loc.name_in_template(name) if name else None
@@ -193,9 +226,11 @@ def _undefined_error(err: BaseException, ctx: ErrorContext) -> str:
 
 def _lookup_error(err: BaseException, plugin: str, ctx: ErrorContext) -> str:
     inner = _plain(err)
-    if isinstance(err, KeyError):
+    if type(err) is KeyError:
         inner = f"plugin not found ({inner})"
     where = _template_location(err, ctx, loc.lookup_call(plugin))
+    if f"lookup plugin '{plugin}'" in inner:
+        return f"{where}: {inner}"
     return f"{where}: lookup plugin '{plugin}' failed: {inner}"
 
 
@@ -203,25 +238,28 @@ def _template_location(
     err: BaseException, ctx: ErrorContext, pattern: re.Pattern[str] | None
 ) -> str:
     """``file: line N`` (task files) or ``file: json.path`` (variables)."""
-    task_file = _file_for_task(_loading_task_id(err, ctx), ctx)
+    variables = loc.variables_files(ctx.config_dir)
+    annotated = loc.annotated_file(err)
+    if annotated is None:
+        task_file = _file_for_task(_loading_task_id(err, ctx), ctx)
+    elif annotated not in variables and os.path.isfile(annotated):
+        task_file = annotated
+    else:
+        task_file = None
     if task_file:
-        line = loc.template_line(err)
+        line = loc.template_line(err, task_file)
         if line and (pattern is None or pattern.search(loc.line_text(task_file, line))):
             return f"{task_file}: line {line}"
         if pattern is not None:
             line = loc.line_matching(task_file, pattern)
             if line:
                 return f"{task_file}: line {line}"
-        return task_file
     if pattern is not None:
         regex = pattern
-        found = loc.find_leaf(
-            loc.variables_files(ctx.config_dir), lambda v: bool(regex.search(v))
-        )
+        found = loc.find_leaf(variables, lambda v: bool(regex.search(v)))
         if found:
             return f"{found[0]}: {found[1]}"
-    files = loc.variables_files(ctx.config_dir)
-    return ", ".join(files) if files else ctx.config_dir
+    return task_file or annotated or _variables_label(ctx)
 
 
 def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
