@@ -287,3 +287,34 @@ def test_describe_missing_config_dir(tmp_path: Path):
     )
     text = describe_error(exc, ctx)
     assert text.startswith(f"{tmp_path / 'gone'}: config directory does not exist (")
+
+
+def test_missing_variables_file_override(task_run, cfg_dir, tmp_path):
+    write_json(cfg_dir / "x.json", local_exec("true"))
+    missing = tmp_path / "gone.json"
+    proc = task_run("-t", "x", "-c", cfg_dir, env={"OTF_VARIABLES_FILE": str(missing)})
+    assert_one_error(
+        proc, f"Couldn't find variables file: {missing}", "OTF_VARIABLES_FILE"
+    )
+
+
+def test_unknown_protocol_at_run_time(task_run, cfg_dir, tmp_path):
+    # The addon package and its schema exist, the handler module does not:
+    # validation passes and the handler raises UnknownProtocolError.
+    package = tmp_path / "addon" / "myaddon"
+    schema_dir = package / "schemas" / "execution" / "gone"
+    schema_dir.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    write_json(schema_dir / "gone.json", {"type": "object"})
+    path = write_json(
+        cfg_dir / "rt.json",
+        {"type": "execution", "protocol": {"name": "myaddon.gone.Gone"}},
+    )
+    proc = task_run(
+        "-t", "rt", "-c", cfg_dir, env={"PYTHONPATH": str(tmp_path / "addon")}
+    )
+    line = assert_one_error(
+        proc, f"{path}: unknown protocol 'myaddon.gone.Gone' at protocol.name ("
+    )
+    assert "myaddon.gone" in line.split("(", 1)[1]
+    assert "Error running task: Unknown protocol myaddon.gone.Gone" in proc.stderr

@@ -25,6 +25,7 @@ from opentaskpy.cli import error_locate as loc
 
 CORE_PROTOCOLS = {"ssh", "sftp", "local", "email", "dummy"}
 _VARIABLES_MISSING = "Couldn't find any variables"
+_VARIABLES_FILE = "Couldn't find variables file"
 
 
 @dataclass
@@ -85,6 +86,8 @@ def _describe(exc: BaseException, ctx: ErrorContext) -> str:
         if not os.path.isdir(ctx.config_dir):
             return f"{ctx.config_dir}: config directory does not exist ({message})"
         return message
+    if isinstance(exc, FileNotFoundError) and message.startswith(_VARIABLES_FILE):
+        return f"{message} (set by OTF_VARIABLES_FILE)"
     if isinstance(exc, otf_exceptions.VariableResolutionTooDeepError):
         where = loc.annotated_file(exc) or _variables_label(ctx)
         details = [
@@ -269,8 +272,8 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     detail = ""
     for item in loc.exception_chain(exc):
         if isinstance(item, otf_exceptions.UnknownProtocolError):
-            name, _ = _named_protocol(str(item))
-            detail = "no handler class can be imported"
+            name, detail = _named_protocol(str(item))
+            detail = detail or "no handler class can be imported"
             break
         if isinstance(item, referencing.exceptions.Unresolvable):
             name = getattr(item, "protocol", None)
