@@ -6,9 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-from batch_helpers import batch_file, local_exec, log_path, logs_of, make_batch
+from batch_helpers import (
+    batch_file,
+    local_exec,
+    log_path,
+    logs_of,
+    make_batch,
+    write_json,
+)
 
-from conftest import write_json
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import batch, execution
 from opentaskpy.taskhandlers.batch import Batch

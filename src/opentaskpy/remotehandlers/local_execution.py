@@ -28,6 +28,21 @@ KILL_GRACE_SECONDS = 3.0
 HOST_LABEL = "LOCALHOST"
 
 
+def _pid_running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class LocalExecution(RemoteExecutionHandler):
     """Runs ``spec["command"]`` in ``spec["directory"]`` on the worker."""
 
@@ -46,6 +61,7 @@ class LocalExecution(RemoteExecutionHandler):
         self.process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._killed = False
+        self._reading = False
         self.logger = init_logging(
             "opentaskpy.remotehandlers.local", spec.get("task_id"), self.TASK_TYPE
         )
@@ -78,6 +94,7 @@ class LocalExecution(RemoteExecutionHandler):
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+                self._reading = True
             assert self.process.stdout is not None
             for raw in self.process.stdout:
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -93,6 +110,13 @@ class LocalExecution(RemoteExecutionHandler):
         except Exception as exc:  # noqa: BLE001 - any failure is a failed execution
             self.logger.error(f"[{HOST_LABEL}] Exception caught: {exc}")
             return False
+        finally:
+            self._reading = False
+        if self._killed:
+            self.logger.error(
+                f"[{HOST_LABEL}] Command was killed (return code {return_code})"
+            )
+            return False
         if return_code != 0:
             self.logger.error(
                 f"[{HOST_LABEL}] Got return code {return_code} from command"
@@ -104,23 +128,27 @@ class LocalExecution(RemoteExecutionHandler):
         """Stop the running command and every process it started.
 
         Safe to call from another thread, before, during or after
-        ``execute()``.
+        ``execute()``; once called, ``execute()`` returns ``False``.
         """
         with self._lock:
             self._killed = True
             process = self.process
-        if process is None or process.poll() is not None:
+        if process is None or (process.poll() is not None and not self._reading):
             self.logger.info(f"[{HOST_LABEL}] No running process to kill")
             return
         pid = self.remote_pid or process.pid
         self.logger.info(f"[{HOST_LABEL}] Killing remote process with PID {pid}")
-        self._signal_tree(process, pid, signal.SIGTERM)
+        targets = self._signal_tree(process, pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_GRACE_SECONDS
-        while time.monotonic() < deadline and self._tree_alive(process):
+        while time.monotonic() < deadline and self._alive(process, targets):
             time.sleep(0.05)
-        if self._tree_alive(process):
+        if self._alive(process, targets):
             self.logger.info(f"[{HOST_LABEL}] Processes still running, sending SIGKILL")
             self._signal_tree(process, pid, signal.SIGKILL)
+        else:
+            # Group members started after the process listing.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
         try:
             process.wait(timeout=KILL_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -128,7 +156,7 @@ class LocalExecution(RemoteExecutionHandler):
 
     def _signal_tree(
         self, process: subprocess.Popen[bytes], pid: int, sig: signal.Signals
-    ) -> None:
+    ) -> list[int]:
         # Descendants that moved to another process group (setsid, daemons)
         # are only reachable through the ps walk; the group kill catches
         # anything that appeared after ps ran.
@@ -147,18 +175,15 @@ class LocalExecution(RemoteExecutionHandler):
                         os.kill(target, sig)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, sig)
+        return [target for target in targets if target > 1]
 
     @staticmethod
-    def _tree_alive(process: subprocess.Popen[bytes]) -> bool:
-        # poll() reaps the shell once it exits, so a zombie leader does not
-        # keep the group looking alive; other members are then still found.
+    def _alive(process: subprocess.Popen[bytes], targets: list[int]) -> bool:
+        # poll() reaps the shell itself; the other targets may be reaped by
+        # whoever adopted them, so zombies count as gone.
         if process.poll() is None:
             return True
-        try:
-            os.killpg(process.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        return any(_pid_running(target) for target in targets)
 
     def _list_processes(self) -> str:
         try:
