@@ -189,10 +189,13 @@ def retrying(attempts: int | None = None) -> Retrying:
     )
 
 
-def describe_bad_host_key(exc: paramiko.BadHostKeyException) -> HostKeyChangedError:
+def describe_bad_host_key(
+    exc: paramiko.BadHostKeyException, port: int = 22
+) -> HostKeyChangedError:
     """Turn paramiko's error into one naming the host and both fingerprints."""
+    host = exc.hostname if port == 22 else f"[{exc.hostname}]:{port}"
     return HostKeyChangedError(
-        f"Host key for {exc.hostname} has changed: the server offered "
+        f"Host key for {host} has changed: the server offered "
         f"{exc.key.get_name()} {fingerprint(exc.key)} but "
         f"{fingerprint(exc.expected_key)} is recorded (known_hosts: "
         f"{known_hosts_file()}). Refusing to connect; remove the old entry if "
@@ -279,7 +282,7 @@ class SSHConnection:
             try:
                 self.client.connect(**kwargs)
             except paramiko.BadHostKeyException as exc:
-                raise describe_bad_host_key(exc) from None
+                raise describe_bad_host_key(exc, kwargs["port"]) from None
             except Exception as exc:
                 self.logger.warning(
                     f"[{self.hostname}] Connection attempt failed: {exc}"
