@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_json
 from opentaskpy import taskrun
 
 
@@ -16,6 +15,14 @@ def _log_everything(monkeypatch):
     # Nothing configures the root logger in process: make task loggers log.
     monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("OTF_LOG_RUN_PREFIX", "20260101-000000.000")
+
+
+def write_json(path: Path, data: object) -> Path:
+    # Local copy of conftest's helper: "from conftest import" is ambiguous
+    # once sub-directories have their own conftest.py.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    return path
 
 
 def local_exec(command: str) -> dict:

@@ -12,6 +12,19 @@ CLI_DIR = REPO_ROOT / "src" / "opentaskpy" / "cli"
 PREFIX = r"\d{8}-\d{6}\.\d{3}"
 
 
+def write_json(path: Path, data: object) -> Path:
+    """Write ``data`` as JSON, creating parent directories.
+
+    Same as conftest's helper; kept here because ``from conftest import`` is
+    ambiguous once a sub-directory has its own conftest.py.
+    """
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
 def local_exec(command: str, directory: str = "/tmp") -> dict:
     """A minimal local execution definition."""
     return {

@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import assert_one_error, local_exec, run_script
+from cli_helpers import assert_one_error, local_exec, run_script, write_json
 
-from conftest import write_json
 from opentaskpy.cli import batch_validator
 
 
@@ -163,4 +162,17 @@ def test_console_entry_exit_codes(cfg_dir, isolated_env):
     missing = console("-t", "nope", "-c", cfg_dir, cwd=isolated_env)
     assert_one_error(
         missing, "Couldn't find task with name: nope", prog="otf-batch-validator"
+    )
+
+
+def test_script_step_with_unknown_protocol(cfg_dir, isolated_env):
+    step = local_exec("true")
+    step["protocol"] = {"name": "telnet"}
+    step_path = write_json(cfg_dir / "steps" / "old.json", step)
+    make_batch(cfg_dir, [{"order_id": 1, "task_id": "old"}])
+    proc = run_script("batch_validator", "-t", "batch", "-c", cfg_dir, cwd=isolated_env)
+    assert_one_error(
+        proc,
+        f"{step_path}: unknown protocol 'telnet' at protocol.name",
+        prog="otf-batch-validator",
     )

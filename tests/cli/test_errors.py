@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error, error_lines, local_exec
+from cli_helpers import assert_one_error, error_lines, local_exec, write_json
 
-from conftest import write_json
 from opentaskpy import otflogging
 from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error_line
 from opentaskpy.config import schemas

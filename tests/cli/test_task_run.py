@@ -14,9 +14,8 @@ from cli_helpers import (
     log_files,
     matches,
     run_script,
+    write_json,
 )
-
-from conftest import write_json
 
 
 def test_help_exits_zero(task_run):

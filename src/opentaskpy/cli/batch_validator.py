@@ -26,6 +26,10 @@ VERBOSE1 = 12
 VERBOSE2 = 11
 _LEVELS = {1: VERBOSE1, 2: VERBOSE2, 3: logging.DEBUG}
 
+# The step being validated, for the error line if validation raises (e.g. an
+# unknown protocol): {"file": str, "definition": dict}.
+_current_step: dict = {}
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -68,6 +72,7 @@ def main(
         ``True`` when the batch is valid.
     """
     global CONFIG_PATH
+    _current_step.clear()
     task_id, config_dir = taskId, configDir
     if not task_id:
         args = _parser().parse_args()
@@ -122,7 +127,7 @@ def main(
     for entry in entries:
         definition = tasks[entry["order_id"]]
         validate = validators.get(str(definition.get("type")))
-        if validate is not None and not validate(definition):
+        if validate is not None and not _checked(validate, loader, entry, definition):
             logger.error("JSON format does not match schema")
             logger.error(_violation_line(loader, entry["task_id"], definition))
             return False
@@ -137,6 +142,21 @@ def main(
     logger.info(f"Batch definition is valid in {elapsed_ms} ms")
     logger.info("Batch definition is valid")
     return True
+
+
+def _checked(
+    validate: Callable[[dict], bool],
+    loader: ConfigLoader,
+    entry: dict,
+    definition: dict,
+) -> bool:
+    """Run ``validate``, remembering the step so an exception can name it."""
+    _current_step.update(
+        file=_task_file(loader, entry["task_id"]), definition=definition
+    )
+    result = validate(definition)
+    _current_step.clear()
+    return result
 
 
 def _violation_line(loader: ConfigLoader, task_id: str, definition: dict) -> str:
@@ -167,7 +187,12 @@ def _run() -> int:
     try:
         return 0 if main() else 1
     except Exception as exc:
-        ctx = ErrorContext(config_dir=CONFIG_PATH, task_id=_requested_task_id())
+        ctx = ErrorContext(
+            config_dir=CONFIG_PATH,
+            task_id=_requested_task_id(),
+            task_file=_current_step.get("file"),
+            definition=_current_step.get("definition"),
+        )
         emit_error_line(PROG, describe_error(exc, ctx), ctx.task_id)
         if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
             raise
