@@ -31,7 +31,12 @@ def test_file_watch_finds_file_created_during_the_watch(
     definition = transfer_def(
         local_source(src, r"late\.txt", fileWatch={"timeout": 15}), local_dest(dst)
     )
-    timer = threading.Timer(1.0, lambda: (src / "late.txt").write_text("late"))
+
+    def produce() -> None:  # appear complete, as a well-behaved producer does
+        (src / ".tmp").write_text("late")
+        os.replace(src / ".tmp", src / "late.txt")
+
+    timer = threading.Timer(1.0, produce)
     timer.start()
     try:
         assert Transfer(None, "fw-late", definition).run() is True
