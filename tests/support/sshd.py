@@ -21,8 +21,9 @@ What it builds, without touching the invoking user's ``~/.ssh``:
   log in (``AuthorizedKeysFile`` points into the base directory); password
   authentication and host-to-host copies are then unavailable;
 * three ``sshd -D -e`` servers, each with its own host key and port:
-  ``ssh1`` (127.0.0.1), ``ssh2`` (127.0.0.2) and the SFTP-only ``sftp``
-  (127.0.0.3, ``ForceCommand internal-sftp``).
+  ``ssh1`` (127.0.0.1) and ``ssh2`` (127.0.0.2) on the same port (an
+  execution's ``hosts`` share one protocol port), and the SFTP-only ``sftp``
+  (127.0.0.3, own port, ``ForceCommand internal-sftp``).
 """
 
 from __future__ import annotations
@@ -48,10 +49,20 @@ class SSHUnavailable(RuntimeError):
     """The test servers cannot be started here; the message is the reason."""
 
 
-def _free_port(address: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
+def _free_port(*addresses: str) -> int:
+    """A port free on every address (ssh1/ssh2 share one, as executions need)."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind((addresses[0], 0))
+            port = int(sock.getsockname()[1])
+        try:
+            for address in addresses[1:]:
+                with socket.socket() as other:
+                    other.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise SSHUnavailable("no common free port found")
 
 
 def _run(*args: str, input_text: str | None = None) -> str:
@@ -266,6 +277,7 @@ def start_environment(base: Path | None = None) -> SSHTestEnv:
             for name in ("id_rsa", "id_rsa.pub", "authorized_keys"):
                 (ssh_dir / name).chmod(0o600)
                 env.chown(ssh_dir / name)
+        shared_port = _free_port("127.0.0.1", "127.0.0.2")
         for index, (name, sftp_only) in enumerate(
             (("ssh1", False), ("ssh2", False), ("sftp", True)), start=1
         ):
@@ -273,7 +285,7 @@ def start_environment(base: Path | None = None) -> SSHTestEnv:
             host = SSHHost(
                 name=name,
                 address=address,
-                port=_free_port(address),
+                port=_free_port(address) if sftp_only else shared_port,
                 config=base / f"sshd_{name}.conf",
                 log=base / f"sshd_{name}.log",
                 host_key=base / f"host_{name}_ed25519",
