@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from ssh_helpers import log_text
 
 from opentaskpy.remotehandlers.ssh import SSHExecution
