@@ -34,7 +34,9 @@ def test_ssm_lookup_in_variables_file(aws, cfg_dir: Path) -> None:
     aws.client("ssm").put_parameter(
         Name=name, Value='multi\nline "quoted"', Type="SecureString"
     )
-    _variables(cfg_dir, f"{{\"FROM_SSM\": \"{{{{ lookup('aws.ssm', name='{name}') }}}}\"}}")
+    _variables(
+        cfg_dir, f"{{\"FROM_SSM\": \"{{{{ lookup('aws.ssm', name='{name}') }}}}\"}}"
+    )
     variables = ConfigLoader(str(cfg_dir)).get_global_variables()
     # The plugin escapes newlines itself and then JSON-escapes the result, so a
     # newline arrives as the two characters backslash-n (as with the reference);
@@ -92,7 +94,8 @@ def test_lookups_through_cli(aws, task_run, cfg_dir: Path, tmp_path: Path) -> No
     name = "/otf/" + unique("bucket")
     aws.client("ssm").put_parameter(Name=name, Value=bucket, Type="String")
     _variables(
-        cfg_dir, f"{{\"TARGET_BUCKET\": \"{{{{ lookup('aws.ssm', name='{name}') }}}}\"}}"
+        cfg_dir,
+        f"{{\"TARGET_BUCKET\": \"{{{{ lookup('aws.ssm', name='{name}') }}}}\"}}",
     )
     src = tmp_path / "lsrc"
     src.mkdir()
