@@ -160,3 +160,10 @@ def test_custom_filters_dir(
     assert f"Registered custom filter: basename from {filters}/hashing.py" in (
         caplog.text
     )
+
+
+def test_filters_added_later_are_callable_as_globals(cfg_dir: Path) -> None:
+    write_json(cfg_dir / "t.json", {"type": "execution", "v": "{{ shout('a') }}"})
+    loader = ConfigLoader(str(cfg_dir))
+    loader.template_env.filters["shout"] = lambda value: value.upper() + "!"
+    assert loader.load_task_definition("t")["v"] == "A!"

@@ -106,9 +106,9 @@ class ConfigLoader:
         self.loaded_filters = filters
         env = self.template_env
         env.filters.update(filters)
-        # Every filter is also callable as a function (``{{ now() }}``); the
-        # filter table never changes afterwards, so copying it once into the
-        # environment globals equals copying it before every render.
+        # Every filter is also callable as a function (``{{ now() }}``):
+        # compile_template copies the filter table into each template's
+        # globals; the environment globals get it too for other users.
         env.globals.update(env.filters)
         env.globals["lookup"] = self.template_lookup
 
@@ -309,9 +309,10 @@ class ConfigLoader:
             11, f"Got call to lookup function {plugin} with kwargs {kwargs}"
         )
         resolved = {key: self._resolve_lookup_value(v) for key, v in kwargs.items()}
-        resolved["globals"] = LazyResolvedDict(
-            self.global_variables, self._resolve_lookup_value, resolve_lookups=False
-        )
+        with self._lock:  # consistent snapshot while another thread renders
+            resolved["globals"] = LazyResolvedDict(
+                self.global_variables, self._resolve_lookup_value, resolve_lookups=False
+            )
         module, reason = lookups.find_lookup_module(
             plugin, str(self.config_dir), self.logger
         )

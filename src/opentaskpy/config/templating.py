@@ -55,7 +55,12 @@ def compile_template(
     tracebacks point at the file.
     """
     code = env.compile(source, name=path, filename=path)
-    return env.template_class.from_code(env, code, env.make_globals(None))
+    # The complete filter table is callable as globals (§4); ``lookup`` is
+    # kept even if a custom filter had that name.
+    template_globals: dict[str, Any] = dict(env.filters)
+    if "lookup" in env.globals:
+        template_globals["lookup"] = env.globals["lookup"]
+    return env.template_class.from_code(env, code, env.make_globals(template_globals))
 
 
 def render_until_stable(
