@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from support.helpers import write_json  # noqa: F401 - re-exported for old imports
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / "src"
 
@@ -45,15 +47,6 @@ def cfg_dir(tmp_path: Path) -> Path:
     cfg.mkdir()
     (cfg / "variables.json.j2").write_text("{}")
     return cfg
-
-
-def write_json(path: Path, data: object) -> Path:
-    """Write ``data`` as JSON, creating parent directories."""
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return path
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy import exceptions
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.schemas import validate_execution_json

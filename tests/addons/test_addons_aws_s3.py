@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy import exceptions
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.schemas import validate_transfer_json

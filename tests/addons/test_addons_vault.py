@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy import exceptions
 from opentaskpy.config.loader import ConfigLoader
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy.config.loader import MAX_DEPTH, ConfigLoader
 from opentaskpy.exceptions import (
     DuplicateConfigFileError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.exceptions import VariableResolutionTooDeepError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader, LazyResolvedDict
 from opentaskpy.exceptions import LookupPluginError

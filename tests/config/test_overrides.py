@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.overrides import override_tokens
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.filters import default_filters
 

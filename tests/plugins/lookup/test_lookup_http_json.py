@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_json
+from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.exceptions import LookupPluginError
 from opentaskpy.plugins.lookup import http_json
