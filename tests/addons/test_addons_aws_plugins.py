@@ -13,12 +13,12 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from support.helpers import write_json
 from opentaskpy import exceptions
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.schemas import validate_execution_json
 from opentaskpy.taskhandlers.execution import Execution
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import write_json
 
 from .conftest import unique
 

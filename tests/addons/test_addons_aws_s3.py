@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from support.helpers import write_json
 from opentaskpy import exceptions
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.schemas import validate_transfer_json
 from opentaskpy.taskhandlers.batch import Batch
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import write_json
 
 S3 = {"name": "opentaskpy.addons.aws.remotehandlers.s3.S3Transfer"}
 LOCAL = {"name": "local"}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json
 from opentaskpy import exceptions
 from opentaskpy.config.loader import ConfigLoader
+from support.helpers import write_json
 
 pytest.importorskip(
     "opentaskpy.plugins.lookup.hashicorp.vault",
