@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,3 +112,42 @@ def test_cli_memory_usage(cfg_dir: Path, tmp_path: Path, task_run):
     assert proc.returncode == 0, proc.stderr
     values = re.findall(r"\[memory\] RSS: (\d+\.\d+) MB", proc.stderr)
     assert values and all(float(v) > 0 for v in values)
+
+
+def _interrupt_cli(cfg: Path, task_id: str, pid_file: Path, workdir: Path) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opentaskpy", "-t", task_id, "-c", str(cfg)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        sleep_pid = read_pid(pid_file)
+        assert pid_alive(sleep_pid)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return sleep_pid
+
+
+def test_ctrl_c_stops_batch_steps(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
+    local_exec(
+        cfg_dir, "int-sleep", "{ sleep 300 & echo $! > sleep.pid; wait; }", tmp_path
+    )
+    batch_file(cfg_dir, "int-batch", [{"order_id": 1, "task_id": "int-sleep"}])
+    sleep_pid = _interrupt_cli(
+        cfg_dir, "int-batch", tmp_path / "sleep.pid", isolated_env
+    )
+    assert wait_for(lambda: not pid_alive(sleep_pid))
+
+
+def test_ctrl_c_stops_execution(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
+    local_exec(
+        cfg_dir, "int-exec", "{ sleep 300 & echo $! > exec.pid; wait; }", tmp_path
+    )
+    sleep_pid = _interrupt_cli(cfg_dir, "int-exec", tmp_path / "exec.pid", isolated_env)
+    assert wait_for(lambda: not pid_alive(sleep_pid))

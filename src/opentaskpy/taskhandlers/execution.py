@@ -124,16 +124,22 @@ class Execution(TaskHandler):
     ) -> bool:
         """Wait for all futures; return ``True`` if the kill event stopped them."""
         next_log = time.monotonic() + WAITING_LOG_INTERVAL
-        while True:
-            _, pending = wait_futures(list(results), timeout=KILL_CHECK_INTERVAL)
-            if not pending:
-                return False
-            if kill_event is not None and kill_event.is_set():
-                self._kill(results)
-                return True
-            if time.monotonic() >= next_log:
-                self.logger.info("Waiting for threads to complete...")
-                next_log = time.monotonic() + WAITING_LOG_INTERVAL
+        try:
+            while True:
+                _, pending = wait_futures(list(results), timeout=KILL_CHECK_INTERVAL)
+                if not pending:
+                    return False
+                if kill_event is not None and kill_event.is_set():
+                    self._kill(results)
+                    return True
+                if time.monotonic() >= next_log:
+                    self.logger.info("Waiting for threads to complete...")
+                    next_log = time.monotonic() + WAITING_LOG_INTERVAL
+        except BaseException:
+            # e.g. Ctrl-C: local commands run in their own session and would
+            # not see the terminal's signal, so stop them before leaving.
+            self._kill(results)
+            raise
 
     def _kill(self, results: dict[Future[bool], Any]) -> None:
         self.logger.info("Kill event received, stopping threads")

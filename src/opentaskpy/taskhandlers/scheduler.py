@@ -109,6 +109,21 @@ class BatchScheduler:
             ``True`` when every step completed and none failed.
         """
         self.logger.info("Running batch")
+        try:
+            self._loop(kill_event)
+        except BaseException:
+            # e.g. Ctrl-C: steps run in their own sessions, so stop them here.
+            self._abort()
+            raise
+        result = all(
+            entry["status"] == "COMPLETED" and entry["result"] is not False
+            for entry in self.tree.values()
+        )
+        self._log_memory()
+        self.logger.info(f"Batch completed with result {result}")
+        return result
+
+    def _loop(self, kill_event: threading.Event | None) -> None:
         with self.condition:
             while True:
                 if kill_event is not None and kill_event.is_set() and not self.killing:
@@ -121,15 +136,17 @@ class BatchScheduler:
                     self.logger.info(
                         "No remaining running or runnable tasks. Breaking execution"
                     )
-                    break
+                    return
                 self.condition.wait(self._wait_time(kill_event))
-        result = all(
-            entry["status"] == "COMPLETED" and entry["result"] is not False
-            for entry in self.tree.values()
-        )
-        self._log_memory()
-        self.logger.info(f"Batch completed with result {result}")
-        return result
+
+    def _abort(self) -> None:
+        """Stop every running step and wait for it (lock not held on entry)."""
+        with self.condition:
+            self.logger.error("Batch interrupted, stopping running tasks")
+            self._kill_all()
+            threads = [e["thread"] for e in self.tree.values() if e["thread"]]
+        for thread in threads:
+            thread.join()
 
     # -- helpers (called with the condition held) ------------------------------
 
