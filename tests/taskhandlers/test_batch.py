@@ -308,3 +308,23 @@ def test_legacy_poll_variables_accepted(
     batch_file(cfg_dir, "legacy-batch", [{"order_id": 1, "task_id": "legacy-step"}])
     assert make_batch(cfg_dir, "legacy-batch").run() is True
     assert (tmp_path / "legacy.ran").exists()
+
+
+def test_fan_out_runs_all_steps_at_once(cfg_dir: Path, tmp_path: Path):
+    # A five-way barrier: each step waits until all five have started.
+    barrier = (
+        "touch fan.$$; "
+        'while [ "$(ls fan.* | wc -l)" -lt 5 ]; do sleep 0.05; done; '
+        "touch done.$$"
+    )
+    for n in range(5):
+        local_exec(cfg_dir, f"fan-{n}", barrier, tmp_path)
+    local_exec(cfg_dir, "fan-join", "ls done.* | wc -l > joined.txt", tmp_path)
+    batch_file(
+        cfg_dir,
+        "fan-batch",
+        [{"order_id": n + 1, "task_id": f"fan-{n}", "timeout": 20} for n in range(5)]
+        + [{"order_id": 6, "task_id": "fan-join", "dependencies": [1, 2, 3, 4, 5]}],
+    )
+    assert make_batch(cfg_dir, "fan-batch").run() is True
+    assert (tmp_path / "joined.txt").read_text().strip() == "5"
