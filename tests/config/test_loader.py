@@ -10,12 +10,12 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from support.helpers import write_json
 from opentaskpy.config.loader import MAX_DEPTH, ConfigLoader
 from opentaskpy.exceptions import (
     DuplicateConfigFileError,
     VariableResolutionTooDeepError,
 )
+from support.helpers import write_json
 
 
 def _task(directory: str = "/tmp") -> dict:

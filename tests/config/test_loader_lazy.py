@@ -9,9 +9,9 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.exceptions import VariableResolutionTooDeepError
+from support.helpers import write_json
 
 
 @pytest.fixture(autouse=True)

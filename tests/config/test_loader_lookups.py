@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader, LazyResolvedDict
 from opentaskpy.exceptions import LookupPluginError
+from support.helpers import write_json
 
 YEAR = datetime.datetime.now().strftime("%Y")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.overrides import override_tokens
+from support.helpers import write_json
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.filters import default_filters
+from support.helpers import write_json
 
 EIGHT = {
     "now",

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.exceptions import LookupPluginError
 from opentaskpy.plugins.lookup import http_json
+from support.helpers import write_json
 
 PAGES = {
     "/todo": (200, json.dumps({"userId": 1, "title": "delectus", "done": False})),
