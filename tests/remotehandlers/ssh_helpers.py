@@ -7,8 +7,9 @@ from pathlib import Path
 from support.sshd import SSHTestEnv
 
 
-def remote_source(env: SSHTestEnv, host: str, directory: Path, regex: str,
-                  **extra: object) -> dict:
+def remote_source(
+    env: SSHTestEnv, host: str, directory: Path, regex: str, **extra: object
+) -> dict:
     server = env.hosts[host]
     return {
         "hostname": server.address,
@@ -38,5 +39,15 @@ def transfer_def(source: dict, *destinations: dict) -> dict:
 
 def log_text(task_id: str) -> str:
     """All log text of a task (cwd is the per-test directory)."""
-    return "".join(p.read_text() for p in sorted(Path("logs").rglob("*.log"))
-                   if task_id in str(p))
+    return "".join(
+        p.read_text() for p in sorted(Path("logs").rglob("*.log")) if task_id in str(p)
+    )
+
+
+def write_json(path: Path, data: object) -> Path:
+    """Write ``data`` as JSON, creating parent directories."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    return path

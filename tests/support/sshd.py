@@ -137,10 +137,19 @@ class SSHHost:
         """Kill the listener and every session process it forked."""
         if self.process is None:
             return
-        # The servers run in their own session, so the group holds the
-        # listener and all per-connection children.
+        # Per-connection processes call setsid(), so a group kill misses
+        # them: kill the listener's whole tree by PID.
+        try:
+            import psutil
+
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except Exception:  # noqa: BLE001 - psutil missing or process gone
+            children = []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(Exception):
+                child.kill()
         self.process.wait(timeout=10)
         self.process = None
 

@@ -114,7 +114,11 @@ class SFTPTransfer(SFTPBackedTransfer):
         self, local_staging_directory: str, file_list: dict | None = None
     ) -> int:
         """Deliver worker files to the destination directory, atomically."""
-        fs = self.filesystem()
+        try:
+            fs = self.filesystem()
+        except Exception as exc:  # noqa: BLE001 - one clear line, then failure
+            self.logger.error(f"[{self.host}] {exc or type(exc).__name__}")
+            return 1
         directory = self.spec["directory"]
         self.logger.info(f"[{self.host}] Validating destination dir")
         st = fs.stat(directory)

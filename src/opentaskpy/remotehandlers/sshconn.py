@@ -155,11 +155,14 @@ def connect_kwargs(
     if env_key and os.path.isfile(env_key) and not credentials.get("keyFile"):
         kwargs["pkey"] = paramiko.PKey.from_path(env_key)
     elif credentials.get("keyFile"):
-        kwargs["key_filename"] = credentials["keyFile"]
+        # Loaded here (any type paramiko reads) so a refused key reports
+        # "Authentication failed" rather than a misleading key-parsing error.
+        kwargs["pkey"] = paramiko.PKey.from_path(credentials["keyFile"])
     elif credentials.get("key"):
         kwargs["pkey"] = load_key_text(credentials["key"])
     elif allow_password and credentials.get("password"):
         kwargs["password"] = credentials["password"]
+    if "pkey" in kwargs or "password" in kwargs:
         kwargs["look_for_keys"] = False
     return kwargs
 

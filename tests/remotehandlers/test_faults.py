@@ -1,0 +1,155 @@
+"""Faults through the real CLI: a server dying mid-transfer and clear errors."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from ssh_helpers import remote_dest, transfer_def, write_json
+
+
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "ERROR" in line or "Error" in line]
+
+
+def test_sftp_server_killed_mid_transfer(
+    ssh_env, dirs, tmp_path, task_run, cfg_dir, ssh_client_env
+):
+    src = tmp_path / "big"
+    src.mkdir()
+    payload = src / "big.bin"
+    with payload.open("wb") as handle:
+        for _ in range(200):
+            handle.write(os.urandom(1024 * 1024))
+    definition = transfer_def(
+        {
+            "directory": str(src),
+            "fileRegex": r"big\.bin",
+            "protocol": {"name": "local"},
+        },
+        remote_dest(ssh_env, "sftp", dirs["dst"]),
+    )
+    write_json(cfg_dir / "transfers" / "fault-big.json", definition)
+    server = ssh_env.hosts["sftp"]
+    killed = threading.Event()
+
+    def killer() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            partial = [n for n in os.listdir(dirs["dst"]) if n.endswith(".otf-partial")]
+            if partial and (dirs["dst"] / partial[0]).stat().st_size > 1024 * 1024:
+                server.kill()
+                killed.set()
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        result = task_run("-t", "fault-big", "-c", cfg_dir, env=cli_env(ssh_client_env))
+    finally:
+        thread.join()
+        if server.process is None:
+            server.start()
+    assert killed.is_set()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert not (dirs["dst"] / "big.bin").exists()
+    assert payload.exists() and payload.stat().st_size == 200 * 1024 * 1024
+    rerun = task_run("-t", "fault-big", "-c", cfg_dir, env=cli_env(ssh_client_env))
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert (dirs["dst"] / "big.bin").stat().st_size == 200 * 1024 * 1024
+    assert os.listdir(dirs["dst"]) == ["big.bin"]  # stale partial cleaned up
+
+
+def cli_env(env: dict) -> dict:
+    return {k: v for k, v in env.items() if k != "OTF_LOG_LEVEL"}
+
+
+def _run_failing(task_run, cfg_dir, env, name, definition):
+    env = cli_env(env)
+    write_json(cfg_dir / "transfers" / f"{name}.json", definition)
+    result = task_run("-t", name, "-c", cfg_dir, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result
+
+
+def _local_src(tmp_path: Path) -> dict:
+    src = tmp_path / "s"
+    src.mkdir(exist_ok=True)
+    (src / "f.txt").write_text("x")
+    return {
+        "directory": str(src),
+        "fileRegex": r"f\.txt",
+        "protocol": {"name": "local"},
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unreachable",
+        "refused_key",
+        "wrong_password",
+        "missing_dir",
+        "permission_denied",
+    ],
+)
+def test_one_clear_error_line(
+    ssh_env, dirs, tmp_path, task_run, cfg_dir, ssh_client_env, case
+):
+    dest = remote_dest(ssh_env, "sftp", dirs["dst"])
+    expected = ""
+    if case == "unreachable":
+        dest["protocol"]["port"] = 1
+        expected = "Unable to connect"
+    elif case == "refused_key":
+        other = tmp_path / "other_key"
+        import paramiko
+
+        paramiko.RSAKey.generate(2048).write_private_key_file(str(other))
+        dest["protocol"]["credentials"]["keyFile"] = str(other)
+        expected = "Authentication failed"
+    elif case == "wrong_password":
+        if not ssh_env.password:
+            pytest.skip("password authentication needs the root-created test user")
+        dest["protocol"]["credentials"] = {
+            "username": ssh_env.user,
+            "password": "wrong-password",
+        }
+        expected = "Authentication failed"
+    elif case == "missing_dir":
+        dest["directory"] = str(dirs["dst"] / "absent")
+        expected = "does not exist"
+    else:
+        if not ssh_env.created_user:
+            pytest.skip("permission checks need an unprivileged test user")
+        locked = ssh_env.make_dir(dirs["dst"].parent.name, "locked")
+        os.chown(locked, 0, 0)
+        locked.chmod(0o755)
+        dest["directory"] = str(locked)
+        expected = "Permission denied"
+    dest["protocol"]["retry"] = False
+    result = _run_failing(
+        task_run,
+        cfg_dir,
+        ssh_client_env,
+        f"fault-{case}",
+        transfer_def(_local_src(tmp_path), dest),
+    )
+    handler_errors = [
+        line
+        for line in result.stderr.splitlines()
+        if " ERROR - opentaskpy.remotehandlers." in line
+    ]
+    assert len(handler_errors) == 1, result.stderr
+    assert expected.lower() in handler_errors[0].lower()
+    assert "Push of files to destination errored" in result.stderr
+
+
+def open_logs() -> str:
+    return "".join(p.read_text() for p in Path("logs").rglob("*.log"))
