@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support.sshd import SSHTestEnv, SSHUnavailable, start_environment, stop_environment
 
 
@@ -60,6 +61,4 @@ def needs_host_to_host(ssh_env: SSHTestEnv) -> None:
 def dirs(ssh_env: SSHTestEnv, request: pytest.FixtureRequest) -> dict[str, Path]:
     """Fresh ``src``/``dst``/``archive`` directories owned by the test user."""
     base = f"t{abs(hash(request.node.nodeid)) % 10**10}_{os.getpid()}"
-    return {
-        name: ssh_env.make_dir(base, name) for name in ("src", "dst", "archive")
-    }
+    return {name: ssh_env.make_dir(base, name) for name in ("src", "dst", "archive")}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.smtp import start_smtp
 
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.email import EmailTransfer
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.smtp import start_smtp
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 from opentaskpy import exceptions
-
 from opentaskpy.remotehandlers.ssh_utils import strict_host_key_option
 from opentaskpy.remotehandlers.sshconn import HostKeyChangedError
 from opentaskpy.taskhandlers.transfer import Transfer

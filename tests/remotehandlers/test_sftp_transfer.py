@@ -24,9 +24,15 @@ def test_push_creates_nested_dirs_mode_rename_flag(ssh_env, dirs, tmp_path):
     flag = dirs["dst"] / "sftp.flg"
     definition = transfer_def(
         local_src(src, r"data\.txt"),
-        remote_dest(ssh_env, "sftp", target, createDirectoryIfNotExists=True,
-                    mode="0600", rename={"pattern": "data", "sub": "renamed"},
-                    flags={"fullPath": str(flag)}),
+        remote_dest(
+            ssh_env,
+            "sftp",
+            target,
+            createDirectoryIfNotExists=True,
+            mode="0600",
+            rename={"pattern": "data", "sub": "renamed"},
+            flags={"fullPath": str(flag)},
+        ),
     )
     assert Transfer(None, "sftp-push", definition).run() is True
     out = target / "renamed.txt"
@@ -42,8 +48,14 @@ def test_push_without_posix_rename_or_stat(ssh_env, dirs, tmp_path):
     (src / "d.txt").write_text("direct")
     definition = transfer_def(
         local_src(src, r"d\.txt"),
-        remote_dest(ssh_env, "sftp", dirs["dst"], protocol=ssh_env.protocol(
-            "sftp", supportsPosixRename=False, supportsStatAfterUpload=False)),
+        remote_dest(
+            ssh_env,
+            "sftp",
+            dirs["dst"],
+            protocol=ssh_env.protocol(
+                "sftp", supportsPosixRename=False, supportsStatAfterUpload=False
+            ),
+        ),
     )
     assert Transfer(None, "sftp-noposix", definition).run() is True
     assert (dirs["dst"] / "d.txt").read_text() == "direct"
@@ -54,7 +66,8 @@ def test_missing_dir_without_create_fails(ssh_env, dirs, tmp_path):
     src.mkdir()
     (src / "d.txt").write_text("x")
     definition = transfer_def(
-        local_src(src, r"d\.txt"), remote_dest(ssh_env, "sftp", dirs["dst"] / "nope"))
+        local_src(src, r"d\.txt"), remote_dest(ssh_env, "sftp", dirs["dst"] / "nope")
+    )
     with pytest.raises(exceptions.RemoteTransferError):
         Transfer(None, "sftp-nodir", definition).run()
     assert "Destination dir does not exist" in log_text("sftp-nodir")
@@ -64,8 +77,9 @@ def test_root_directory_not_writable(ssh_env, tmp_path):
     src = tmp_path / "s"
     src.mkdir()
     (src / "d.txt").write_text("x")
-    definition = transfer_def(local_src(src, r"d\.txt"),
-                              remote_dest(ssh_env, "sftp", "/"))
+    definition = transfer_def(
+        local_src(src, r"d\.txt"), remote_dest(ssh_env, "sftp", "/")
+    )
     definition["destination"][0]["directory"] = "/"
     with pytest.raises(exceptions.RemoteTransferError):
         Transfer(None, "sftp-root", definition).run()
@@ -77,13 +91,22 @@ def test_source_with_password_and_post_copy_nested_move(ssh_env, dirs, tmp_path)
     if not ssh_env.password:
         pytest.skip("password authentication needs the root-created test user")
     ssh_env.write_file(dirs["src"] / "pw.txt", "by password")
-    proto = {"name": "sftp", "port": ssh_env.hosts["sftp"].port,
-             "credentials": {"username": ssh_env.user, "password": ssh_env.password}}
-    source = remote_source(ssh_env, "sftp", dirs["src"], r"pw\.txt", protocol=proto,
-                           postCopyAction={"action": "move",
-                                           "destination": f"{dirs['src']}/nested/"})
+    proto = {
+        "name": "sftp",
+        "port": ssh_env.hosts["sftp"].port,
+        "credentials": {"username": ssh_env.user, "password": ssh_env.password},
+    }
+    source = remote_source(
+        ssh_env,
+        "sftp",
+        dirs["src"],
+        r"pw\.txt",
+        protocol=proto,
+        postCopyAction={"action": "move", "destination": f"{dirs['src']}/nested/"},
+    )
     definition = transfer_def(
-        source, {"directory": str(tmp_path), "protocol": {"name": "local"}})
+        source, {"directory": str(tmp_path), "protocol": {"name": "local"}}
+    )
     assert Transfer(None, "sftp-pw", definition).run() is True
     assert (tmp_path / "pw.txt").read_text() == "by password"
     assert (dirs["src"] / "nested" / "pw.txt").exists()
@@ -100,7 +123,8 @@ def test_no_retry_fails_fast_with_wrapped_error(ssh_env, dirs):
     proto = ssh_env.protocol("sftp", retry=False, timeout=1)
     proto["port"] = 1  # nothing listens there
     definition = transfer_def(
-        remote_source(ssh_env, "sftp", dirs["src"], ".*", protocol=proto))
+        remote_source(ssh_env, "sftp", dirs["src"], ".*", protocol=proto)
+    )
     with pytest.raises(Exception, match="Not retrying due to config"):
         Transfer(None, "sftp-noretry", definition).run()
 

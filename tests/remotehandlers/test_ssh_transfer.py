@@ -42,7 +42,10 @@ def test_host_to_host_push_with_rename_mode_and_flag(
     definition = transfer_def(
         remote_source(ssh_env, "ssh1", dirs["src"], r"report\.txt"),
         remote_dest(
-            ssh_env, "ssh2", dirs["dst"], mode="0640",
+            ssh_env,
+            "ssh2",
+            dirs["dst"],
+            mode="0640",
             rename={"pattern": r"^(.*)\.txt$", "sub": r"\1-2.txt"},
             flags={"fullPath": str(flag)},
         ),
@@ -92,7 +95,10 @@ def test_ssh_source_to_local_with_post_copy_move(ssh_env, dirs, tmp_path) -> Non
     local.mkdir()
     definition = transfer_def(
         remote_source(
-            ssh_env, "ssh1", dirs["src"], r".*\.txt",
+            ssh_env,
+            "ssh1",
+            dirs["src"],
+            r".*\.txt",
             postCopyAction={"action": "move", "destination": str(dirs["archive"])},
         ),
         local_dest(local),
@@ -108,9 +114,16 @@ def test_post_copy_rename_and_delete(ssh_env, dirs, tmp_path) -> None:
     ssh_env.write_file(dirs["src"] / "r.txt", "R")
     definition = transfer_def(
         remote_source(
-            ssh_env, "ssh1", dirs["src"], r"r\.txt",
-            postCopyAction={"action": "rename", "destination": f"{dirs['archive']}/",
-                            "pattern": r"\.txt$", "sub": ".done"},
+            ssh_env,
+            "ssh1",
+            dirs["src"],
+            r"r\.txt",
+            postCopyAction={
+                "action": "rename",
+                "destination": f"{dirs['archive']}/",
+                "pattern": r"\.txt$",
+                "sub": ".done",
+            },
         ),
         local_dest(tmp_path),
     )
@@ -118,8 +131,9 @@ def test_post_copy_rename_and_delete(ssh_env, dirs, tmp_path) -> None:
     assert (dirs["archive"] / "r.done").read_text() == "R"
     ssh_env.write_file(dirs["src"] / "d.txt", "D")
     definition = transfer_def(
-        remote_source(ssh_env, "ssh1", dirs["src"], r"d\.txt",
-                      postCopyAction={"action": "delete"}),
+        remote_source(
+            ssh_env, "ssh1", dirs["src"], r"d\.txt", postCopyAction={"action": "delete"}
+        ),
         local_dest(tmp_path),
     )
     assert Transfer(None, "pca-delete", definition).run() is True
@@ -133,7 +147,10 @@ def test_post_copy_move_to_bad_target_fails_and_keeps_source(
     ssh_env.write_file(dirs["src"] / "keep.txt", "K")
     definition = transfer_def(
         remote_source(
-            ssh_env, "ssh1", dirs["src"], r"keep\.txt",
+            ssh_env,
+            "ssh1",
+            dirs["src"],
+            r"keep\.txt",
             postCopyAction={"action": "move", "destination": "/etc/passwd"},
         ),
         local_dest(tmp_path),
@@ -152,8 +169,14 @@ def test_local_to_ssh_creates_directory_and_sets_group(ssh_env, dirs, tmp_path) 
     group = Path("/etc/group").read_text()
     definition = transfer_def(
         {"directory": str(src), "fileRegex": r"in\.dat", "protocol": {"name": "local"}},
-        remote_dest(ssh_env, "ssh2", target, createDirectoryIfNotExists=True,
-                    mode="0644", permissions={"group": ssh_env.user}),
+        remote_dest(
+            ssh_env,
+            "ssh2",
+            target,
+            createDirectoryIfNotExists=True,
+            mode="0644",
+            permissions={"group": ssh_env.user},
+        ),
     )
     assert Transfer(None, "local-ssh", definition).run() is True
     out = target / "in.dat"
@@ -185,8 +208,12 @@ def test_rename_into_etc_passwd_fails(ssh_env, dirs, tmp_path) -> None:
     before = Path("/etc/passwd").read_text()
     definition = transfer_def(
         {"directory": str(src), "fileRegex": r"pw\.txt", "protocol": {"name": "local"}},
-        remote_dest(ssh_env, "ssh2", Path("/etc"),
-                    rename={"pattern": r"pw\.txt", "sub": "passwd"}),
+        remote_dest(
+            ssh_env,
+            "ssh2",
+            Path("/etc"),
+            rename={"pattern": r"pw\.txt", "sub": "passwd"},
+        ),
     )
     with pytest.raises(exceptions.RemoteTransferError):
         Transfer(None, "etc-passwd", definition).run()
@@ -206,8 +233,13 @@ def test_file_watch_then_transfer(ssh_env, dirs, tmp_path) -> None:
     ssh_env.write_file(dirs["src"] / "fileWatch.txt", "")
     ssh_env.write_file(dirs["src"] / "fileWatch.log", "payload")
     definition = transfer_def(
-        remote_source(ssh_env, "ssh1", dirs["src"], r"fileWatch\.log",
-                      fileWatch={"timeout": 2, "fileRegex": r"fileWatch\.txt"}),
+        remote_source(
+            ssh_env,
+            "ssh1",
+            dirs["src"],
+            r"fileWatch\.log",
+            fileWatch={"timeout": 2, "fileRegex": r"fileWatch\.txt"},
+        ),
         local_dest(tmp_path),
     )
     assert Transfer(None, "fw", definition).run() is True
@@ -216,8 +248,9 @@ def test_file_watch_then_transfer(ssh_env, dirs, tmp_path) -> None:
 
 def test_file_watch_times_out(ssh_env, dirs) -> None:
     definition = transfer_def(
-        remote_source(ssh_env, "ssh1", dirs["src"], r"never\.txt",
-                      fileWatch={"timeout": 1}),
+        remote_source(
+            ssh_env, "ssh1", dirs["src"], r"never\.txt", fileWatch={"timeout": 1}
+        ),
     )
     with pytest.raises(exceptions.RemoteFileNotFoundError):
         Transfer(None, "fw-timeout", definition).run()
@@ -227,9 +260,16 @@ def test_log_watch_finds_line(ssh_env, dirs) -> None:
     ssh_env.write_file(dirs["src"] / "app.log", "start\nJob FINISHED ok\n")
     definition = transfer_def(
         remote_source(
-            ssh_env, "ssh1", dirs["src"], r"nothing",
-            logWatch={"log": "app.log", "directory": str(dirs["src"]),
-                      "contentRegex": "FINISHED", "timeout": 2},
+            ssh_env,
+            "ssh1",
+            dirs["src"],
+            r"nothing",
+            logWatch={
+                "log": "app.log",
+                "directory": str(dirs["src"]),
+                "contentRegex": "FINISHED",
+                "timeout": 2,
+            },
             error=False,
         ),
     )
@@ -240,23 +280,37 @@ def test_log_watch_finds_line(ssh_env, dirs) -> None:
 def test_log_watch_missing_log_fails(ssh_env, dirs) -> None:
     definition = transfer_def(
         remote_source(
-            ssh_env, "ssh1", dirs["src"], r"nothing",
-            logWatch={"log": "absent.log", "directory": str(dirs["src"]),
-                      "contentRegex": "x", "timeout": 1},
+            ssh_env,
+            "ssh1",
+            dirs["src"],
+            r"nothing",
+            logWatch={
+                "log": "absent.log",
+                "directory": str(dirs["src"]),
+                "contentRegex": "x",
+                "timeout": 1,
+            },
         ),
     )
     with pytest.raises(exceptions.LogWatchInitError):
         Transfer(None, "lw-missing", definition).run()
 
 
-def test_log_watch_tail_ignores_existing_lines_and_sees_new_ones(
-    ssh_env, dirs
-) -> None:
+def test_log_watch_tail_ignores_existing_lines_and_sees_new_ones(ssh_env, dirs) -> None:
     log = ssh_env.write_file(dirs["src"] / "tail.log", "someText\n")
     spec = remote_source(
-        ssh_env, "ssh1", dirs["src"], r"nothing", error=False,
-        logWatch={"log": "tail.log", "directory": str(dirs["src"]),
-                  "contentRegex": "someText", "timeout": 1, "tail": True},
+        ssh_env,
+        "ssh1",
+        dirs["src"],
+        r"nothing",
+        error=False,
+        logWatch={
+            "log": "tail.log",
+            "directory": str(dirs["src"]),
+            "contentRegex": "someText",
+            "timeout": 1,
+            "tail": True,
+        },
     )
     with pytest.raises(exceptions.LogWatchTimeoutError):
         Transfer(None, "lw-tail", transfer_def(spec)).run()

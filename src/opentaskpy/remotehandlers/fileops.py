@@ -147,8 +147,9 @@ def temporary_name(directory: str, final_name: str) -> str:
 PARTIAL_SUFFIX = ".otf-partial"
 
 
-def remove_stale_partials(fs: FileSystem, directory: str, final_names: set[str],
-                          logger: Logger | None = None) -> None:
+def remove_stale_partials(
+    fs: FileSystem, directory: str, final_names: set[str], logger: Logger | None = None
+) -> None:
     """Remove temporary files a crashed or cut-off publish left behind.
 
     Only files named like :func:`temporary_name` for one of ``final_names``
@@ -162,7 +163,7 @@ def remove_stale_partials(fs: FileSystem, directory: str, final_names: set[str],
     for name, _ in entries:
         if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
             continue
-        original = name[1:-len(PARTIAL_SUFFIX)].rpartition(".")[0]
+        original = name[1 : -len(PARTIAL_SUFFIX)].rpartition(".")[0]
         if original in final_names:
             try:
                 fs.remove(join(directory, name))
