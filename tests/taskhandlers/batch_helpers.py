@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import time
 from collections.abc import Callable
@@ -12,17 +11,7 @@ from pathlib import Path
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.taskhandlers.batch import Batch
-
-
-def write_json(path: Path, data: object) -> Path:
-    """Write ``data`` as JSON, creating parent directories.
-
-    (Same as the root conftest helper; importing ``conftest`` by name is
-    ambiguous once sub-directories have their own conftest.py.)
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return path
+from support.helpers import write_json
 
 
 def local_exec(cfg: Path, task_id: str, command: str, directory: Path) -> None:
