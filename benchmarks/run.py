@@ -68,6 +68,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-ssh", action="store_true", help="skip sshd workloads")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--json", action="store_true", help="print JSON, not text")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, run each workload once under py-spy and print hotspots",
+    )
     args = parser.parse_args(argv)
     known = set(LOCAL_KEYS + REMOTE_KEYS)
     args.keys = args.only.split(",") if args.only else LOCAL_KEYS + REMOTE_KEYS
@@ -161,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(text_table(rows))
             print(f"\nwritten: {md_path} and {json_path}")
+        if args.profile:
+            from benchlib.profiling import run_profiles
+
+            print("\n" + run_profiles(workloads, args.results / "profiles"))
         return 1 if any(r["verdict"] in ("FAILED", "NOT RUN") for r in rows) else 0
     finally:
         if ssh_env is not None:

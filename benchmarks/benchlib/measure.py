@@ -133,5 +133,8 @@ def run_measured(
     return sample
 
 
-def _tail(text: str, lines: int = 3) -> str:
-    return " | ".join(text.strip().splitlines()[-lines:])[:400]
+def _tail(text: str, lines: int = 2) -> str:
+    """The most telling lines of a failed run's output (errors first)."""
+    all_lines = text.strip().splitlines()
+    errors = [ln for ln in all_lines if "ERROR" in ln or "Error" in ln]
+    return " | ".join((errors or all_lines)[-lines:])[:400]
