@@ -279,3 +279,16 @@ def test_set_log_file_attaches_third_party_logger(
     library.info("library says hi")
     assert "_WRAPPER_running.log" in handlers[0].baseFilename
     assert "library says hi" in Path(handlers[0].baseFilename).read_text()
+
+
+def test_close_log_file_only_renames_the_file_name(isolated_env: Path) -> None:
+    logger = otflogging.init_logging("odd.name", task_id="job_running_x", task_type="T")
+    logger.setLevel(logging.INFO)
+    logger.info("x")
+    running = logger.handlers[0].baseFilename
+    otflogging.close_log_file(logger, True)
+    expected = os.path.join(
+        os.path.dirname(running), os.path.basename(running).replace("_running", "")
+    )
+    assert "/job_running_x/" in expected
+    assert os.path.exists(expected)

@@ -327,10 +327,13 @@ def close_log_file(logger__: logging.Logger, result: bool | None = False) -> Non
             path = handler.baseFilename
     closed: list[tuple[str, TaskFileHandler]] = []
     if path is not None:
+        # Only the file name carries the state; a directory or task id that
+        # happens to contain "_running" must not be touched.
+        directory, name = os.path.split(path)
         if result:
-            new_path = path.replace("_running", "")
+            new_path = os.path.join(directory, name.replace("_running", ""))
         elif result is False:
-            new_path = path.replace("_running", "_failed")
+            new_path = os.path.join(directory, name.replace("_running", "_failed"))
         else:
             new_path = path
         with _lock:
