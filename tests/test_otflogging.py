@@ -292,3 +292,16 @@ def test_close_log_file_only_renames_the_file_name(isolated_env: Path) -> None:
     )
     assert "/job_running_x/" in expected
     assert os.path.exists(expected)
+
+
+def test_close_log_file_with_run_id_and_odd_task_id(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTF_RUN_ID", "nightly")
+    logger = otflogging.init_logging("odd.run", task_id="a_running_b", task_type="E")
+    logger.setLevel(logging.INFO)
+    logger.info("x")
+    running = logger.handlers[0].baseFilename
+    assert running.endswith("_E_a_running_b_running.log")
+    otflogging.close_log_file(logger, False)
+    assert os.path.exists(running[: -len("_running.log")] + "_failed.log")

@@ -327,13 +327,13 @@ def close_log_file(logger__: logging.Logger, result: bool | None = False) -> Non
             path = handler.baseFilename
     closed: list[tuple[str, TaskFileHandler]] = []
     if path is not None:
-        # Only the file name carries the state; a directory or task id that
-        # happens to contain "_running" must not be touched.
-        directory, name = os.path.split(path)
-        if result:
-            new_path = os.path.join(directory, name.replace("_running", ""))
-        elif result is False:
-            new_path = os.path.join(directory, name.replace("_running", "_failed"))
+        # Only the "_running.log" suffix carries the state; a directory or task
+        # id that happens to contain "_running" must not be touched.
+        stem = path[: -len("_running.log")] if path.endswith("_running.log") else None
+        if stem is not None and result:
+            new_path = stem + ".log"
+        elif stem is not None and result is False:
+            new_path = stem + "_failed.log"
         else:
             new_path = path
         with _lock:
