@@ -171,9 +171,15 @@ def test_verbosity_2(task_run, cfg_dir):
 
 def test_verbosity_3_shows_debug_level(task_run, cfg_dir):
     write_json(cfg_dir / "ok.json", local_exec("true"))
-    proc = task_run("-t", "ok", "-c", cfg_dir, "-v", "3")
+    env = {"OTF_LOG_INIT_EVENTS": "1"}  # logs "Logging initialised" at DEBUG
+    proc = task_run("-t", "ok", "-c", cfg_dir, "-v", "3", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "Log verbosity: 3" in proc.stderr
+    assert " — DEBUG - " in proc.stderr
+    assert "Logging initialised" in proc.stderr
+    quiet = task_run("-t", "ok", "-c", cfg_dir, env=env)
+    assert quiet.returncode == 0
+    assert " — DEBUG - " not in quiet.stderr
 
 
 def test_default_verbosity_is_info(task_run, cfg_dir):

@@ -114,10 +114,12 @@ def main() -> None:
     )
     logger.log(VERBOSE2, f"Log verbosity: {args.verbosity}")
 
-    # Deviation from the reference: a traceback is shown only at DEBUG level
-    # (-v 3 or OTF_LOG_LEVEL=DEBUG), not for -v 1/2, and errors while
-    # constructing TaskRun are reported as one line too. Every user mistake
-    # ends with one "task-run: error: <file>: ..." line and exit status 1.
+    # Deliberate deviation from cli.md §1.2: the reference lets exceptions
+    # from constructing TaskRun escape as a traceback and re-raises those from
+    # run() whenever the CLI logger level is <= 12 (-v 1/2/3). Here every user
+    # mistake ends with one "task-run: error: <file>: ..." line on stderr and
+    # exit status 1; the traceback is shown only at DEBUG (-v 3, or
+    # OTF_LOG_LEVEL=DEBUG). The exit status is 1 either way.
     show_traceback = logger.getEffectiveLevel() <= logging.DEBUG
     ctx = ErrorContext(config_dir=config_dir, task_id=args.taskId)
 
