@@ -305,3 +305,32 @@ def test_close_log_file_with_run_id_and_odd_task_id(
     assert running.endswith("_E_a_running_b_running.log")
     otflogging.close_log_file(logger, False)
     assert os.path.exists(running[: -len("_running.log")] + "_failed.log")
+
+
+def test_console_hides_tracebacks_below_debug(
+    isolated_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    old_level, old_handlers = root.level, list(root.handlers)
+    try:
+        logger = otflogging.init_logging(
+            "console.tb", "tb_task", override_root_logger=True
+        )
+        try:
+            raise RuntimeError("disk on fire")
+        except RuntimeError:
+            logger.exception("copy failed")
+        err = capsys.readouterr().err
+        assert "copy failed (RuntimeError: disk on fire)" in err
+        assert "Traceback" not in err
+        # The task's log file keeps the traceback for the operator.
+        assert "Traceback" in Path(logger.handlers[0].baseFilename).read_text()
+        root.setLevel(logging.DEBUG)
+        try:
+            raise RuntimeError("again")
+        except RuntimeError:
+            logger.exception("copy failed")
+        assert "Traceback" in capsys.readouterr().err
+    finally:
+        root.setLevel(old_level)
+        root.handlers[:] = old_handlers

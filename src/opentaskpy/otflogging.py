@@ -156,6 +156,32 @@ class PlainFormatter(_RedactingFormatterMixin, logging.Formatter):
     """The OTF text format, with value redaction of the finished line."""
 
 
+class ConsoleFormatter(PlainFormatter):
+    """The OTF text format for stderr: tracebacks only at DEBUG (``-v 3``).
+
+    Operators read stderr; a user mistake must give clear lines, not a stack
+    trace. Log files keep the full traceback.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format without exception details unless the root logger is at DEBUG."""
+        if (
+            not record.exc_info
+            or logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+        ):
+            return super().format(record)
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        exc = saved[0][1]
+        if exc is not None and str(exc) not in text:
+            text += f" ({type(exc).__name__}: {_mask_values(str(exc))})"
+        return text
+
+
 class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
     """One JSON object per record (``OTF_LOG_JSON=1``)."""
 
@@ -272,7 +298,11 @@ def init_logging(
         if os.environ.get("OTF_LOG_JSON") == "1":
             formatter = JSONFormatter(task_id)
         stream = logging.StreamHandler()
-        stream.setFormatter(formatter)
+        stream.setFormatter(
+            formatter
+            if isinstance(formatter, JSONFormatter)
+            else ConsoleFormatter(OTF_LOG_FORMAT)
+        )
         root.setLevel(level)
         for existing in list(root.handlers):
             if getattr(existing, "_otf_stream", False):
