@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from datetime import datetime
 from typing import NoReturn
@@ -99,6 +100,10 @@ def verbosity_level(verbosity: int | None) -> int:
 def main() -> None:
     """Parse the command line, run the task, exit 1 on failure."""
     args = _parser().parse_args()
+    # Schedulers stop jobs with SIGTERM. Turning it into SystemExit lets the
+    # batch and execution handlers kill the commands they started (which run
+    # in their own sessions) and lets transfers remove partial files.
+    signal.signal(signal.SIGTERM, _terminate)
     config_dir = args.configDir or CONFIG_PATH
 
     if args.runId:
@@ -142,6 +147,11 @@ def main() -> None:
         if task_run.failure_reason:
             emit_error_line(PROG, task_run.failure_reason, args.taskId)
         sys.exit(1)
+
+
+def _terminate(signum: int, _frame: object) -> NoReturn:
+    """Exit with 128 + signal number, unwinding so handlers can clean up."""
+    raise SystemExit(128 + signum)
 
 
 def _fail(exc: Exception, ctx: ErrorContext, show_traceback: bool) -> NoReturn:
