@@ -50,7 +50,9 @@ def summarise(raw: Path, top: int = 15) -> str:
         count = int(count_text)
         frames = [_short(f) for f in stack.split(";") if f.strip()]
         # py-spy's first frame is the thread name ("thread (0x..)"); skip it.
-        frames = [f for f in frames if not f.startswith("thread ")] or frames
+        frames = [
+            f for f in frames if not f.startswith(("thread ", "process "))
+        ] or frames
         total += count
         self_count[frames[-1]] += count
         for frame in set(frames):

@@ -100,7 +100,7 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
         "peak_rss_mb": _fmt(row["peak_rss_mb"], 1),
         "limit_median_s": _fmt(row["limit_median_s"]),
         "limit_mb_s": _fmt(row["limit_mb_s"], 1),
-        "ratio": "-" if ratio is None else f"{ratio:.2f} ({row['ratio_label']})",
+        "ratio": "-" if ratio is None else f"{ratio:.3f} ({row['ratio_label']})",
         "target": row["target"],
         "verdict": row["verdict"],
         "note": row["note"],
