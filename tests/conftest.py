@@ -16,6 +16,14 @@ from pathlib import Path
 import pytest
 
 from support.helpers import write_json  # noqa: F401 - re-exported for old imports
+from support.server_fixtures import (  # noqa: F401 - fixtures for every directory
+    dirs,
+    needs_host_to_host,
+    smtp_plain,
+    smtp_tls,
+    ssh_client_env,
+    ssh_env,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / "src"

@@ -9,21 +9,6 @@ import pytest
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.email import EmailTransfer
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.smtp import start_smtp
-
-
-@pytest.fixture
-def smtp_plain():
-    server = start_smtp()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp_tls(tmp_path):
-    server = start_smtp(tmp_path)
-    yield server
-    server.stop()
 
 
 def email_transfer(src: Path, regex: str, port: int, **dest: object) -> tuple:

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ssh_helpers import remote_dest, transfer_def, write_json
+
+from support.ssh_helpers import remote_dest, transfer_def, write_json
 
 
 def error_lines(text: str) -> list[str]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.ssh_utils import strict_host_key_option
 from opentaskpy.remotehandlers.sshconn import HostKeyChangedError
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 
 def listing(ssh_env, dirs, host="ssh1", **proto):

@@ -6,9 +6,9 @@ import os
 import subprocess
 
 import pytest
-from ssh_helpers import remote_dest, remote_source, transfer_def
 
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.ssh_helpers import remote_dest, remote_source, transfer_def
 
 NAMES = [
     "with space.txt",

@@ -6,10 +6,10 @@ import os
 import stat
 
 import pytest
-from ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 
 def local_src(path, regex):

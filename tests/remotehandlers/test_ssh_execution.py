@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from ssh_helpers import log_text
-
 from opentaskpy.remotehandlers.ssh import SSHExecution
 from opentaskpy.taskhandlers.execution import Execution
+from support.ssh_helpers import log_text
 
 
 def exec_def(ssh_env, command: str, directory: str, hosts=("ssh1", "ssh2")) -> dict:

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.ssh import SSHTransfer
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.ssh_helpers import log_text, remote_dest, remote_source, transfer_def
 
 
 def local_dest(directory: Path, **extra: object) -> dict:
