@@ -20,136 +20,36 @@ import os
 import re
 import threading
 
+from opentaskpy.redaction import (  # noqa: F401 - part of this module's API
+    REDACT_STRING,
+    SENSITIVE_KEY_REGEXES,
+    SENSITIVE_REGEXES,
+    SensitiveDataFilter,
+    mask_values,
+    redact,
+    register_secret,
+    register_secrets_from,
+)
+
 OTF_LOG_FORMAT = (
     "%(asctime)s \u2014 %(levelname)s - %(name)s - %(filename)s:%(lineno)s "
     "[%(threadName)s] \u2014 %(message)s"
 )
 LOG_DIRECTORY = os.environ.get("OTF_LOG_DIRECTORY", "logs")
-SENSITIVE_KEY_REGEXES = [
-    "password",
-    "passwd",
-    "pass",
-    "secret",
-    "token",
-    "key",
-    "private",
-    "credentials",
-    "authori[sz]ation",
-]
-SENSITIVE_REGEXES = [
-    r"-----BEGIN.*PRIVATE KEY-----.*-----END.*PRIVATE KEY-----",
-    r"-----BEGIN.*PRIVATE KEY BLOCK-----.*-----END.*PRIVATE KEY BLOCK-----",
-]
-REDACT_STRING = "********"
-
-_SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
-# Identity fields inside a credentials block are not secrets; masking the
-# user name everywhere would only make logs harder to read.
-_NOT_SECRET_KEYS = {"username", "transferusername", "user", "name"}
-_SENSITIVE_TEXT = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in SENSITIVE_REGEXES]
 _PREFIX_FORMAT = re.compile(r"\d{8}-\d{6}\.\d{3}")
-# Values shorter than this are not masked: masking "1" or "ab" everywhere
-# would make logs unreadable and leaks almost nothing.
-_MIN_SECRET_LENGTH = 4
-
 _lock = threading.RLock()
-_secrets: set[str] = set()
-_secret_pattern: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------
-# Redaction
+# Formatters
 # --------------------------------------------------------------------------
-
-
-def register_secret(value: object) -> None:
-    """Mask ``value`` (as text, and each of its lines) in every later log line."""
-    global _secret_pattern
-    if value is None or isinstance(value, bool):
-        return
-    text = str(value)
-    candidates = {text, text.strip(), text.replace("\\n", "\n")}
-    candidates |= {line.strip() for line in text.replace("\\n", "\n").splitlines()}
-    new = {c for c in candidates if len(c) >= _MIN_SECRET_LENGTH} - _secrets
-    if not new:
-        return
-    with _lock:
-        _secrets.update(new)
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
-
-
-def register_secrets_from(obj: object, _sensitive: bool = False) -> None:
-    """Register every secret value found at any depth of a dict/list.
-
-    A value is secret when its key matches ``SENSITIVE_KEY_REGEXES``; below
-    such a key every leaf is secret, except user names.
-    """
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if str(key).lower() in _NOT_SECRET_KEYS:
-                continue
-            register_secrets_from(
-                value, _sensitive or bool(_SENSITIVE_KEY.search(str(key)))
-            )
-    elif isinstance(obj, list):
-        for item in obj:
-            register_secrets_from(item, _sensitive)
-    elif _sensitive and isinstance(obj, str | int | float):
-        register_secret(obj)
-
-
-def _mask_values(text: str) -> str:
-    pattern = _secret_pattern
-    if pattern is None:
-        return text
-    return pattern.sub(REDACT_STRING, text)
-
-
-def redact(log_message: str) -> str:
-    """Mask secrets in a log message.
-
-    JSON objects get their sensitive top-level keys masked (reference
-    behaviour); private key blocks and registered secret values are masked
-    anywhere in the text.
-    """
-    try:
-        parsed = json.loads(log_message)
-    except (ValueError, TypeError):
-        pass
-    else:
-        if isinstance(parsed, dict):
-            for key in parsed:
-                if _SENSITIVE_KEY.search(str(key)):
-                    parsed[key] = REDACT_STRING
-        log_message = json.dumps(parsed)
-    for regex in _SENSITIVE_TEXT:
-        log_message = regex.sub(REDACT_STRING, log_message)
-    return _mask_values(log_message)
-
-
-class SensitiveDataFilter(logging.Filter):
-    """Redact the message of every record passing through."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the record's message by its redacted text; always keep it."""
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if record.args and _secret_pattern is not None:
-            record.args = tuple(
-                _mask_values(a) if isinstance(a, str) else a
-                for a in (
-                    record.args if isinstance(record.args, tuple) else (record.args,)
-                )
-            )
-        return True
 
 
 class _RedactingFormatterMixin:
     """Masks registered values in the final text (args, exceptions, tracebacks)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _mask_values(super().format(record))  # type: ignore[misc]
+        return mask_values(super().format(record))  # type: ignore[misc]
 
 
 class PlainFormatter(_RedactingFormatterMixin, logging.Formatter):
@@ -178,7 +78,7 @@ class ConsoleFormatter(PlainFormatter):
             record.exc_info, record.exc_text, record.stack_info = saved
         exc = saved[0][1]
         if exc is not None and str(exc) not in text:
-            text += f" ({type(exc).__name__}: {_mask_values(str(exc))})"
+            text += f" ({type(exc).__name__}: {mask_values(str(exc))})"
         return text
 
 
@@ -199,12 +99,12 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
             "file": f"{record.pathname}:{record.lineno}",
             "thread": record.threadName,
             "logger": record.name,
-            "message": _mask_values(record.getMessage()),
+            "message": mask_values(record.getMessage()),
             "task_id": self.task_id,
             "run_id": os.environ.get("OTF_RUN_ID"),
         }
         if record.exc_info:
-            entry["exception"] = _mask_values(self.formatException(record.exc_info))
+            entry["exception"] = mask_values(self.formatException(record.exc_info))
         return json.dumps(entry)
 
 

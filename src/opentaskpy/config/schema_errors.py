@@ -8,19 +8,21 @@ a failed validation and describe it as ``<json path>: <jsonschema message>
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
-from opentaskpy.otflogging import REDACT_STRING, SENSITIVE_KEY_REGEXES, redact
+from opentaskpy.redaction import (
+    MIN_SECRET_LENGTH,
+    REDACT_STRING,
+    is_identity_key,
+    is_secret_key,
+    mask_secrets,
+    redact,
+    secret_values,
+)
 
-_SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
-# Same rule as otflogging.register_secrets_from: identity fields inside a
-# credentials block are not secrets.
-_NOT_SECRET_KEYS = {"username", "transferusername", "user", "name"}
-_MIN_SECRET_LENGTH = 4
 _MAX_VALUE_LENGTH = 300
 
 
@@ -104,38 +106,6 @@ def _protocol_branch(
     return branch_for.get(name)
 
 
-def _is_sensitive(key: object, inherited: bool) -> bool:
-    return inherited or bool(_SENSITIVE_KEY.search(str(key)))
-
-
-def _collect_secrets(obj: object, sensitive: bool, found: set[str]) -> None:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if str(key).lower() in _NOT_SECRET_KEYS:
-                continue
-            _collect_secrets(value, _is_sensitive(key, sensitive), found)
-    elif isinstance(obj, list):
-        for item in obj:
-            _collect_secrets(item, sensitive, found)
-    elif sensitive and isinstance(obj, str) and len(obj) >= _MIN_SECRET_LENGTH:
-        found.add(obj)
-
-
-def _mask(obj: object, sensitive: bool) -> object:
-    if isinstance(obj, dict):
-        return {
-            k: v
-            if str(k).lower() in _NOT_SECRET_KEYS
-            else _mask(v, _is_sensitive(k, sensitive))
-            for k, v in obj.items()
-        }
-    if isinstance(obj, list):
-        return [_mask(item, sensitive) for item in obj]
-    if sensitive and isinstance(obj, str | int | float) and not isinstance(obj, bool):
-        return REDACT_STRING
-    return obj
-
-
 def to_violation(error: ValidationError, document: object) -> SchemaViolation:
     """Describe ``error`` (raised while validating ``document``).
 
@@ -144,16 +114,15 @@ def to_violation(error: ValidationError, document: object) -> SchemaViolation:
     value and the message (where jsonschema quotes them with ``repr``).
     """
     parts = [p for p in error.absolute_path if isinstance(p, str)]
-    under_sensitive = any(_SENSITIVE_KEY.search(p) for p in parts) and not (
-        parts and parts[-1].lower() in _NOT_SECRET_KEYS
+    under_sensitive = any(is_secret_key(p) for p in parts) and not (
+        parts and is_identity_key(parts[-1])
     )
-    secrets: set[str] = set()
-    _collect_secrets(document, False, secrets)
+    secrets = {s for s in secret_values(document) if len(s) >= MIN_SECRET_LENGTH}
     message = error.message
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(repr(secret), repr(REDACT_STRING))
     return SchemaViolation(
         path=error.json_path,
         message=message,
-        value=_mask(error.instance, under_sensitive),
+        value=mask_secrets(error.instance, under_sensitive),
     )

@@ -1,0 +1,164 @@
+"""Keeping secrets out of logs and error messages.
+
+Two mechanisms work together:
+
+* by key (the reference's rule): in a JSON log message, top-level keys that
+  look sensitive (``password``, ``token``, ``key`` ...) get their value masked,
+  and private key blocks are masked anywhere;
+* by value (ours): every value registered with :func:`register_secret` is
+  masked wherever it appears. Task definitions register every value found
+  under a sensitive key at any depth, and the loader registers every lookup
+  plugin result, so a secret cannot leak through a log line that merely
+  mentions it (a paramiko debug line, an exception message, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+
+SENSITIVE_KEY_REGEXES = [
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "token",
+    "key",
+    "private",
+    "credentials",
+    "authori[sz]ation",
+]
+SENSITIVE_REGEXES = [
+    r"-----BEGIN.*PRIVATE KEY-----.*-----END.*PRIVATE KEY-----",
+    r"-----BEGIN.*PRIVATE KEY BLOCK-----.*-----END.*PRIVATE KEY BLOCK-----",
+]
+REDACT_STRING = "********"
+
+_SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
+# Identity fields inside a credentials block are not secrets; masking the
+# user name everywhere would only make logs harder to read.
+_IDENTITY_KEYS = {"username", "transferusername", "user", "name"}
+_SENSITIVE_TEXT = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in SENSITIVE_REGEXES]
+# Values shorter than this are not masked: masking "1" or "ab" everywhere
+# would make logs unreadable and leaks almost nothing.
+MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether values under ``key`` are secrets (user names never are)."""
+    text = str(key)
+    return text.lower() not in _IDENTITY_KEYS and bool(_SENSITIVE_KEY.search(text))
+
+
+def is_identity_key(key: object) -> bool:
+    """Whether ``key`` names an identity (user name), never a secret."""
+    return str(key).lower() in _IDENTITY_KEYS
+
+
+def secret_values(obj: object, sensitive: bool = False) -> set[str]:
+    """Return every value found under a sensitive key at any depth.
+
+    Below a sensitive key every leaf is secret, except user names.
+    """
+    found: set[str] = set()
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not is_identity_key(key):
+                found |= secret_values(value, sensitive or is_secret_key(key))
+    elif isinstance(obj, list):
+        for item in obj:
+            found |= secret_values(item, sensitive)
+    elif sensitive and isinstance(obj, str | int | float) and not isinstance(obj, bool):
+        found.add(str(obj))
+    return found
+
+
+def mask_secrets(obj: object, sensitive: bool = False) -> object:
+    """Return a copy of ``obj`` with every secret value masked."""
+    if isinstance(obj, dict):
+        return {
+            key: value
+            if is_identity_key(key)
+            else mask_secrets(value, sensitive or is_secret_key(key))
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list):
+        return [mask_secrets(item, sensitive) for item in obj]
+    if sensitive and isinstance(obj, str | int | float) and not isinstance(obj, bool):
+        return REDACT_STRING
+    return obj
+
+
+def register_secret(value: object) -> None:
+    """Mask ``value`` (as text, and each of its lines) in every later log line."""
+    global _secret_pattern
+    if value is None or isinstance(value, bool):
+        return
+    text = str(value)
+    unescaped = text.replace("\\n", "\n")
+    candidates = {text, text.strip(), unescaped}
+    candidates |= {line.strip() for line in unescaped.splitlines()}
+    new = {c for c in candidates if len(c) >= MIN_SECRET_LENGTH} - _secrets
+    if not new:
+        return
+    with _lock:
+        _secrets.update(new)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def register_secrets_from(obj: object) -> None:
+    """Register every secret value found at any depth of a dict/list."""
+    for value in secret_values(obj):
+        register_secret(value)
+
+
+def mask_values(text: str) -> str:
+    """Replace every registered secret value in ``text``."""
+    pattern = _secret_pattern
+    if pattern is None:
+        return text
+    return pattern.sub(REDACT_STRING, text)
+
+
+def redact(log_message: str) -> str:
+    """Mask secrets in a log message.
+
+    JSON objects get their sensitive top-level keys masked (reference
+    behaviour); private key blocks and registered secret values are masked
+    anywhere in the text.
+    """
+    try:
+        parsed = json.loads(log_message)
+    except (ValueError, TypeError):
+        pass
+    else:
+        if isinstance(parsed, dict):
+            for key in parsed:
+                if _SENSITIVE_KEY.search(str(key)):
+                    parsed[key] = REDACT_STRING
+        log_message = json.dumps(parsed)
+    for regex in _SENSITIVE_TEXT:
+        log_message = regex.sub(REDACT_STRING, log_message)
+    return mask_values(log_message)
+
+
+class SensitiveDataFilter(logging.Filter):
+    """Redact the message (and string arguments) of every record passing through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its redacted text; always keep it."""
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args and _secret_pattern is not None:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                mask_values(a) if isinstance(a, str) else a for a in args
+            )
+        return True
