@@ -39,10 +39,11 @@ PYEOF
   -e "$ROOT/examples/addons/otf-addons-example"
 
 # The reference opentaskpy must not have slipped in through a dependency.
-if "$PY" -m pip show opentaskpy 2>/dev/null | grep -q '^Location: .*site-packages$'; then
-  if ! "$PY" -m pip show opentaskpy | grep -q "Editable project location"; then
-    echo "install-addons: a non-editable opentaskpy is installed; refusing" >&2
-    exit 1
-  fi
+# (Capture first: "pip show | grep -q" breaks pip's pipe, which pipefail
+# would report as a failure.)
+info="$("$PY" -m pip show opentaskpy 2>/dev/null || true)"
+if ! grep -q "Editable project location" <<<"$info"; then
+  echo "install-addons: a non-editable opentaskpy is installed; refusing" >&2
+  exit 1
 fi
 echo "install-addons: done"
