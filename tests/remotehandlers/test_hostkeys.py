@@ -124,3 +124,43 @@ def test_host_to_host_strict_uses_yes_and_fails_for_unknown_dest(
     assert "StrictHostKeyChecking=yes" in text
     assert "Host key verification failed" in text
     assert not user_known.exists() or "127.0.0.2" not in user_known.read_text()
+
+
+def test_same_transfer_run_twice_under_each_policy(ssh_env, dirs):
+    """``Transfer.run()`` twice on one object: the policy holds on the rerun."""
+    known = Path(os.environ["OTF_KNOWN_HOSTS_FILE"])
+    server = ssh_env.hosts["ssh1"]
+
+    tofu = Transfer(None, "twice-tofu", listing(ssh_env, dirs))
+    assert tofu.run() is True
+    assert tofu.run() is True
+    assert known.read_text().splitlines() == [server.host_key_line]  # once
+
+    strict = Transfer(
+        None, "twice-strict", listing(ssh_env, dirs, hostKeyValidation=True)
+    )
+    known.unlink()
+    for _ in range(2):
+        with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
+            strict.run()
+    assert not known.exists()
+
+    other = paramiko.Ed25519Key.from_private_key_file(
+        str(ssh_env.hosts["ssh2"].host_key)
+    )
+    wrong = paramiko.hostkeys.HostKeyEntry(
+        [f"[{server.address}]:{server.port}"], other
+    ).to_line()
+    known.write_text(wrong)
+    changed = Transfer(None, "twice-changed", listing(ssh_env, dirs))
+    for _ in range(2):
+        with pytest.raises(HostKeyChangedError, match="has changed"):
+            changed.run()
+    assert known.read_text() == wrong
+
+    accept_any = Transfer(
+        None, "twice-false", listing(ssh_env, dirs, hostKeyValidation=False)
+    )
+    assert accept_any.run() is True
+    assert accept_any.run() is True
+    assert known.read_text() == wrong
