@@ -14,6 +14,7 @@ from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
 
 GLOBAL_VERBOSITY = 1  # kept for compatibility; nothing reads it
+VERBOSE1 = 12
 
 _TASK_TYPES = {
     "transfer": "Transfer",
@@ -67,6 +68,12 @@ class TaskRun:
         definition = self.config_loader.load_task_definition(self.task_id)
         otflogging.register_secrets_from(definition)
         self.active_task_definition = definition
+        # logging.md §9: top-level sensitive keys are masked by redact(); the
+        # secrets registered above are masked at any depth by the log filter.
+        self.logger.log(
+            VERBOSE1,
+            f"Evaluated task definition: {otflogging.redact(json.dumps(definition))}",
+        )
 
         task_type = definition.get("type")
         if not task_type:
