@@ -58,6 +58,8 @@ def test_encrypt_to_local_destination_leaves_no_temporaries(
     assert list(staging_base.iterdir()) == []
     log = only_log("enc").read_text()
     assert "Encrypting files" in log and "Encrypted 1 files" in log
+    # behaviour-notes §2.5 clean-up message text.
+    assert f"Removing local encrypted file {src}/x.txt.gpg" in log
 
 
 def test_signed_encryption_with_pgp_extension(tmp_path: Path, pgp_keys: dict) -> None:
@@ -106,7 +108,10 @@ def test_decrypt_local_source(tmp_path: Path, pgp_keys: dict) -> None:
     assert os.listdir(dst) == ["in.txt"]
     assert (dst / "in.txt").read_text() == "was encrypted"
     assert os.listdir(src) == ["in.txt.gpg"]  # decrypted temporary removed
-    assert "Decrypted 1 files" in only_log("dec").read_text()
+    log = only_log("dec").read_text()
+    assert "Decrypted 1 files" in log
+    # behaviour-notes §2.5 clean-up message text.
+    assert f"Removing local decrypted file {src}/in.txt" in log
 
 
 def test_decrypt_with_wrong_key_fails_cleanly(tmp_path: Path, pgp_keys: dict) -> None:

@@ -183,9 +183,15 @@ def decrypt_files(files: dict, private_key: str, logger: logging.Logger) -> dict
     return decrypted
 
 
-def remove_outputs(paths: list[str], logger: logging.Logger) -> None:
-    """Delete encrypted/decrypted worker files that still exist."""
-    for path in paths:
+def remove_outputs(paths: list[tuple[str, str]], logger: logging.Logger) -> None:
+    """Delete encrypted/decrypted worker files that still exist.
+
+    Args:
+        paths: ``(path, kind)`` pairs, ``kind`` being ``encrypted`` or
+            ``decrypted`` (it names the file in the log line).
+        logger: the task logger.
+    """
+    for path, kind in paths:
         if os.path.lexists(path):
-            logger.info(f"Removing local crypto file {path}")
+            logger.info(f"Removing local {kind} file {path}")
             os.remove(path)

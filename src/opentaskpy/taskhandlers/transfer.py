@@ -73,7 +73,7 @@ class Transfer(TaskHandler):
         self.handled_exception = False
         self._cleaned_up = False
         self._staging_created = False
-        self._crypto_outputs: list[str] = []
+        self._crypto_outputs: list[tuple[str, str]] = []
 
     def _get_staging_directory(self) -> str:
         """``{OTF_STAGING_DIR or /tmp}/OTF_STAGING_{pid}.{random}`` (not created)."""
@@ -416,11 +416,11 @@ class Transfer(TaskHandler):
         encrypted = pgp.encrypt_files(
             files, public_key, private_key, extension, self.logger
         )
-        self._crypto_outputs.extend(encrypted)
+        self._crypto_outputs.extend((path, "encrypted") for path in encrypted)
         return encrypted
 
     def decrypt_files(self, files: dict, private_key: str) -> dict:
         """PGP-decrypt worker files next to themselves (behaviour-notes §2.6)."""
         decrypted = pgp.decrypt_files(files, private_key, self.logger)
-        self._crypto_outputs.extend(decrypted)
+        self._crypto_outputs.extend((path, "decrypted") for path in decrypted)
         return decrypted
