@@ -83,6 +83,21 @@ def test_local_failure_returns_false_and_fails_log(tmp_path: Path):
     assert "Execution(s) failed" in text
 
 
+def test_no_remote_handlers_fails_without_exception():
+    # behaviour-notes §4 step 1: an empty host list gives no handlers.
+    definition = {
+        "type": "execution",
+        "hosts": [],
+        "directory": "/tmp",
+        "command": "true",
+        "protocol": {"name": "ssh", "credentials": {"username": "nobody"}},
+    }
+    task = Execution(None, "exec-nohosts", definition)
+    assert task.run() is False
+    assert task.remote_handlers == []
+    assert "No remote handlers set" in log_path("exec-nohosts", "_failed").read_text()
+
+
 def test_run_twice_on_same_object(tmp_path: Path):
     task = Execution(None, "exec-twice", local_definition(tmp_path, "echo x >> out"))
     assert task.run() is True
