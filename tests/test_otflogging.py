@@ -120,6 +120,25 @@ def test_close_log_file_renames_success_and_failure(isolated_env: Path) -> None:
     assert "close.bad.bad_task" not in logging.Logger.manager.loggerDict
 
 
+def test_close_log_file_none_result_closes_without_renaming(isolated_env: Path) -> None:
+    # logging.md §5 step 2: result None -> no rename; the handler is closed
+    # but stays attached, and the logger is forgotten.
+    logger = otflogging.init_logging("close.none", task_id="none_task", task_type="B")
+    logger.setLevel(logging.INFO)
+    logger.info("still going")
+    running = logger.handlers[0].baseFilename
+    otflogging.close_log_file(logger, None)
+    assert os.path.exists(running)
+    assert os.listdir(os.path.dirname(running)) == [os.path.basename(running)]
+    assert logger.handlers[0].baseFilename == running
+    assert "close.none.none_task" not in logging.Logger.manager.loggerDict
+    # Nothing written yet: closing is a no-op apart from forgetting the logger.
+    empty = otflogging.init_logging("close.empty", task_id="empty_task")
+    otflogging.close_log_file(empty, True)
+    # (the directory is created with the handler; no file appears in it)
+    assert os.listdir(isolated_env / "logs" / "empty_task") == []
+
+
 def test_close_log_file_shared_between_loggers(isolated_env: Path) -> None:
     first = otflogging.init_logging("share.one", task_id="shared", task_type="T")
     second = otflogging.init_logging("share.two", task_id="shared", task_type="T")
