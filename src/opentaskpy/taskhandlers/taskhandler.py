@@ -46,6 +46,7 @@ class TaskHandler(ABC):
     logger: logging.Logger
     overall_result: bool = False
     handled_exception: bool = False
+    _raised_exception: BaseException | None = None
 
     def __init__(self, global_config: dict | None):
         """Store the global variables (may be ``None``).
@@ -81,21 +82,32 @@ class TaskHandler(ABC):
         Raises:
             Exception: when ``exception`` is given and not yet handled.
         """
-        if message:
+        # TaskRun and Batch report a failing run() again with the exception it
+        # raised; that exception came from here and its message is already in
+        # the log, so the re-report is not logged a second time.
+        repeat = exception is not None and exception is self._raised_exception
+        if message and not repeat:
             if status == 0:
                 self.logger.info(message)
             else:
-                self.logger.error(message)
+                # The traceback goes to the log file; the console shows it
+                # only at DEBUG.
+                fresh = isinstance(exception, BaseException) and (
+                    not self.handled_exception
+                )
+                self.logger.error(message, exc_info=exception if fresh else None)
         if status == 0:
             self.overall_result = True
         otflogging.close_log_file(self.logger, self.overall_result)
         if exception is not None and not self.handled_exception:
             self.handled_exception = True
             if callable(exception):
-                raise exception(message)
+                self._raised_exception = exception(message)
+                raise self._raised_exception
             # Instances surface as a plain Exception carrying the message (as
             # the reference does); the original stays attached as the cause.
-            raise Exception(message) from exception
+            self._raised_exception = Exception(message)
+            raise self._raised_exception from exception
         return status == 0
 
     def _set_handler_vars(self, protocol_name: str, handler: Any) -> None:

@@ -394,8 +394,15 @@ class Transfer(TaskHandler):
 
         See :meth:`TaskHandler.return_result` for the return/raise rules.
         """
-        if isinstance(exception, BaseException) and not self.handled_exception:
-            self.logger.error(str(exception), exc_info=exception)
+        # (spec: logger.exception(exception)) The base logs ``message`` with
+        # the traceback; the exception's own text is logged only when it says
+        # something else, so one failure is one ERROR line.
+        if (
+            isinstance(exception, BaseException)
+            and not self.handled_exception
+            and str(exception) != message
+        ):
+            self.logger.error(str(exception))
         self._cleanup()
         return super().return_result(status, message, exception)
 
