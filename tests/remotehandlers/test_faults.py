@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.ssh_helpers import remote_dest, transfer_def, write_json
+from support.ssh_helpers import remote_dest, remote_source, transfer_def, write_json
 
 
 def error_lines(text: str) -> list[str]:
@@ -149,8 +149,88 @@ def test_one_clear_error_line(
     ]
     assert len(handler_errors) == 1, result.stderr
     assert expected.lower() in handler_errors[0].lower()
-    assert "Push of files to destination errored" in result.stderr
+    assert result.stderr.count("Push of files to destination errored") == 1
 
 
 def open_logs() -> str:
     return "".join(p.read_text() for p in Path("logs").rglob("*.log"))
+
+
+# ssh accepts no password (schema), so wrong_password is an SFTP-only case.
+SOURCE_FAULTS = [
+    (protocol, case)
+    for protocol in ("ssh", "sftp")
+    for case in (
+        "unreachable",
+        "refused_key",
+        "wrong_password",
+        "missing_dir",
+        "permission_denied",
+    )
+    if not (protocol == "ssh" and case == "wrong_password")
+]
+
+
+@pytest.mark.parametrize(("protocol", "case"), SOURCE_FAULTS)
+def test_source_faults_one_clear_error(
+    ssh_env, dirs, tmp_path, task_run, cfg_dir, ssh_client_env, case, protocol
+):
+    host = "ssh1" if protocol == "ssh" else "sftp"
+    ssh_env.write_file(dirs["src"] / "f.txt", "x")
+    source = remote_source(ssh_env, host, dirs["src"], r"f\.txt")
+    if case == "unreachable":
+        source["protocol"]["port"] = 1
+        expected = "Unable to connect to port 1"
+    elif case == "refused_key":
+        other = tmp_path / "other_key"
+        import paramiko
+
+        paramiko.RSAKey.generate(2048).write_private_key_file(str(other))
+        source["protocol"]["credentials"]["keyFile"] = str(other)
+        expected = "Authentication failed"
+    elif case == "wrong_password":
+        if not ssh_env.password:
+            pytest.skip("password authentication needs the root-created test user")
+        source["protocol"]["credentials"] = {
+            "username": ssh_env.user,
+            "password": "wrong-password",
+        }
+        expected = "Authentication failed"
+    elif case == "missing_dir":
+        source["directory"] = str(dirs["src"] / "absent")
+        expected = "does not exist"
+    else:
+        if not ssh_env.created_user:
+            pytest.skip("permission checks need an unprivileged test user")
+        dirs["src"].chmod(0o000)
+        os.chown(dirs["src"], 0, 0)
+        expected = "Permission denied"
+    local = tmp_path / "local"
+    local.mkdir()
+    result = _run_failing(
+        task_run,
+        cfg_dir,
+        ssh_client_env,
+        f"srcfault-{protocol}-{case}",
+        transfer_def(source, {"directory": str(local), "protocol": {"name": "local"}}),
+    )
+    task_errors = [
+        line.split(" \u2014 ", 2)[-1]
+        for line in result.stderr.splitlines()
+        if " ERROR - " in line and ".cli." not in line
+    ]
+    # One line names the cause; at most one more gives the task's outcome.
+    cause = [line for line in task_errors if expected.lower() in line.lower()]
+    assert len(cause) == 1, result.stderr
+    assert len(task_errors) <= 2, result.stderr
+    assert len(set(task_errors)) == len(task_errors), result.stderr
+    if case == "unreachable":  # an exception out of run(): the CLI's own line
+        cli_lines = [
+            line for line in result.stderr.splitlines() if line.startswith("task-run:")
+        ]
+        assert len(cli_lines) == 1, result.stderr
+        assert f"srcfault-{protocol}-{case}.json" in cli_lines[0]
+        assert expected in cli_lines[0]
+    assert os.listdir(local) == []
+    log = open_logs()
+    assert expected.lower() in log.lower()
