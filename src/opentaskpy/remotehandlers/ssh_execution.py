@@ -102,6 +102,11 @@ class SSHExecution(RemoteExecutionHandler):
             return False
         finally:
             self.tidy()
+        if self._killed:
+            # The shell may still exit 0 (e.g. its "wait" returns once the
+            # children are gone): a killed execution never counts as success.
+            self.logger.error(f"[{self.remote_host}] Execution was killed")
+            return False
         if result.exit_code != 0:
             code = result.exit_code
             self.logger.error(
@@ -120,13 +125,15 @@ class SSHExecution(RemoteExecutionHandler):
             return
         self.logger.info(f"[{self.remote_host}] Killing remote process with PID {pid}")
         try:
-            listing = conn.run("ps -ef").stdout
-            command = kill_command(kill_targets(listing, pid))
+            targets = self._freeze_tree(conn, pid)
+            command = kill_command(targets)
             if command is None:
                 self.logger.error(f"[{self.remote_host}] Refusing to kill PID {pid}")
                 return
             self.logger.info(f"[{self.remote_host}] Running kill command: {command}")
             conn.run(command)
+            # Stopped processes act on the TERM once continued.
+            conn.run(kill_command(targets, "CONT") or "true")
         except Exception as exc:  # noqa: BLE001 - the connection may be closing
             self.logger.error(
                 f"[{self.remote_host}] Unable to kill remote processes: {exc}"
@@ -135,6 +142,32 @@ class SSHExecution(RemoteExecutionHandler):
         if channel is not None:
             # Wait for the command to finish, then drop the channel.
             channel.status_event.wait(10)
+
+    def _freeze_tree(self, conn: SSHConnection, pid: int) -> list[int]:
+        """Stop (SIGSTOP) ``pid`` and its descendants until none are new.
+
+        A process forked between listing the tree and killing it would
+        survive; stopped processes cannot fork, so the tree is listed and
+        stopped again until a listing finds nothing new (a few rounds).
+
+        Returns:
+            The PIDs to kill, descendants first, ``pid`` last.
+        """
+        targets = kill_targets(conn.run("ps -ef").stdout, pid)
+        for _ in range(5):
+            stop = kill_command(targets, "STOP")
+            if stop is None:
+                return targets
+            conn.run(stop)
+            new = [
+                p
+                for p in kill_targets(conn.run("ps -ef").stdout, pid)
+                if p not in targets
+            ]
+            if not new:
+                break
+            targets = new + targets
+        return targets
 
     def tidy(self) -> None:
         """Close the connection."""
