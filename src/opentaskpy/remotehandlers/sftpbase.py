@@ -26,6 +26,8 @@ class SFTPBackedTransfer(RemoteTransferHandler):
     FILE_NAME_DELIMITER = "|||"
     logger: logging.Logger
     log_watch_start_row = 0
+    #: Byte offset where a log watch starts reading (end of file for ``tail``).
+    _log_start_offset = 0
     #: SSH sources require the post-copy directory to exist; SFTP creates it.
     CREATE_POST_COPY_DIRS = False
 
@@ -142,7 +144,7 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         fs = self.filesystem()
         try:
             with fs.open_read(path) as handle:
-                handle.seek(getattr(self, "_log_start_offset", 0))
+                handle.seek(self._log_start_offset)
                 for raw in handle:
                     line = raw.decode(errors="replace").strip()
                     if regex.search(line):

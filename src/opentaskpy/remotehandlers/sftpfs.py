@@ -15,6 +15,8 @@ from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 
 #: Outstanding read requests during a download (32 KiB each).
 PREFETCH_REQUESTS = 64
+#: Buffer of files opened for reading (one SFTP read request per refill).
+READ_BUFFER = 32768
 
 
 class SFTPFileSystem(FileSystem):
@@ -102,7 +104,10 @@ class SFTPFileSystem(FileSystem):
             pass
 
     def open_read(self, path: str) -> paramiko.SFTPFile:
-        """Open a remote file for buffered, prefetched reading."""
-        handle = self.sftp.open(path, "rb")
-        handle.prefetch()
-        return handle
+        """Open a remote file for buffered reading (log watches).
+
+        No prefetch: paramiko's ``prefetch()`` requests the whole file from
+        offset 0 and buffers it in memory, even when the caller only checks
+        readability or seeks to the end of a large log (``tail``).
+        """
+        return self.sftp.open(path, "rb", bufsize=READ_BUFFER)

@@ -247,6 +247,7 @@ class SSHConnection:
         self.log_channel = log_channel
         self.client = client or self._new_client()
         self._sftp: paramiko.SFTPClient | None = None
+        self._home: str | None = None
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -278,10 +279,16 @@ class SSHConnection:
             channel_timeout=self.timeout,
         )
 
+        attempts = 0
+
         def attempt() -> None:
-            if fresh_client:
+            nonlocal attempts
+            # A failed connect can leave the client unusable; retries start
+            # from a new one (the first attempt uses the client we have).
+            if fresh_client and attempts:
                 self.client.close()
                 self.client = self._new_client()
+            attempts += 1
             try:
                 self.client.connect(**kwargs)
             except paramiko.BadHostKeyException as exc:
@@ -358,9 +365,10 @@ class SSHConnection:
         )
 
     def home(self) -> str:
-        """Return the login user's ``$HOME`` on the host."""
-        result = self.run("echo $HOME")
-        return result.stdout.strip()
+        """Return the login user's ``$HOME`` on the host (asked once)."""
+        if self._home is None:
+            self._home = self.run("echo $HOME").stdout.strip()
+        return self._home
 
     def close(self) -> None:
         """Close the SFTP session and the client."""
