@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from benchlib import local, remote  # noqa: E402
+from benchlib import context, local, remote  # noqa: E402
 from benchlib.context import BATCH_ENV, Context, Mode  # noqa: E402
 from benchlib.core import Verdict, Workload, run_workload, stderr_log  # noqa: E402
 from benchlib.data import DataFile, ManyFiles, MiB  # noqa: E402
@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--no-ssh", action="store_true", help="skip sshd workloads")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        help="run the CLI from this source dir (A/B a patched copy of src/)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--json", action="store_true", help="print JSON, not text")
     parser.add_argument(
@@ -131,6 +136,8 @@ def build_workloads(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = MODES[args.mode]
+    if args.src:
+        context.SRC_OVERRIDE = str(args.src.resolve())
     reps = args.reps or mode.reps
     root = Path(tempfile.mkdtemp(prefix="otf-bench-"))
     root.chmod(0o755)
@@ -159,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             run_workload(wl, reps, stderr_log, warmup=mode.name != "smoke")
         rows = build_rows(workloads)
         settings = dict(BATCH_ENV)
+        if args.src:
+            settings["src"] = str(args.src)
         info = environment_info(mode.name, reps, settings)
         md_path, json_path = write_results(args.results, rows, info)
         if args.json:

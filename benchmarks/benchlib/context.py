@@ -19,6 +19,11 @@ VENV_BIN = REPO / ".venv" / "bin"
 # overhead sets them low, as a latency-sensitive user would.
 BATCH_ENV = {"OTF_BATCH_POLL_INTERVAL": "0.01", "OTF_NO_THREAD_SLEEP": "1"}
 
+# ``run.py --src DIR``: run ``python -m opentaskpy`` from another source tree
+# (e.g. a patched copy of src/) to A/B a proposed fix without touching the
+# working tree. PYTHONPATH wins over the editable install's finder.
+SRC_OVERRIDE: str | None = None
+
 
 def python_exe() -> str:
     """The project's interpreter (the venv's when present)."""
@@ -29,7 +34,7 @@ def python_exe() -> str:
 def task_run_argv() -> list[str]:
     """The real CLI: the installed console script, else ``python -m``."""
     script = VENV_BIN / "task-run"
-    if script.exists():
+    if script.exists() and SRC_OVERRIDE is None:
         return [str(script)]
     return [python_exe(), "-m", "opentaskpy"]
 
@@ -66,6 +71,8 @@ class Context:
         self.staging.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
         env["OTF_STAGING_DIR"] = str(self.staging)
+        if SRC_OVERRIDE is not None:
+            env["PYTHONPATH"] = SRC_OVERRIDE
         self.base_env = env
 
     def env_for(self, label: str, extra: dict[str, str] | None = None) -> dict:
