@@ -135,3 +135,34 @@ def _same_content(a: Path, b: Path) -> bool:
                 return False
             if not chunk_a:
                 return True
+
+
+def test_sftp_download_256mib_keeps_memory_flat(
+    ssh_env, dirs, cfg_dir, tmp_path, ssh_client_env
+):
+    """The download path alone (sftp -> local), large enough that a reader
+    falling behind the server would buffer a large part of the file."""
+    size = 256 * MIB
+    small_dir = ssh_env.make_dir(dirs["src"].parent.name, "small")
+    ssh_env.write_file(small_dir / "tiny.bin", b"x")
+    big = dirs["src"] / "big.bin"
+    write_random(big, size)
+    ssh_env.chown(big)
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    for name, directory, regex in (
+        ("mem-dl-tiny", small_dir, r"tiny\.bin"),
+        ("mem-dl-big", dirs["src"], r"big\.bin"),
+    ):
+        write_json(
+            cfg_dir / "transfers" / f"{name}.json",
+            transfer_def(
+                remote_source(ssh_env, "sftp", directory, regex),
+                {"directory": str(dst), "protocol": {"name": "local"}},
+            ),
+        )
+    baseline = peak_rss_of_cli(cfg_dir, "mem-dl-tiny", ssh_client_env)
+    peak = peak_rss_of_cli(cfg_dir, "mem-dl-big", ssh_client_env)
+    assert (dst / "big.bin").stat().st_size == size
+    assert _same_content(dst / "big.bin", big)
+    assert peak - baseline < MAX_GROWTH, (baseline, peak)
