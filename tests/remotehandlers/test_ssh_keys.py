@@ -12,7 +12,7 @@ import paramiko
 import pytest
 
 from opentaskpy.remotehandlers.ssh import SSHExecution  # noqa: F401 (registers)
-from opentaskpy.remotehandlers.sshconn import connect_kwargs, load_key_file
+from opentaskpy.remotehandlers.sshoptions import connect_kwargs, load_key_file
 from opentaskpy.taskhandlers.execution import Execution
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
@@ -119,3 +119,25 @@ def test_inline_key_authenticates_a_real_execution(ssh_env, dirs):
     )
     assert Execution(None, "exec-inline-key", definition).run() is True
     assert (dirs["src"] / "ran.txt").exists()
+
+
+def test_connections_prefer_aes_gcm_and_etm(ssh_env):
+    """The negotiated cipher is AES-GCM when the server offers it."""
+    kwargs = connect_kwargs(
+        ssh_env.hosts["ssh1"].address,
+        ssh_env.protocol("ssh1", hostKeyValidation=False),
+        5,
+    )
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        client.connect(**kwargs)
+        transport = client.get_transport()
+        assert transport is not None
+        assert transport.local_cipher == "aes128-gcm@openssh.com"
+        assert transport.remote_cipher == "aes128-gcm@openssh.com"
+        # ETM ordering applies when a non-AEAD cipher is chosen.
+        options = transport.get_security_options()
+        assert options.digests[0].endswith("-etm@openssh.com")
+    finally:
+        client.close()
