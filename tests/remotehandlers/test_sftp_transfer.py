@@ -137,3 +137,28 @@ def test_sftp_only_host_refuses_shell_but_ssh_handler_needs_one(ssh_env, dirs):
     # lists via SFTP too, so listing works even without a shell.
     definition = transfer_def(source)
     assert Transfer(None, "sftp-as-ssh", definition).run() is True
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", True), ("true", False), (None, False)]
+)
+def test_paramiko_ultra_debug_only_for_exactly_1(
+    ssh_env, dirs, monkeypatch, value, expected
+):
+    from opentaskpy.remotehandlers.sftp import SFTPTransfer
+
+    if value is None:
+        monkeypatch.delenv("OTF_PARAMIKO_ULTRA_DEBUG", raising=False)
+    else:
+        monkeypatch.setenv("OTF_PARAMIKO_ULTRA_DEBUG", value)
+    spec = remote_source(ssh_env, "sftp", dirs["src"], ".*")
+    spec["task_id"] = "sftp-ultra"
+    handler = SFTPTransfer(spec)
+    try:
+        handler.connect(spec["hostname"])
+        assert handler.sftp_client is not None
+        assert handler.sftp_client.ultra_debug is expected
+        # The session works either way.
+        assert handler.sftp_client.listdir(str(dirs["src"])) == []
+    finally:
+        handler.tidy()
