@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
@@ -115,3 +116,25 @@ def test_kill_stops_remote_process_tree(ssh_env, dirs):
         and "sleep" in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == []
+
+
+def test_remote_uname_logged_at_level_11_not_as_output(ssh_env, dirs, monkeypatch):
+    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+    definition = exec_def(ssh_env, "echo only-this", str(dirs["src"]), ("ssh1",))
+    assert Execution(None, "exec-uname", definition).run() is True
+    text = log_text("exec-uname")
+    host = ssh_env.hosts["ssh1"].address
+    # Same machine: the remote uname is ours.
+    expected = subprocess.run(
+        ["uname", "-a"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    lines = [line for line in text.splitlines() if "Remote uname:" in line]
+    assert len(lines) == 1, text
+    assert lines[0].endswith(f"[{host}] Remote uname: {expected}")
+    # Level 11 (named VERBOSE2 once the CLI registers the names).
+    assert "— Level 11 - " in lines[0] or "— VERBOSE2 - " in lines[0]
+    outputs = [line for line in text.splitlines() if "REMOTE OUTPUT" in line]
+    assert len(outputs) == 1
+    assert outputs[0].endswith(f"[{host}] REMOTE OUTPUT: only-this")
+    # uname first, then the PID marker, as with a separate uname command.
+    assert text.index("Remote uname:") < text.index("Found remote PID")

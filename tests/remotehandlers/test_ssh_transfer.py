@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -322,3 +323,33 @@ def test_log_watch_tail_ignores_existing_lines_and_sees_new_ones(ssh_env, dirs) 
     time.sleep(0.01)
     assert handler.do_logwatch() == 0
     handler.tidy()
+
+
+def test_connect_logs_remote_uname_and_learns_home_in_one_command(
+    ssh_env, dirs, monkeypatch
+):
+    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+    spec = remote_source(ssh_env, "ssh1", dirs["src"], ".*")
+    spec["task_id"] = "ssh-uname"
+    handler = SSHTransfer(spec)
+    try:
+        handler.connect(spec["hostname"])
+        conn = handler.connection()
+        # $HOME came with the uname command: asking for it runs nothing more.
+        commands: list[str] = []
+        original = conn.run
+
+        def recording_run(command: str, **kwargs: object):
+            commands.append(command)
+            return original(command, **kwargs)
+
+        monkeypatch.setattr(conn, "run", recording_run)
+        assert conn.home() == str(ssh_env.home)
+        assert commands == []
+    finally:
+        handler.tidy()
+    expected = subprocess.run(
+        ["uname", "-a"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    host = ssh_env.hosts["ssh1"].address
+    assert f"[{host}] Remote uname: {expected}" in log_text("ssh-uname")

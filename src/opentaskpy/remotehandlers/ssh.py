@@ -111,7 +111,7 @@ class SSHTransfer(SFTPBackedTransfer):
             client=ssh_client or self.ssh_client,
         )
         self._conn.connect()
-        uname = self._conn.run("uname -a").stdout.strip()
+        uname = self._conn.uname()
         self.logger.log(11, f"[{hostname}] Remote uname: {uname}")
         self._conn.sftp()
 

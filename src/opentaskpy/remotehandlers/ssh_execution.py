@@ -56,12 +56,23 @@ class SSHExecution(RemoteExecutionHandler):
 
     def _command_line(self) -> str:
         directory = shlex.quote(str(self.spec["directory"]))
+        # ``uname -a`` rides in the same channel as the command (one round
+        # trip less than a separate exec); its line is logged, not echoed.
         return (
+            f'echo "{self._uname_marker}$(uname -a 2>/dev/null)"; '
             f"echo __OTF_TOKEN__$$_{self.random}__; "
             f"cd {directory} && {self.spec['command']}"
         )
 
+    @property
+    def _uname_marker(self) -> str:
+        return f"__OTF_UNAME_{self.random}__"
+
     def _on_line(self, line: str) -> None:
+        if self.remote_pid is None and line.startswith(self._uname_marker):
+            uname = line[len(self._uname_marker) :].strip()
+            self.logger.log(11, f"[{self.remote_host}] Remote uname: {uname}")
+            return
         if self.remote_pid is None:
             match = re.search(rf"__OTF_TOKEN__(\d+)_{self.random}__", line)
             if match:
@@ -86,8 +97,6 @@ class SSHExecution(RemoteExecutionHandler):
                     return False
             self.connect()
             assert self._conn is not None
-            uname = self._conn.run("uname -a").stdout.strip()
-            self.logger.log(11, f"[{self.remote_host}] Remote uname: {uname}")
             result = self._conn.run(
                 self._command_line(),
                 on_stdout=self._on_line,

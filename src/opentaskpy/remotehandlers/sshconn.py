@@ -314,6 +314,13 @@ class SSHConnection:
             code, out.decode(errors="replace"), err.decode(errors="replace")
         )
 
+    def uname(self) -> str:
+        """Return ``uname -a`` of the host, learning ``$HOME`` in the same trip."""
+        lines = self.run('echo "$HOME"; uname -a').stdout.splitlines()
+        if lines and lines[0].startswith("/"):
+            self._home = lines[0]
+        return " ".join(lines[1:]).strip()
+
     def home(self) -> str:
         """Return the login user's ``$HOME`` on the host (asked once)."""
         if self._home is None:
