@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import errno
 
-import paramiko
-
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
+from opentaskpy.remotehandlers.paramiko_import import paramiko
 
 #: Read requests per download window (at most 16 MiB of data in flight).
 PREFETCH_REQUESTS = 512

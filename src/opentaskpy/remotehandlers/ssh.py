@@ -17,10 +17,9 @@ import logging
 import posixpath
 import shlex
 
-import paramiko
-
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.ssh_execution import SSHExecution

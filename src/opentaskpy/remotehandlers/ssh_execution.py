@@ -13,9 +13,8 @@ import re
 import shlex
 import threading
 
-import paramiko
-
 from opentaskpy.otflogging import init_logging
+from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
 from opentaskpy.remotehandlers.sshconn import SSHConnection

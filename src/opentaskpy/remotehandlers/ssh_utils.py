@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 
-import paramiko
-
+from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sshconn import setup_host_keys
 
 

@@ -33,7 +33,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import paramiko
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -42,6 +41,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sshoptions import connect_kwargs
 
 DEFAULT_ATTEMPTS = 6

@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 
-import paramiko
+from opentaskpy.remotehandlers.paramiko_import import paramiko
 
 _KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
     paramiko.RSAKey,

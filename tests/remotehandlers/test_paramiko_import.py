@@ -1,0 +1,34 @@
+"""paramiko is imported without ``invoke``, which stays importable for others."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run_python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_ssh_handlers_do_not_load_invoke_and_invoke_still_imports():
+    out = run_python(
+        "import sys\n"
+        "import opentaskpy.remotehandlers.ssh, opentaskpy.remotehandlers.sftp\n"
+        "import paramiko.config\n"
+        "print('invoke' in sys.modules, paramiko.config.invoke is None)\n"
+        "import invoke\n"
+        "print(invoke.__name__)\n"
+    )
+    assert out.splitlines() == ["False True", "invoke"]
+
+
+def test_nothing_changes_when_paramiko_was_imported_first():
+    out = run_python(
+        "import paramiko, paramiko.config\n"
+        "import opentaskpy.remotehandlers.ssh\n"
+        "print(paramiko.config.invoke is not None)\n"
+    )
+    assert out == "True"
