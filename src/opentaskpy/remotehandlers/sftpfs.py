@@ -1,8 +1,15 @@
 """The shared file-operations layer implemented over an SFTP session.
 
-Transfers stream: uploads use ``putfo`` (pipelined writes, 32 KiB requests,
-bounded by the channel window) and downloads pipelined ``readv`` requests in
-bounded windows, so memory stays flat whatever the file size.
+Transfers stream with pipelined requests, so memory stays flat whatever the
+file size: downloads issue ``readv`` requests in bounded windows, uploads
+pipelined writes bounded by the channel window.
+
+Request sizes follow the SSH packets that carry them (paramiko pays per
+packet, in Python): a write fills one packet of the server's maximum size
+exactly instead of spilling a few bytes into a second one, and reads from
+OpenSSH's sftp-server, which serves up to 64 KiB per request in every
+version, are 64 KiB answered in one packet (the session channel is opened
+with room for them, see ``sshconn.SFTP_MAX_PACKET``).
 """
 
 from __future__ import annotations
@@ -12,12 +19,30 @@ import errno
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 
-#: Read requests per download window (at most 16 MiB of data in flight).
-PREFETCH_REQUESTS = 512
-#: Size of one SFTP read request (paramiko's and OpenSSH's maximum).
-BLOCK = 32768
+#: Bytes requested per download window (bounds memory at any file size).
+WINDOW_BYTES = 16 * 1024 * 1024
+#: Read size every SFTP server supports.
+BASIC_READ = 32768
+#: Read size for OpenSSH's sftp-server.
+OPENSSH_READ = 65536
+#: Room for the SFTP and SSH channel headers around a write's data.
+WRITE_HEADROOM = 128
 #: Buffer of files opened for reading (one SFTP read request per refill).
 READ_BUFFER = 32768
+
+
+def request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
+    """Return ``(read_size, write_size)`` for requests on ``sftp``."""
+    channel = sftp.get_channel()
+    if channel is None:
+        return BASIC_READ, BASIC_READ
+    transport = channel.get_transport()
+    version = getattr(transport, "remote_version", "") or ""
+    read_size = OPENSSH_READ if "OpenSSH" in version else BASIC_READ
+    write_size = max(
+        4096, min(BASIC_READ, channel.out_max_packet_size) - WRITE_HEADROOM
+    )
+    return read_size, write_size
 
 
 class SFTPFileSystem(FileSystem):
@@ -53,9 +78,16 @@ class SFTPFileSystem(FileSystem):
         ]
 
     def put(self, local_path: str, remote_path: str) -> None:
-        """Upload a worker file, streaming."""
-        with open(local_path, "rb") as handle:
-            self.sftp.putfo(handle, remote_path, confirm=False)
+        """Upload a worker file: pipelined writes of one packet each."""
+        _, write_size = request_sizes(self.sftp)
+        with (
+            open(local_path, "rb") as handle,
+            self.sftp.open(remote_path, "wb", bufsize=0) as remote,
+        ):
+            remote.MAX_REQUEST_SIZE = write_size
+            remote.set_pipelined(True)
+            while data := handle.read(write_size):
+                remote.write(data)
 
     def get(self, remote_path: str, local_path: str) -> None:
         """Download to a worker file: pipelined reads in bounded windows.
@@ -63,20 +95,25 @@ class SFTPFileSystem(FileSystem):
         paramiko's own bounded prefetch limits outstanding requests but not
         received-and-unread data, and looks blocks up with a linear scan, so
         a reader that falls behind ends up holding the whole file. Here at
-        most ``PREFETCH_REQUESTS`` blocks are ever requested at once.
+        most ``WINDOW_BYTES`` are ever requested at once. A server that
+        answers a read short is still read correctly (paramiko then asks for
+        the rest itself).
         """
+        read_size, _ = request_sizes(self.sftp)
         with self.sftp.open(remote_path, "rb") as remote:
+            remote.MAX_REQUEST_SIZE = read_size
             size = remote.stat().st_size or 0
             with open(local_path, "wb") as handle:
-                if size <= BLOCK:
+                if size <= read_size:
                     # One plain read request: no prefetch thread to start.
                     handle.write(remote.read(size))
                     return
                 offset = 0
                 while offset < size:
-                    end = min(size, offset + PREFETCH_REQUESTS * BLOCK)
+                    end = min(size, offset + WINDOW_BYTES)
                     chunks = [
-                        (o, min(BLOCK, end - o)) for o in range(offset, end, BLOCK)
+                        (o, min(read_size, end - o))
+                        for o in range(offset, end, read_size)
                     ]
                     for data in remote.readv(chunks):
                         handle.write(data)

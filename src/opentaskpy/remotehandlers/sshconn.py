@@ -45,6 +45,11 @@ from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sshoptions import connect_kwargs
 
 DEFAULT_ATTEMPTS = 6
+#: Largest SSH packet we accept on the SFTP channel: a 64 KiB read answer
+#: arrives in one packet instead of two (paramiko's default is 32 KiB).
+SFTP_MAX_PACKET = 2**17 + 2**10
+#: Receive window of the SFTP channel (paramiko's default is 2 MiB).
+SFTP_WINDOW = 8 * 2**20
 _known_hosts_lock = threading.Lock()
 _NO_RETRY_TEXTS = ("not found in known_hosts", "Name or service not known")
 
@@ -259,7 +264,16 @@ class SSHConnection:
         """Return the connection's SFTP session, opened on first use."""
         if self._sftp is None or self._sftp.sock.closed:
             self.connect()
-            self._sftp = self.client.open_sftp()
+            transport = self.client.get_transport()
+            assert transport is not None
+            sftp = paramiko.SFTPClient.from_transport(
+                transport, window_size=SFTP_WINDOW, max_packet_size=SFTP_MAX_PACKET
+            )
+            if sftp is None:
+                raise paramiko.SSHException(
+                    f"[{self.hostname}] Unable to open an SFTP session"
+                )
+            self._sftp = sftp
         return self._sftp
 
     def run(
