@@ -162,3 +162,20 @@ def test_paramiko_ultra_debug_only_for_exactly_1(
         assert handler.sftp_client.listdir(str(dirs["src"])) == []
     finally:
         handler.tidy()
+
+
+def test_many_files_use_one_connection_per_host(ssh_env, dirs, monkeypatch):
+    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+    names = [f"part_{i:02d}.dat" for i in range(25)]
+    for name in names:
+        ssh_env.write_file(dirs["src"] / name, name * 50)
+    source = remote_source(ssh_env, "ssh1", dirs["src"], r"part_\d+\.dat")
+    source["protocol"]["name"] = "sftp"
+    definition = transfer_def(source, remote_dest(ssh_env, "sftp", dirs["dst"]))
+    assert Transfer(None, "sftp-many-conn", definition).run() is True
+    assert sorted(os.listdir(dirs["dst"])) == names
+    for name in names:
+        assert (dirs["dst"] / name).read_text() == name * 50
+    text = log_text("sftp-many-conn")
+    # paramiko logs one "Authentication ... successful" per SSH connection.
+    assert text.count("Authentication (publickey) successful") == 2, text
