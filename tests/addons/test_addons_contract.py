@@ -170,6 +170,114 @@ def test_failed_push_tidies_everything_and_keeps_source(addon_path, tmp_path) ->
     assert "handle_post_copy_action" not in _methods(record)
 
 
+def test_pull_calls_destination_pull_files_with_the_source_spec(
+    addon_path, tmp_path
+) -> None:
+    record = tmp_path / "calls.jsonl"
+    definition = _transfer(tmp_path, record, dest={"transferType": "pull"}, direct=True)
+    assert Transfer(None, "seq-pull", definition).run() is True
+    pulled = next(c for c in _calls(record) if c["method"] == "pull_files")
+    assert pulled["role"] == "dst"
+    assert pulled["files"] == [str(tmp_path / "data" / "f1.txt")]
+    assert pulled["extra_args"] == 1  # (files, source spec)
+    assert "transfer_files" not in _methods(record)
+
+
+def test_destination_constructor_failure_still_tidies_the_source(
+    addon_path, tmp_path
+) -> None:
+    record = tmp_path / "calls.jsonl"
+    definition = _transfer(tmp_path, record, dest={"raise": "__init__"})
+    with pytest.raises(RuntimeError, match="recorder __init__ raised"):
+        Transfer(None, "seq-init-fail", definition).run()
+    assert _methods(record, "src") == ["__init__", "tidy"]
+    assert (tmp_path / "data" / "f1.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "mode", "method", "direct", "error"),
+    [
+        ("src", "fail", "pull_files_to_worker", False, exceptions.RemoteTransferError),
+        ("src", "fail", "transfer_files", True, exceptions.RemoteTransferError),
+        ("dst", "fail", "create_flag_files", False, exceptions.RemoteTransferError),
+        (
+            "src",
+            "fail",
+            "handle_post_copy_action",
+            False,
+            exceptions.RemoteTransferError,
+        ),
+        ("src", "raise", "list_files", False, RuntimeError),
+        ("dst", "raise", "push_files_from_worker", False, RuntimeError),
+        ("src", "raise", "handle_post_copy_action", False, Exception),
+    ],
+)
+def test_failures_in_every_stage_fail_the_task_and_tidy_everything(
+    addon_path, tmp_path, role, mode, method, direct, error
+) -> None:
+    record = tmp_path / "calls.jsonl"
+    extra = {mode: method}
+    definition = (
+        _transfer(tmp_path, record, direct=direct, **extra)
+        if role == "src"
+        else _transfer(tmp_path, record, dest=extra, direct=direct)
+    )
+    with pytest.raises(error):
+        Transfer(None, f"stage-{mode}-{method}", definition).run()
+    assert _methods(record, "src")[-1] == "tidy"
+    assert _methods(record, "dst")[-1] == "tidy"
+    if method != "handle_post_copy_action":
+        # Nothing is lost: no post-copy action after a failed delivery.
+        assert "handle_post_copy_action" not in _methods(record)
+
+
+def test_execution_that_raises_is_tidied(addon_path, tmp_path) -> None:
+    record = tmp_path / "exec.jsonl"
+    definition = {
+        "type": "execution",
+        "record": str(record),
+        "raise": "execute",
+        "protocol": dict(REC_E),
+    }
+    with pytest.raises(Exception, match="Execution"):
+        Execution(None, "exec-raise", definition).run()
+    assert [c["method"] for c in _calls(record)] == ["__init__", "execute", "tidy"]
+
+
+def test_kill_event_calls_addon_kill_then_tidy(addon_path, tmp_path) -> None:
+    import threading
+
+    record = tmp_path / "exec.jsonl"
+    definition = {
+        "type": "execution",
+        "record": str(record),
+        "block": True,
+        "protocol": dict(REC_E),
+    }
+    kill_event = threading.Event()
+    outcome: list[bool] = []
+    runner = threading.Thread(
+        target=lambda: outcome.append(
+            Execution(None, "exec-kill", definition).run(kill_event)
+        )
+    )
+    runner.start()
+    for _ in range(200):
+        if record.exists() and "execute" in _methods(record):
+            break
+        threading.Event().wait(0.05)
+    kill_event.set()
+    runner.join(30)
+    assert not runner.is_alive()
+    assert outcome == [False]
+    assert [c["method"] for c in _calls(record)] == [
+        "__init__",
+        "execute",
+        "kill",
+        "tidy",
+    ]
+
+
 @pytest.mark.parametrize(("fail", "expected"), [(None, True), ("execute", False)])
 def test_execution_contract(addon_path, tmp_path: Path, fail, expected) -> None:
     record = tmp_path / "exec.jsonl"
@@ -230,6 +338,15 @@ def test_cli_runs_separately_installed_addon(task_run, cfg_dir, tmp_path) -> Non
         ("opentaskpy.addons.nosuchaddon.remotehandlers.mod.Cls", "nosuchaddon"),
         (f"{PKG}.recorder.NotAHandler", "not a"),
         (f"{PKG}.noschema.NoSchemaTransfer", "schema"),
+        (f"{PKG}.boom.BoomTransfer", "runtimeerror: addon module exploded"),
+        (
+            f"{PKG}.refmiss.RefMissTransfer",
+            "refers to a missing file: refmiss_source/missing.json",
+        ),
+        (
+            "opentaskpy.addons.contractbroken.remotehandlers.x.XTransfer",
+            "importing schema package",
+        ),
     ],
 )
 def test_cli_protocol_errors_are_one_clear_line(

@@ -270,21 +270,32 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     fields = loc.protocol_fields(ctx.definition)
     name: str | None = None
     detail = ""
+    label = "unknown protocol"
     for item in loc.exception_chain(exc):
         if isinstance(item, otf_exceptions.UnknownProtocolError):
             name, detail = _named_protocol(str(item))
             detail = detail or "no handler class can be imported"
+            if str(item).startswith("Protocol "):
+                label = "protocol"
             break
         if isinstance(item, referencing.exceptions.Unresolvable):
             name = getattr(item, "protocol", None)
             missing = getattr(item, "path", None)
             ref = str(getattr(item, "ref", "") or item)
-            detail = f"no schema file {missing}" if missing else f"no schema {ref}"
+            if missing:
+                detail = f"no schema file {missing}"
+            else:
+                # The protocol's own schema exists; something it refers to
+                # does not.
+                label = "protocol"
+                detail = f"its schema refers to a missing file: {ref}"
             name = name or _protocol_for_schema(ref, fields)
             break
         if isinstance(item, ModuleNotFoundError) and _in_validation(item):
             name, detail = _named_protocol(str(item))
             detail = detail or f"cannot import {item.name}"
+            if str(item).startswith("Protocol "):
+                label = "protocol"
             name = name or next(
                 (n for _, n in fields if item.name and n.startswith(f"{item.name}.")),
                 None,
@@ -297,12 +308,14 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     where = ctx.task_file or _where_loaded(exc, ctx)
     field_path = next((p for p, n in fields if n == name), None)
     at = f" at {field_path}" if field_path else ""
-    return f"{where}: unknown protocol '{name}'{at} ({detail})"
+    return f"{where}: {label} '{name}'{at} ({detail})"
 
 
 def _named_protocol(message: str) -> tuple[str | None, str]:
     """Protocol name and reason from ``Unknown protocol 'x': reason`` texts."""
-    found = re.search(r"Unknown protocol '?([^'\s]+?)'?(?::\s*(.*))?$", message)
+    found = re.search(
+        r"(?:Unknown protocol|^Protocol) '?([^'\s]+?)'?(?::\s*(.*))?$", message
+    )
     if not found:
         return None, ""
     return found.group(1), found.group(2) or ""

@@ -98,6 +98,12 @@ def schema_location(protocol_name: str) -> tuple[Path, str]:
             f"{package!r} ({exc})",
             name=exc.name,
         ) from exc
+    except Exception as exc:  # the addon package itself fails while importing
+        raise ModuleNotFoundError(
+            f"Protocol {protocol_name!r}: importing schema package {package!r} "
+            f"failed ({type(exc).__name__}: {exc})",
+            name=package,
+        ) from exc
     return Path(str(importlib.resources.files(package) / "schemas")), short
 
 

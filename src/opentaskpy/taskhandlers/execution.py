@@ -70,8 +70,12 @@ class Execution(TaskHandler):
             self.remote_handlers.append(handler_class(definition))
         else:
             handler = handler_class(definition)
-            self._set_handler_vars(protocol_name, handler)
             self.remote_handlers.append(handler)
+            try:
+                self._set_handler_vars(protocol_name, handler)
+            except Exception:
+                self._tidy_handlers()
+                raise
 
     def run(self, kill_event: threading.Event | None = None) -> bool:
         """Run every handler in parallel and wait for them.
@@ -176,6 +180,10 @@ class Execution(TaskHandler):
         self, status: int, message: str | None = None, exception: Any = None
     ) -> bool:
         """Tidy every protocol handler, then report (see ``TaskHandler``)."""
+        self._tidy_handlers()
+        return super().return_result(status, message, exception)
+
+    def _tidy_handlers(self) -> None:
         for handler in self.remote_handlers or []:
             self.logger.log(
                 VERBOSE1,
@@ -189,4 +197,3 @@ class Execution(TaskHandler):
                 tidy()
             except Exception as exc:  # a failing tidy must not hide the result
                 self.logger.warning(f"Error closing connection for {handler}: {exc}")
-        return super().return_result(status, message, exception)

@@ -91,6 +91,11 @@ def _load(name: str, task_type: str) -> type:
         raise UnknownProtocolError(
             f"Unknown protocol {name}: cannot import module {module_name} ({exc})"
         ) from exc
+    except Exception as exc:  # an addon module that fails while importing
+        raise UnknownProtocolError(
+            f"Protocol {name}: importing module {module_name} failed "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
     handler_class = getattr(module, class_name, None)
     if handler_class is None:
         raise ProtocolClassNotFoundError(

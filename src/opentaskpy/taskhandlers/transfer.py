@@ -87,12 +87,15 @@ class Transfer(TaskHandler):
         self.source_file_spec["task_id"] = self.task_id
         destinations = self.transfer_definition.get("destination")
         self.dest_file_specs = destinations if isinstance(destinations, list) else []
-        self.source_remote_handler = self._make_handler(self.source_file_spec)
+        # Assigned as they are built, so a failure part-way still tidies
+        # every handler that exists (run() cleans up on any exception).
+        self.source_remote_handler = None
         self.dest_remote_handlers = None
+        self.source_remote_handler = self._make_handler(self.source_file_spec)
         if self.dest_file_specs:
-            self.dest_remote_handlers = [
-                self._make_handler(spec) for spec in self.dest_file_specs
-            ]
+            self.dest_remote_handlers = []
+            for spec in self.dest_file_specs:
+                self.dest_remote_handlers.append(self._make_handler(spec))
 
     def _make_handler(self, spec: dict) -> Any:
         spec["task_id"] = self.task_id
@@ -116,8 +119,8 @@ class Transfer(TaskHandler):
         """
         self.logger.info("Running transfer")
         self._reset()
-        self._set_remote_handlers()
         try:
+            self._set_remote_handlers()
             self._log_watch(kill_event)
             self._file_watch(kill_event)
             files = self._list_source_files()

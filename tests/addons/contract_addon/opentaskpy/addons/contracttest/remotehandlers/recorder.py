@@ -2,13 +2,15 @@
 
 The file is named by ``spec["record"]`` (transfers: in the source or
 destination spec; executions: at the top level). ``spec["fail"]`` names a
-method that should return failure.
+method that should return failure, ``spec["raise"]`` one that should raise
+``RuntimeError`` (``"__init__"`` included).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 
 import opentaskpy.otflogging
 from opentaskpy.remotehandlers.remotehandler import (
@@ -24,6 +26,8 @@ class _Recording:
         with open(self.spec["record"], "a", encoding="utf-8") as fh:
             entry = {"role": self.spec.get("role", "exec"), "method": method, **args}
             fh.write(json.dumps(entry, default=str) + "\n")
+        if self.spec.get("raise") == method:
+            raise RuntimeError(f"recorder {method} raised")
         return 1 if self.spec.get("fail") == method else 0
 
 
@@ -44,8 +48,8 @@ class RecorderTransfer(_Recording, RemoteTransferHandler):
         self._record("supports_direct_transfer")
         return bool(self.spec.get("direct", False))
 
-    def list_files(
-        self, directory: str | None = None, file_pattern: str | None = None
+    def list_files(  # keyword-only: the framework must call it by keyword
+        self, *, directory: str | None = None, file_pattern: str | None = None
     ) -> dict:
         self._record("list_files", directory=directory, file_pattern=file_pattern)
         base = directory or self.spec["directory"]
@@ -79,8 +83,8 @@ class RecorderTransfer(_Recording, RemoteTransferHandler):
             "pull_files_to_worker", files=sorted(files), files_type=type(files).__name__
         )
 
-    def pull_files(self, files: dict) -> int:
-        return self._record("pull_files")
+    def pull_files(self, files: dict, *args: object) -> int:
+        return self._record("pull_files", files=sorted(files), extra_args=len(args))
 
     def move_files_to_final_location(self, files: dict) -> int:
         return self._record("move_files_to_final_location")
@@ -105,11 +109,21 @@ class RecorderExecution(_Recording, RemoteExecutionHandler):
             __name__, spec["task_id"], self.TASK_TYPE
         )
         super().__init__(spec)
+        self._killed = threading.Event()
         self._record("__init__", task_id=spec["task_id"], keys=sorted(spec))
 
     def execute(self) -> bool:
         self.logger.info("recorder execution running")
+        if self.spec.get("block"):
+            # Runs until kill() is called (batch timeout / kill event).
+            self._record("execute")
+            killed = self._killed.wait(30)
+            return not killed
         return self._record("execute") == 0
+
+    def kill(self) -> None:
+        self._record("kill")
+        self._killed.set()
 
     def tidy(self) -> None:
         self._record("tidy")
