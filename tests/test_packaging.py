@@ -126,3 +126,45 @@ def test_wheel_contains_schemas_and_no_namespace_init(tmp_path: Path) -> None:
     assert not [n for n in names if n.startswith("opentaskpy/variablecaching/")]
     assert "opentaskpy/cli/task_run.py" in names
     assert "opentaskpy/plugins/lookup/random_number.py" in names
+
+
+def _declared_dependencies() -> set[str]:
+    import re
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {
+        re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower()
+        for dep in project["dependencies"]
+    }
+
+
+def test_dependencies_the_published_addons_rely_on_are_declared() -> None:
+    # otf-addons-o365 and -gcp import these without declaring them.
+    assert {"requests", "tenacity"} <= _declared_dependencies()
+
+
+def test_every_third_party_import_in_src_is_declared() -> None:
+    import ast
+    import importlib.metadata
+
+    imported: set[str] = set()
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {
+        name
+        for name in imported
+        if name not in sys.stdlib_module_names and name != "opentaskpy"
+    }
+    optional = {"psutil"}  # the "memory" extra (OTF_LOG_MEMORY_USAGE)
+    distributions = importlib.metadata.packages_distributions()
+    declared = _declared_dependencies()
+    missing = {
+        name
+        for name in third_party - optional
+        if not {d.lower() for d in distributions.get(name, [name])} & declared
+    }
+    assert not missing, f"imported in src/ but not declared: {sorted(missing)}"

@@ -315,3 +315,41 @@ def test_cli_s3_watch_timeout_exits_1(aws, task_run, cfg_dir: Path) -> None:
     assert result.returncode == 1
     assert "No valid files found after" in result.stdout + result.stderr
     assert list(Path("logs/cli-wait").glob("*_T_failed.log"))
+
+
+def test_s3_execution_writes_a_flag_object(aws) -> None:
+    """S3Execution (the aws addon's flag-file "execution") through our API."""
+    from opentaskpy.taskhandlers.execution import Execution
+
+    bucket = aws.bucket()
+    definition = {
+        "type": "execution",
+        "bucket": bucket,
+        "key": "flags/done.flg",
+        "protocol": {"name": "opentaskpy.addons.aws.remotehandlers.s3.S3Execution"},
+    }
+    assert Execution(None, "s3-exec-flag", definition).run() is True
+    head = aws.client("s3").head_object(Bucket=bucket, Key="flags/done.flg")
+    assert head["ContentLength"] == 0
+
+
+def test_fargate_execution_constructs_and_tidies(aws) -> None:
+    import importlib
+
+    module = importlib.import_module("opentaskpy.addons.aws.remotehandlers.ecsfargate")
+    handler = module.FargateTaskExecution(
+        {
+            "type": "execution",
+            "clusterName": "c",
+            "taskFamily": "f",
+            "protocol": {
+                "name": "opentaskpy.addons.aws.remotehandlers.ecsfargate."
+                "FargateTaskExecution"
+            },
+            "task_id": "fargate-build",
+        }
+    )
+    assert handler.spec["task_id"] == "fargate-build"
+    assert handler.logger.name.endswith(".fargate-build")
+    assert handler.ecs_client is not None
+    handler.tidy()

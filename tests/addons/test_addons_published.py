@@ -319,3 +319,61 @@ def test_sample_definitions_validate(
     _require(addon)
     validate = validate_transfer_json if kind == "T" else validate_execution_json
     assert validate(definition) is expected
+
+
+def test_sharepoint_transfer_builds_and_caches_its_refreshed_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """o365 is the addon that uses obtain_variable_from_spec + update_cache:
+    its constructor refreshes the token and writes it through our file
+    caching plugin. Microsoft's endpoints are replaced (no network here)."""
+    _require("o365")
+    import time
+
+    module = importlib.import_module("opentaskpy.addons.o365.remotehandlers.sharepoint")
+
+    class _SiteResponse:
+        def json(self) -> dict:
+            return {"id": "site-1"}
+
+    monkeypatch.setattr(
+        module,
+        "get_access_token",
+        lambda protocol: {
+            "access_token": "AT",
+            "refresh_token": "NEW-RT",
+            "expiry": time.time() + 3600,
+        },
+    )
+    monkeypatch.setattr(
+        module.SharepointTransfer, "_request", lambda self, *a, **k: _SiteResponse()
+    )
+    cache_file = tmp_path / "refresh_token.txt"
+    spec = {
+        "siteHostname": "example.sharepoint.com",
+        "siteName": "site",
+        "fileRegex": ".*",
+        "task_id": "o365-build",
+        "protocol": {
+            "name": "opentaskpy.addons.o365.remotehandlers.sharepoint."
+            "SharepointTransfer",
+            "refreshToken": "OLD-RT",
+            "clientId": "client",
+            "tenantId": "tenant",
+        },
+        "cacheableVariables": [
+            {
+                "variableName": "protocol.refreshToken",
+                "cachingPlugin": "file",
+                "cacheArgs": {"file": str(cache_file)},
+            }
+        ],
+    }
+    handler = module.SharepointTransfer(spec)
+    try:
+        assert handler.site_id == "site-1"
+        assert cache_file.read_text() == "NEW-RT"
+        assert spec["cacheableVariables"][0]["cacheArgs"]["value"] == "NEW-RT"
+        assert handler.logger.name.endswith(".o365-build")
+    finally:
+        handler.tidy()
