@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -184,3 +186,26 @@ def test_kill_after_finish_is_harmless(tmp_path: Path):
     assert handler.execute() is True
     handler.kill()
     assert "No running process to kill" in log_text("late-kill")
+
+
+def test_kill_returns_even_when_a_double_forked_daemon_keeps_stdout_open(
+    tmp_path: Path,
+):
+    # The daemon leaves the tree (double fork + new session) and inherits
+    # stdout: no process walk finds it and the pipe never reaches EOF.
+    command = "( setsid sleep 120 & echo $! > daemon.pid ); echo ready; sleep 300"
+    handler = make("daemon-task", tmp_path, command)
+    results: list[bool] = []
+    thread = threading.Thread(target=lambda: results.append(handler.execute()))
+    thread.start()
+    try:
+        assert wait_for(lambda: "REMOTE OUTPUT: ready" in log_text("daemon-task"))
+        handler.kill()
+        thread.join(30)  # the daemon lives 120 s: without the fix this hangs
+        assert not thread.is_alive()
+        assert results == [False]
+    finally:
+        daemon = tmp_path / "daemon.pid"
+        if daemon.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(daemon.read_text()), signal.SIGKILL)

@@ -12,11 +12,13 @@ import contextlib
 import os
 import random
 import re
+import select
 import shlex
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
@@ -95,9 +97,8 @@ class LocalExecution(RemoteExecutionHandler):
                     start_new_session=True,
                 )
                 self._reading = True
-            assert self.process.stdout is not None
-            for raw in self.process.stdout:
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            for raw in self._output_lines(self.process):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r")
                 match = token.search(line) if self.remote_pid is None else None
                 if match:
                     self.remote_pid = int(match.group(1))
@@ -123,6 +124,29 @@ class LocalExecution(RemoteExecutionHandler):
             )
             return False
         return True
+
+    def _output_lines(self, process: subprocess.Popen[bytes]) -> Iterator[bytes]:
+        """Yield output lines until EOF, or until killed and the shell is gone.
+
+        A process that left the tree entirely (double fork into a new
+        session) can keep the pipe open forever; after a kill, waiting for
+        its EOF would keep the batch step running past its timeout.
+        """
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        pending = b""
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                yield from lines
+            elif self._killed and process.poll() is not None:
+                break
+        if pending:
+            yield pending
 
     def kill(self) -> None:
         """Stop the running command and every process it started.
