@@ -24,6 +24,26 @@ def test_missing_config_dir(task_run, tmp_path):
     )
 
 
+def test_missing_config_dir_with_variables_file_env(task_run, tmp_path):
+    variables = tmp_path / "vars.json"
+    variables.write_text("{}")
+    missing = tmp_path / "nowhere"
+    proc = task_run(
+        "-t", "x", "-c", missing, env={"OTF_VARIABLES_FILE": str(variables)}
+    )
+    assert_one_error(proc, f"{missing}: config directory does not exist")
+
+
+def test_unusable_log_directory_is_one_line(task_run, cfg_dir, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    write_json(cfg_dir / "x.json", local_exec("true"))
+    proc = task_run(
+        "-t", "x", "-c", cfg_dir, env={"OTF_LOG_DIRECTORY": str(blocker / "logs")}
+    )
+    assert_one_error(proc, f"log directory {blocker / 'logs'}: Not a directory")
+
+
 def test_missing_variables_file(task_run, tmp_path):
     cfg = tmp_path / "cfg"
     write_json(cfg / "x.json", local_exec("true"))

@@ -82,9 +82,9 @@ def _describe(exc: BaseException, ctx: ErrorContext) -> str:
     if isinstance(exc, jinja2.UndefinedError):
         return _undefined_error(exc, ctx)
     message = str(exc)
+    if isinstance(exc, FileNotFoundError) and not os.path.isdir(ctx.config_dir):
+        return f"{ctx.config_dir}: config directory does not exist ({message})"
     if isinstance(exc, FileNotFoundError) and message.startswith(_VARIABLES_MISSING):
-        if not os.path.isdir(ctx.config_dir):
-            return f"{ctx.config_dir}: config directory does not exist ({message})"
         return message
     if isinstance(exc, FileNotFoundError) and message.startswith(_VARIABLES_FILE):
         return f"{message} (set by OTF_VARIABLES_FILE)"

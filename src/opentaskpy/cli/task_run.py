@@ -114,9 +114,15 @@ def main() -> None:
     os.environ["OTF_LOG_RUN_PREFIX"] = datetime.now().strftime("%Y%m%d-%H%M%S.%f")[:-3]
 
     level = verbosity_level(args.verbosity)
-    logger = otflogging.init_logging(
-        __name__, args.taskId, level=level, override_root_logger=True
-    )
+    try:
+        logger = otflogging.init_logging(
+            __name__, args.taskId, level=level, override_root_logger=True
+        )
+    except OSError as exc:  # the log directory cannot be created or written
+        log_dir = os.environ.get("OTF_LOG_DIRECTORY") or "logs"
+        reason = exc.strerror or str(exc)
+        emit_error_line(PROG, f"log directory {log_dir}: {reason}", args.taskId)
+        sys.exit(1)
     logger.log(VERBOSE2, f"Log verbosity: {args.verbosity}")
 
     # Deliberate deviation from cli.md §1.2: the reference lets exceptions
