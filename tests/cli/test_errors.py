@@ -337,3 +337,40 @@ def test_unknown_protocol_at_run_time(task_run, cfg_dir, tmp_path):
     )
     assert "myaddon.gone" in line.split("(", 1)[1]
     assert "Error running task: Unknown protocol myaddon.gone.Gone" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["my-plug", "2plug"])
+def test_config_dir_lookup_plugin_with_any_file_name(task_run, cfg_dir, tmp_path, name):
+    plugins = cfg_dir / "plugins" / "lookup"
+    plugins.mkdir(parents=True)
+    (plugins / f"{name}.py").write_text("def run(**kwargs):\n    return 'ok-value'\n")
+    write_json(cfg_dir / "variables.json.j2", {"V": f"{{{{ lookup('{name}') }}}}"})
+    write_json(cfg_dir / "x.json", local_exec("echo {{ V }} > out.txt", str(tmp_path)))
+    proc = task_run("-t", "x", "-c", cfg_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.txt").read_text() == "ok-value\n"
+
+
+def test_lookup_plugin_name_cannot_leave_the_plugins_dir(task_run, cfg_dir):
+    path = cfg_dir / "x.json"
+    path.write_text(json.dumps(local_exec("echo {{ lookup('../evil') }}")))
+    (cfg_dir / "plugins").mkdir()
+    (cfg_dir / "plugins" / "evil.py").write_text("def run(**kw):\n    return 'x'\n")
+    proc = task_run("-t", "x", "-c", cfg_dir)
+    assert_one_error(proc, "invalid lookup plugin name '../evil'")
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("import nonexistent_mod_xyz\n", "ModuleNotFoundError"),
+        ("def broken(:\n", "SyntaxError"),
+    ],
+)
+def test_broken_custom_filter_file_is_named(task_run, cfg_dir, source, fragment):
+    filters = cfg_dir / "filters"
+    filters.mkdir()
+    (filters / "bad.py").write_text(source)
+    write_json(cfg_dir / "x.json", local_exec("true"))
+    proc = task_run("-t", "x", "-c", cfg_dir)
+    assert_one_error(proc, f"{filters / 'bad.py'}: ", fragment)

@@ -76,18 +76,27 @@ def find_lookup_module(
         config_dir: the configuration directory.
         logger: for the level-11 ``ModuleNotFoundError`` line.
     """
-    if not isinstance(plugin, str) or not _VALID_NAME.match(plugin):
+    if (
+        not isinstance(plugin, str)
+        or not plugin
+        or "/" in plugin
+        or "\\" in plugin
+        or ".." in plugin
+    ):
         return None, f"invalid lookup plugin name {plugin!r}"
     module_name = f"{LOOKUP_NAMESPACE}.{plugin}"
     module = sys.modules.get(module_name)
     if module is not None:
         return module, ""
-    reason = ""
-    try:
-        return importlib.import_module(module_name), ""
-    except ModuleNotFoundError as err:
-        logger.log(11, f"Plugin {module_name} not importable: {err}")
-        reason = f"{err}"
+    reason = f"{plugin!r} is not an importable module name"
+    # Installed plugins need a dotted identifier; a config-dir file can be
+    # named anything (e.g. plugins/lookup/my-plug.py).
+    if _VALID_NAME.match(plugin):
+        try:
+            return importlib.import_module(module_name), ""
+        except ModuleNotFoundError as err:
+            logger.log(11, f"Plugin {module_name} not importable: {err}")
+            reason = f"{err}"
     path = f"{config_dir}/plugins/lookup/{plugin}.py"
     if os.path.isfile(path):
         return load_module_from_file(module_name, path, register=True), ""
@@ -102,7 +111,11 @@ def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Ca
         return filters
     for path in sorted(glob.glob(f"{filters_dir}/*.py")):
         stem = os.path.basename(path)[: -len(".py")]
-        module = load_module_from_file(stem, path)
+        try:
+            module = load_module_from_file(stem, path)
+        except Exception as exc:  # name the broken filter file in the error
+            exc.otf_config_file = path  # type: ignore[attr-defined]
+            raise
         for name, value in vars(module).items():
             if inspect.isfunction(value):
                 filters[name] = value
