@@ -232,3 +232,33 @@ def test_handler_construction_error_propagates(tmp_path: Path) -> None:
             1, "Unknown protocol nosuchproto", exceptions.UnknownProtocolError("x")
         )
     assert any(p.endswith("_failed.log") for p in task_logs("badproto"))
+
+
+def test_kill_signalled_before_delivery_stops_between_stages(tmp_path):
+    """A batch timeout that fires while a transfer is past its watches (or
+    before it started) stops it before any destination and the post-copy
+    action: nothing is delivered and the source is kept."""
+    import threading
+
+    src, dst1, dst2 = (tmp_path / n for n in ("src", "dst1", "dst2"))
+    for directory in (src, dst1, dst2):
+        directory.mkdir()
+    (src / "data.txt").write_text("payload")
+    definition = {
+        "type": "transfer",
+        "source": {
+            "directory": str(src),
+            "fileRegex": r"data\.txt",
+            "postCopyAction": {"action": "delete"},
+            "protocol": {"name": "local"},
+        },
+        "destination": [
+            {"directory": str(dst1), "protocol": {"name": "local"}},
+            {"directory": str(dst2), "protocol": {"name": "local"}},
+        ],
+    }
+    killed = threading.Event()
+    killed.set()
+    assert Transfer(None, "killed-early", definition).run(killed) is False
+    assert os.listdir(dst1) == [] and os.listdir(dst2) == []
+    assert (src / "data.txt").read_text() == "payload"

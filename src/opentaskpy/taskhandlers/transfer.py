@@ -69,6 +69,7 @@ class Transfer(TaskHandler):
         self._reset()
 
     def _reset(self) -> None:
+        self._kill_event: threading.Event | None = None
         self.overall_result = False
         self.handled_exception = False
         self._cleaned_up = False
@@ -119,6 +120,7 @@ class Transfer(TaskHandler):
         """
         self.logger.info("Running transfer")
         self._reset()
+        self._kill_event = kill_event
         try:
             self._set_remote_handlers()
             self._log_watch(kill_event)
@@ -128,6 +130,7 @@ class Transfer(TaskHandler):
                 self._deliver(files)
             else:
                 self.logger.info("Performing filewatch only")
+            self._stop_if_killed()
             self._post_copy_action(files)
         except _Done as done:
             return done.result
@@ -217,6 +220,17 @@ class Transfer(TaskHandler):
             self.logger.info(f" * {path}")
         return files
 
+    def _stop_if_killed(self) -> None:
+        """End the run between stages once a batch timeout or kill is signalled.
+
+        The reference only notices a kill during watches; stopping between
+        destinations and before the post-copy action keeps a timed-out
+        transfer from running on (a file being copied is still finished,
+        and a killed run never post-copies, so nothing is lost).
+        """
+        if self._kill_event is not None and self._kill_event.is_set():
+            self._finish(1, KILLED_MESSAGE)
+
     def _deliver(self, files: dict) -> None:
         """Stage on the worker where needed, decrypt, then send to each destination."""
         assert self.dest_remote_handlers is not None
@@ -242,6 +256,7 @@ class Transfer(TaskHandler):
         for spec, handler, mechanism in zip(
             self.dest_file_specs, self.dest_remote_handlers, mechanisms, strict=True
         ):
+            self._stop_if_killed()
             # (upstream quirk, kept) files encrypted for one destination are
             # what every later destination receives.
             files = self._send(spec, handler, mechanism, files, decrypted=decrypt)
