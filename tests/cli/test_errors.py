@@ -374,3 +374,33 @@ def test_broken_custom_filter_file_is_named(task_run, cfg_dir, source, fragment)
     write_json(cfg_dir / "x.json", local_exec("true"))
     proc = task_run("-t", "x", "-c", cfg_dir)
     assert_one_error(proc, f"{filters / 'bad.py'}: ", fragment)
+
+
+def test_batch_step_with_unknown_type_names_the_step_file(task_run, cfg_dir):
+    write_json(cfg_dir / "steps" / "typo-step.json", {"type": "transfr"})
+    write_json(
+        cfg_dir / "b.json",
+        {"type": "batch", "tasks": [{"order_id": 1, "task_id": "typo-step"}]},
+    )
+    proc = task_run("-t", "b", "-c", cfg_dir)
+    assert_one_error(
+        proc,
+        f"{cfg_dir / 'steps' / 'typo-step.json'}: type 'transfr': Unknown task type",
+    )
+
+
+def test_batch_step_breaking_its_schema_is_logged_with_file_and_path(task_run, cfg_dir):
+    write_json(
+        cfg_dir / "steps" / "no-command.json",
+        {"type": "execution", "protocol": {"name": "local"}, "directory": "/tmp"},
+    )
+    write_json(
+        cfg_dir / "b.json",
+        {"type": "batch", "tasks": [{"order_id": 1, "task_id": "no-command"}]},
+    )
+    proc = task_run("-t", "b", "-c", cfg_dir)
+    assert proc.returncode == 1
+    expected = (
+        f"{cfg_dir / 'steps' / 'no-command.json'}: $: 'command' is a required property"
+    )
+    assert expected in proc.stderr, proc.stderr

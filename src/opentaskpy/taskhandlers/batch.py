@@ -15,6 +15,7 @@ import re
 import threading
 from typing import Any
 
+from opentaskpy.config.schemas import find_violation
 from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import get_latest_log_file, init_logging
 from opentaskpy.taskhandlers.execution import Execution
@@ -106,6 +107,7 @@ class Batch(TaskHandler):
         order_id = entry["order_id"]
         step_id = entry["task_id"]
         definition = self.config_loader.load_task_definition(step_id)
+        self._report_invalid_step(step_id, definition)
         self.tasks[order_id] = definition
         retry_on_rerun = entry.get("retry_on_rerun", DEFAULT_TASK_RETRY_ON_RERUN)
         status = "NOT_STARTED"
@@ -158,7 +160,34 @@ class Batch(TaskHandler):
         if task_type == "batch":
             return Batch(self.global_config, step_id, definition, self.config_loader)
         self.logger.error(f"Task {step_id} has unknown task type {task_type!r}")
-        raise InvalidConfigError("Unknown task type")
+        error = InvalidConfigError("Unknown task type")
+        # Point the CLI's one-line error at the step's file and field.
+        error.otf_config_file = (  # type: ignore[attr-defined]
+            f"{self._step_file(step_id)}: type {task_type!r}"
+        )
+        raise error
+
+    def _step_file(self, step_id: str) -> str:
+        try:
+            return self.config_loader.find_task_file(step_id)
+        except Exception:  # noqa: BLE001 - only used to name the file
+            return step_id
+
+    def _report_invalid_step(self, step_id: str, definition: dict) -> None:
+        """Log a step whose definition breaks its schema.
+
+        The step still runs, as in the reference; ``otf-batch-validator``
+        rejects such batches.
+        """
+        kind = definition.get("type")
+        if kind not in ("transfer", "execution", "batch"):
+            return  # reported by _create_handler
+        violation = find_violation(kind, definition)
+        if violation is not None:
+            self.logger.error(
+                f"{self._step_file(step_id)}: {violation.describe()} "
+                f"(task {step_id} does not match the {kind} schema)"
+            )
 
     def _set_remote_handlers(self) -> None:
         """Batches have no protocol handlers; steps are built in the constructor."""
