@@ -225,12 +225,15 @@ def test_unknown_task_type(cfg_dir: Path):
     batch_file(cfg_dir, "weird-batch", [{"order_id": 1, "task_id": "weird-task"}])
     with pytest.raises(exceptions.InvalidConfigError, match="^Unknown task type$"):
         make_batch(cfg_dir, "weird-batch")
+    # The batch never ran: no log is left looking like a live run.
+    assert not [n for n in logs_of("weird-batch") if "_running" in n]
 
 
 def test_missing_sub_task(cfg_dir: Path):
     batch_file(cfg_dir, "hollow-batch", [{"order_id": 1, "task_id": "not-there"}])
     with pytest.raises(FileNotFoundError, match="not-there"):
         make_batch(cfg_dir, "hollow-batch")
+    assert not [n for n in logs_of("hollow-batch") if "_running" in n]
 
 
 def test_unknown_dependency_never_runs(cfg_dir: Path, tmp_path: Path):

@@ -35,14 +35,20 @@ Environment variables:
   OTF_RUN_ID                 group all log files under <logdir>/<run id>/
   OTF_VARIABLES_FILE         comma-separated variables files to use instead
   OTF_LAZY_LOAD_VARIABLES=1  resolve variables only when a task uses them
-  OTF_SSH_KEY                RSA private key used for SSH/SFTP connections
+  OTF_SSH_KEY                private key used for SSH/SFTP connections
+  OTF_KNOWN_HOSTS_FILE       trust-on-first-use known_hosts file
+                             (default: ~/.ssh/known_hosts)
+  OTF_SSH_RETRY_ATTEMPTS, OTF_SSH_RETRY_WAIT_SCALE
+                             SSH/SFTP connection attempts (6) and wait factor
   OTF_STAGING_DIR            base directory for the local staging directory
   OTF_PARAMIKO_ULTRA_DEBUG=1 very verbose SFTP client logging
+  OTF_BATCH_MAX_CONCURRENCY  most batch steps running at once (default: no cap)
   OTF_BATCH_RESUME_LOG_DATE  YYYYMMDD: resume a batch from that day's log
   OTF_STALE_RUNNING_LOG_SECONDS  resume from _running batch logs this old
-  OTF_BATCH_POLL_INTERVAL    seconds between batch status checks (default 5)
-  OTF_NO_THREAD_SLEEP        no pause after starting each batch step
-  OTF_LOG_MEMORY_USAGE       log process memory after each batch poll
+  OTF_BATCH_POLL_INTERVAL, OTF_NO_THREAD_SLEEP
+                             accepted for compatibility; unused (the batch
+                             scheduler starts steps as soon as they can run)
+  OTF_LOG_MEMORY_USAGE       log process memory while a batch runs
   <VARIABLE> or <VAR.PATH>   override a global or task variable
 
 Overriding task attributes:

@@ -17,7 +17,7 @@ from typing import Any
 
 from opentaskpy.config.schemas import find_violation
 from opentaskpy.exceptions import InvalidConfigError
-from opentaskpy.otflogging import get_latest_log_file, init_logging
+from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
 from opentaskpy.taskhandlers.execution import Execution
 from opentaskpy.taskhandlers.taskhandler import VERBOSE1, TaskHandler
 from opentaskpy.taskhandlers.transfer import Transfer
@@ -70,16 +70,22 @@ class Batch(TaskHandler):
         # Guards every step's status; step threads notify it when they finish.
         self._condition = threading.Condition()
 
-        previous = self._previous_statuses()
-        batch_definition["tasks"].sort(key=lambda entry: entry["order_id"])
-        for entry in batch_definition["tasks"]:
-            self._add_step(entry, previous.get(entry["order_id"]))
-        self._warn_unknown_dependencies()
-        for entry in self.task_order_tree.values():
-            if entry["status"] == "NOT_STARTED":
-                entry["task_handler"] = self._create_handler(
-                    entry["task_id"], entry["task"]
-                )
+        try:
+            previous = self._previous_statuses()
+            batch_definition["tasks"].sort(key=lambda entry: entry["order_id"])
+            for entry in batch_definition["tasks"]:
+                self._add_step(entry, previous.get(entry["order_id"]))
+            self._warn_unknown_dependencies()
+            for entry in self.task_order_tree.values():
+                if entry["status"] == "NOT_STARTED":
+                    entry["task_handler"] = self._create_handler(
+                        entry["task_id"], entry["task"]
+                    )
+        except Exception:
+            # The batch never ran: its log must not stay "_running" (it would
+            # look like a live run, or a resume candidate).
+            close_log_file(self.logger, False)
+            raise
 
     # -- construction ---------------------------------------------------------
 
