@@ -404,3 +404,26 @@ def test_batch_step_breaking_its_schema_is_logged_with_file_and_path(task_run, c
         f"{cfg_dir / 'steps' / 'no-command.json'}: $: 'command' is a required property"
     )
     assert expected in proc.stderr, proc.stderr
+
+
+def test_bad_environment_values_name_the_variable(task_run, cfg_dir, tmp_path):
+    write_json(cfg_dir / "variables.json.j2", {"PORT": 22})
+    write_json(cfg_dir / "x.json", local_exec("true"))
+    proc = task_run("-t", "x", "-c", cfg_dir, env={"PORT": "twenty"})
+    assert_one_error(proc, "environment variable PORT='twenty'", "integer")
+
+    write_json(cfg_dir / "step.json", local_exec("true"))
+    write_json(
+        cfg_dir / "b.json",
+        {"type": "batch", "tasks": [{"order_id": 1, "task_id": "step"}]},
+    )
+    proc = task_run(
+        "-t", "b", "-c", cfg_dir, env={"OTF_STALE_RUNNING_LOG_SECONDS": "abc"}
+    )
+    assert_one_error(proc, "OTF_STALE_RUNNING_LOG_SECONDS='abc'", "whole number")
+
+    proc = task_run(
+        "-t", "b", "-c", cfg_dir, env={"OTF_BATCH_RESUME_LOG_DATE": "2026-11-23"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "OTF_BATCH_RESUME_LOG_DATE='2026-11-23' is not YYYYMMDD" in proc.stderr

@@ -58,7 +58,10 @@ def test_int_override_with_text_is_an_error(
     write_json(cfg_dir / "variables.json.j2", {"PORT": 22})
     loader = ConfigLoader(str(cfg_dir))
     monkeypatch.setenv("PORT", "twenty")
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError,
+        match=r"environment variable PORT=.twenty.: the variable PORT is an integer",
+    ):
         loader.get_global_variables()
 
 

@@ -16,9 +16,17 @@ from opentaskpy import otflogging
 OVERRIDE_PREFIX = "OTF_OVERRIDE_"
 
 
-def _typed(old: Any, value: str) -> Any:
+def _typed(old: Any, value: str, name: str) -> Any:
     # bool is an int too: int("true") raises ValueError (reference behaviour).
-    return int(value) if isinstance(old, int) else value
+    if not isinstance(old, int):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"environment variable {name}={value!r}: the variable {name} is an "
+            "integer, so its override must be a whole number"
+        ) from None
 
 
 def apply_variable_overrides(
@@ -44,7 +52,7 @@ def apply_variable_overrides(
                 target = target[part]
             else:
                 if isinstance(target, dict) and parts[-1] in target:
-                    target[parts[-1]] = _typed(target[parts[-1]], value)
+                    target[parts[-1]] = _typed(target[parts[-1]], value, name)
                     otflogging.register_secrets_from({parts[-1]: value})
                     logger.info(
                         f"Overriding nested {kind} variable '{name}' with "
@@ -52,7 +60,7 @@ def apply_variable_overrides(
                     )
         elif name in variables:
             old = variables[name]
-            variables[name] = _typed(old, value)
+            variables[name] = _typed(old, value, name)
             # Mask before logging when the name says it is a secret.
             otflogging.register_secrets_from({name: [old, value]})
             logger.info(
