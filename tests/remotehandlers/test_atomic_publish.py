@@ -101,10 +101,13 @@ def test_worker_staging_is_private_while_it_exists_and_removed_after(
     base.mkdir()
     monkeypatch.setenv("OTF_STAGING_DIR", str(base))
     ssh_env.write_file(dirs["src"] / "big.bin", os.urandom(8 * 1024 * 1024))
+    second = ssh_env.make_dir(dirs["dst"].parent.name, "dst2")
+    # Two destinations: the files are staged on the worker once for both.
     definition = transfer_def(
         remote_source(ssh_env, "ssh1", dirs["src"], r"big\.bin")
         | {"protocol": ssh_env.protocol("ssh1") | {"name": "sftp"}},
         remote_dest(ssh_env, "sftp", dirs["dst"]),
+        remote_dest(ssh_env, "sftp", second),
     )
     modes: list[int] = []
     stop = threading.Event()
@@ -127,3 +130,4 @@ def test_worker_staging_is_private_while_it_exists_and_removed_after(
     assert set(modes) == {0o700}
     assert os.listdir(base) == []
     assert (dirs["dst"] / "big.bin").stat().st_size == 8 * 1024 * 1024
+    assert (second / "big.bin").read_bytes() == (dirs["dst"] / "big.bin").read_bytes()

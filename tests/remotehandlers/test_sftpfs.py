@@ -79,3 +79,89 @@ def test_short_reads_from_the_server_are_completed(conn, dirs, tmp_path, monkeyp
     out = tmp_path / "out.bin"
     fs.get(str(source), str(out))
     assert out.read_bytes() == payload
+
+
+class _RequestLog:
+    """Wraps a client's request primitives to record what was asked, when."""
+
+    def __init__(self, sftp, monkeypatch):
+        self.outstanding = 0
+        self.peak = 0
+        self.sync_reads = 0
+        self.lengths: dict[int, int] = {}
+        send, receive, request = sftp._async_request, sftp._read_response, sftp._request
+
+        def async_request(fileobj, t, *args):
+            num = send(fileobj, t, *args)
+            if t == sftpfs.paramiko.sftp.CMD_READ:
+                self.lengths[num] = args[-1]
+                self.outstanding += args[-1]
+                self.peak = max(self.peak, self.outstanding)
+            return num
+
+        def read_response(waitfor=None):
+            before = set(fileobj_nums(sftp))
+            result = receive(waitfor)
+            for num in before - set(fileobj_nums(sftp)):
+                self.outstanding -= self.lengths.pop(num, 0)
+            return result
+
+        def sync_request(t, *args):
+            if t == sftpfs.paramiko.sftp.CMD_READ:
+                self.sync_reads += 1
+            return request(t, *args)
+
+        monkeypatch.setattr(sftp, "_async_request", async_request)
+        monkeypatch.setattr(sftp, "_read_response", read_response)
+        monkeypatch.setattr(sftp, "_request", sync_request)
+
+
+def fileobj_nums(sftp) -> list[int]:
+    return list(sftp._expecting)
+
+
+def test_reads_keep_a_bounded_window_and_never_fall_back_to_sync(
+    conn, dirs, monkeypatch
+):
+    """A sliding window: never more than WINDOW bytes asked ahead, and no
+    block is ever fetched with a synchronous request (paramiko's prefetch
+    could give up half-way and then read block by block)."""
+    size = 3 * WINDOW + 12345
+    payload = os.urandom(size)
+    source = dirs["src"] / "window.bin"
+    source.write_bytes(payload)
+    source.chmod(0o644)
+    sftp = conn.sftp()
+    log = _RequestLog(sftp, monkeypatch)
+    fs = SFTPFileSystem(sftp, "sftp")
+    received = bytearray()
+    for chunk in fs.read_chunks(str(source)):
+        received += chunk
+    assert bytes(received) == payload
+    assert 0 < log.peak <= WINDOW
+    assert log.sync_reads == 0
+    assert log.outstanding == 0 and not log.lengths
+
+
+def test_a_file_that_shrinks_while_read_is_an_error(conn, dirs):
+    source = dirs["src"] / "shrink.bin"
+    source.write_bytes(os.urandom(2 * WINDOW))
+    source.chmod(0o644)
+    fs = SFTPFileSystem(conn.sftp(), "sftp")
+    chunks = fs.read_chunks(str(source))
+    next(chunks)
+    os.truncate(source, 1000)
+    with pytest.raises(OSError, match="shorter"):
+        for _ in chunks:
+            pass
+    # The session is still usable afterwards.
+    assert fs.stat(str(source)).size == 1000
+
+
+def test_write_chunks_regroups_any_chunk_sizes(conn, dirs):
+    fs = SFTPFileSystem(conn.sftp(), "sftp")
+    payload = os.urandom(5 * sftpfs.OPENSSH_READ + 3)
+    pieces = [payload[i : i + 7777] for i in range(0, len(payload), 7777)]
+    target = dirs["dst"] / "regrouped.bin"
+    assert fs.write_chunks(iter(pieces), str(target)) == len(payload)
+    assert target.read_bytes() == payload

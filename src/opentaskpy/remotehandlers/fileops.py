@@ -23,7 +23,7 @@ import re
 import secrets
 import stat as stat_module
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from logging import Logger
 
@@ -72,6 +72,18 @@ class FileSystem(ABC):
     @abstractmethod
     def get(self, remote_path: str, local_path: str) -> None:
         """Copy ``remote_path`` to a worker file (streaming, constant memory)."""
+
+    def read_chunks(self, path: str) -> Iterator[bytes]:
+        """Yield the content of ``path`` in chunks (for streaming transfers).
+
+        Optional: a file system that cannot stream raises
+        ``NotImplementedError`` and its transfers go through staging files.
+        """
+        raise NotImplementedError
+
+    def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
+        """Write ``chunks`` to ``path`` and return the bytes written (optional)."""
+        raise NotImplementedError
 
     @abstractmethod
     def rename(self, source: str, target: str) -> None:
@@ -181,7 +193,7 @@ def publish(
     mode: str | None = None,
     verify_size: bool = True,
     atomic: bool = True,
-    place: Callable[[str], None] | None = None,
+    place: Callable[[str], int | None] | None = None,
     expected_size: int | None = None,
     before_rename: Callable[[str], None] | None = None,
 ) -> str:
@@ -198,8 +210,10 @@ def publish(
             final name directly (for servers without a usable rename).
         place: puts the content at the given (temporary) path instead of
             ``fs.put(local_path, path)`` (e.g. a remote move from a staging
-            directory); ``local_path`` is then only used for its size unless
-            ``expected_size`` is given.
+            directory, or a stream from the source). When it returns the
+            number of bytes it wrote, that is the size checked; otherwise
+            ``local_path`` is used for its size unless ``expected_size`` is
+            given.
         expected_size: the size to check against instead of the local size.
         before_rename: called with the temporary path after the mode was set
             (e.g. to change owner or group); an exception aborts the publish.
@@ -213,14 +227,14 @@ def publish(
     """
     final_path = join(directory, final_name)
     target = temporary_name(directory, final_name) if atomic else final_path
-    expected = (
-        expected_size if expected_size is not None else os.stat(local_path).st_size
-    )
     try:
-        if place is not None:
-            place(target)
+        written = place(target) if place is not None else fs.put(local_path, target)
+        if expected_size is not None:
+            expected = expected_size
+        elif isinstance(written, int):
+            expected = written
         else:
-            fs.put(local_path, target)
+            expected = os.stat(local_path).st_size
         if verify_size:
             st = fs.stat(target)
             if st is None or st.size != expected:

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import os
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers import fileops, streaming
 from opentaskpy.remotehandlers.localfs import LocalFileSystem
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 
@@ -75,6 +76,18 @@ class LocalTransfer(RemoteTransferHandler):
         Returns:
             0 when every file was delivered, 1 otherwise.
         """
+        if file_list is not None:
+            paths = list(file_list)
+        else:
+            paths = sorted(glob.glob(f"{local_staging_directory}/*"))
+        return self.push_streams([streaming.worker_file(path) for path in paths])
+
+    def can_stream_to(self) -> bool:
+        """Streams are written straight into the destination directory."""
+        return True
+
+    def push_streams(self, contents: list[streaming.Content]) -> int:
+        """Publish each content into the destination directory, atomically."""
         directory = self.spec["directory"]
         if not os.path.isdir(directory):
             if not self.spec.get("createDirectoryIfNotExists"):
@@ -85,22 +98,25 @@ class LocalTransfer(RemoteTransferHandler):
             except OSError as exc:
                 self.logger.error(f"Unable to create directory {directory}: {exc}")
                 return 1
-        if file_list is not None:
-            paths = list(file_list)
-        else:
-            paths = sorted(glob.glob(f"{local_staging_directory}/*"))
         result = 0
-        for path in paths:
-            name = fileops.apply_rename(os.path.basename(path), self.spec.get("rename"))
+        for content in contents:
+            name = fileops.apply_rename(content.name, self.spec.get("rename"))
             try:
                 final = fileops.publish(
-                    self.fs, path, directory, name, mode=self.spec.get("mode")
+                    self.fs,
+                    content.label,
+                    directory,
+                    name,
+                    mode=self.spec.get("mode"),
+                    place=functools.partial(content.write_to, self.fs),
                 )
             except (OSError, ValueError) as exc:
-                self.logger.error(f"Unable to copy {path} to {directory}/{name}: {exc}")
+                self.logger.error(
+                    f"Unable to copy {content.label} to {directory}/{name}: {exc}"
+                )
                 result = 1
                 continue
-            self.logger.info(f"Copied {path} to {final}")
+            self.logger.info(f"Copied {content.label} to {final}")
         return result
 
     def handle_post_copy_action(self, files: dict) -> int:

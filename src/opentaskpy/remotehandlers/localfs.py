@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
+
+#: Read size for streaming a local file.
+CHUNK_BYTES = 1024 * 1024
 
 
 class LocalFileSystem(FileSystem):
@@ -49,6 +53,21 @@ class LocalFileSystem(FileSystem):
     def get(self, remote_path: str, local_path: str) -> None:
         """Copy a file to the worker path."""
         shutil.copyfile(remote_path, local_path)
+
+    def read_chunks(self, path: str) -> Iterator[bytes]:
+        """Yield the content of ``path`` in 1 MiB chunks."""
+        with open(path, "rb") as handle:
+            while data := handle.read(CHUNK_BYTES):
+                yield data
+
+    def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
+        """Write ``chunks`` to a new file at ``path``; return the bytes written."""
+        written = 0
+        with open(path, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                written += len(chunk)
+        return written
 
     def rename(self, source: str, target: str) -> None:
         """Atomic rename replacing ``target`` (same file system only)."""

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentaskpy.remotehandlers.streaming import Content
 
 _VARIABLE_NAME = re.compile(r"^[\w.\[\]]+$")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -115,6 +118,24 @@ class RemoteTransferHandler(RemoteHandler):
     @abstractmethod
     def handle_post_copy_action(self, files: dict) -> int:
         """Move, rename or delete the source files after a successful transfer."""
+
+    # Streaming through the worker (optional, see opentaskpy.remotehandlers.streaming).
+
+    def can_stream_from(self) -> bool:
+        """Whether this source implements :meth:`stream_files`."""
+        return False
+
+    def can_stream_to(self) -> bool:
+        """Whether this destination implements :meth:`push_streams`."""
+        return False
+
+    def stream_files(self, files: dict) -> list[Content]:
+        """Return the source ``files`` as contents read while being written."""
+        raise NotImplementedError
+
+    def push_streams(self, contents: list[Content]) -> int:
+        """Deliver contents like :meth:`push_files_from_worker` delivers files."""
+        raise NotImplementedError
 
 
 class RemoteExecutionHandler(RemoteHandler):

@@ -8,10 +8,11 @@ case files are written directly under their final name.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers import fileops, streaming
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.sshconn import SSHConnection
@@ -114,6 +115,15 @@ class SFTPTransfer(SFTPBackedTransfer):
         self, local_staging_directory: str, file_list: dict | None = None
     ) -> int:
         """Deliver worker files to the destination directory, atomically."""
+        paths = self.worker_files(local_staging_directory, file_list)
+        return self.push_streams([streaming.worker_file(path) for path in paths])
+
+    def can_stream_to(self) -> bool:
+        """SFTP destinations publish streams like staged files."""
+        return True
+
+    def push_streams(self, contents: list[streaming.Content]) -> int:
+        """Publish each content into the destination directory, atomically."""
         try:
             fs = self.filesystem()
         except Exception as exc:  # noqa: BLE001 - one clear line, then failure
@@ -137,25 +147,26 @@ class SFTPTransfer(SFTPBackedTransfer):
                 return 1
         atomic = self.protocol.get("supportsPosixRename", True) is not False
         verify = self.protocol.get("supportsStatAfterUpload", True) is not False
-        paths = self.worker_files(local_staging_directory, file_list)
         if atomic:
-            names = {self.final_name(p) for p in paths}
+            names = {self.final_name(c.name) for c in contents}
             fileops.remove_stale_partials(fs, directory, names, self.logger)
         result = 0
-        for path in paths:
-            name = self.final_name(path)
+        for content in contents:
+            name = self.final_name(content.name)
             try:
                 self.logger.info(
-                    f"[{self.host}] Transferring file {path} to {directory}/{name}"
+                    f"[{self.host}] Transferring file {content.label} to "
+                    f"{directory}/{name}"
                 )
                 fileops.publish(
                     fs,
-                    path,
+                    content.label,
                     directory,
                     name,
                     mode=self.spec.get("mode"),
                     verify_size=verify,
                     atomic=atomic,
+                    place=functools.partial(content.write_to, fs),
                 )
             except Exception as exc:  # noqa: BLE001 - reported, next file tried
                 reason = exc or type(exc).__name__

@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers import fileops, streaming
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 
@@ -77,6 +77,15 @@ class SFTPBackedTransfer(RemoteTransferHandler):
                     os.remove(target)
                 result = 1
         return result
+
+    def can_stream_from(self) -> bool:
+        """Files are read over SFTP while the destination writes them."""
+        return True
+
+    def stream_files(self, files: dict) -> list[streaming.Content]:
+        """Return each file as a content read from this host on demand."""
+        fs = self.filesystem()
+        return [streaming.source_stream(fs, path) for path in files]
 
     def handle_post_copy_action(self, files: dict) -> int:
         """Move, rename or delete the source files."""

@@ -1,8 +1,10 @@
 """The shared file-operations layer implemented over an SFTP session.
 
 Transfers stream with pipelined requests, so memory stays flat whatever the
-file size: downloads issue ``readv`` requests in bounded windows, uploads
-pipelined writes bounded by the channel window.
+file size: downloads keep a sliding window of read requests
+(:mod:`~opentaskpy.remotehandlers.sftpread`), uploads pipelined writes
+bounded by the channel window. ``read_chunks``/``write_chunks`` let a
+transfer stream from one host to another without a staging file.
 
 Request sizes follow the SSH packets that carry them (paramiko pays per
 packet, in Python): a write fills one packet of the server's maximum size
@@ -15,12 +17,14 @@ with room for them, see ``sshconn.SFTP_MAX_PACKET``).
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.remotehandlers.sftpread import read_pipelined
 
 #: Bytes requested per download window (bounds memory at any file size).
-WINDOW_BYTES = 16 * 1024 * 1024
+WINDOW_BYTES = 8 * 1024 * 1024
 #: Read size every SFTP server supports.
 BASIC_READ = 32768
 #: Read size for OpenSSH's sftp-server.
@@ -80,44 +84,53 @@ class SFTPFileSystem(FileSystem):
     def put(self, local_path: str, remote_path: str) -> None:
         """Upload a worker file: pipelined writes of one packet each."""
         _, write_size = request_sizes(self.sftp)
-        with (
-            open(local_path, "rb") as handle,
-            self.sftp.open(remote_path, "wb", bufsize=0) as remote,
-        ):
-            remote.MAX_REQUEST_SIZE = write_size
-            remote.set_pipelined(True)
-            while data := handle.read(write_size):
-                remote.write(data)
+        with open(local_path, "rb") as handle:
+            self.write_chunks(iter(lambda: handle.read(write_size), b""), remote_path)
 
     def get(self, remote_path: str, local_path: str) -> None:
-        """Download to a worker file: pipelined reads in bounded windows.
+        """Download to a worker file (see :meth:`read_chunks`)."""
+        chunks = self.read_chunks(remote_path)
+        first = next(chunks, b"")  # the remote file is open before the local one
+        with open(local_path, "wb") as handle:
+            handle.write(first)
+            for data in chunks:
+                handle.write(data)
 
-        paramiko's own bounded prefetch limits outstanding requests but not
-        received-and-unread data, and looks blocks up with a linear scan, so
-        a reader that falls behind ends up holding the whole file. Here at
-        most ``WINDOW_BYTES`` are ever requested at once. A server that
-        answers a read short is still read correctly (paramiko then asks for
-        the rest itself).
+    def read_chunks(self, path: str) -> Iterator[bytes]:
+        """Yield the file's content, read with a sliding window of requests.
+
+        At most ``WINDOW_BYTES`` are requested ahead, so memory stays flat
+        at any file size (see :mod:`~opentaskpy.remotehandlers.sftpread`).
         """
         read_size, _ = request_sizes(self.sftp)
-        with self.sftp.open(remote_path, "rb") as remote:
-            remote.MAX_REQUEST_SIZE = read_size
-            size = remote.stat().st_size or 0
-            with open(local_path, "wb") as handle:
-                if size <= read_size:
-                    # One plain read request: no prefetch thread to start.
-                    handle.write(remote.read(size))
-                    return
-                offset = 0
-                while offset < size:
-                    end = min(size, offset + WINDOW_BYTES)
-                    chunks = [
-                        (o, min(read_size, end - o))
-                        for o in range(offset, end, read_size)
-                    ]
-                    for data in remote.readv(chunks):
-                        handle.write(data)
-                    offset = end
+        yield from read_pipelined(self.sftp, path, read_size, WINDOW_BYTES)
+
+    def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
+        """Write ``chunks`` to ``path`` with pipelined writes of one packet each.
+
+        Returns:
+            The number of bytes written.
+        """
+        _, write_size = request_sizes(self.sftp)
+        written = 0
+        pending = bytearray()
+        with self.sftp.open(path, "wb", bufsize=0) as remote:
+            remote.MAX_REQUEST_SIZE = write_size
+            remote.set_pipelined(True)
+            for chunk in chunks:
+                if not pending and len(chunk) == write_size:
+                    remote.write(chunk)
+                    written += write_size
+                    continue
+                pending += chunk
+                while len(pending) >= write_size:
+                    remote.write(bytes(pending[:write_size]))
+                    del pending[:write_size]  # O(1) at the front of a bytearray
+                    written += write_size
+            if pending:
+                remote.write(bytes(pending))
+                written += len(pending)
+        return written
 
     def rename(self, source: str, target: str) -> None:
         """Rename, replacing ``target``."""

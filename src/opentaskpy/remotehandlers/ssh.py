@@ -18,7 +18,7 @@ import posixpath
 import shlex
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers import fileops, streaming
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
@@ -170,6 +170,15 @@ class SSHTransfer(SFTPBackedTransfer):
         self, local_staging_directory: str, file_list: dict | None = None
     ) -> int:
         """Upload worker files into the remote staging directory."""
+        paths = self.worker_files(local_staging_directory, file_list)
+        return self.push_streams([streaming.worker_file(path) for path in paths])
+
+    def can_stream_to(self) -> bool:
+        """SSH destinations take streams into their remote staging directory."""
+        return True
+
+    def push_streams(self, contents: list[streaming.Content]) -> int:
+        """Upload contents into the remote staging directory (size-checked)."""
         try:
             fs, staging = self._prepare_staging()
         except Exception as exc:  # noqa: BLE001 - reported as a failed push
@@ -177,13 +186,22 @@ class SSHTransfer(SFTPBackedTransfer):
                 f"[{self.host}] Unable to prepare staging directory: {exc}"
             )
             return 1
-        for path in self.worker_files(local_staging_directory, file_list):
-            target = staging + posixpath.basename(path)
-            self.logger.info(f"[{self.host}] Uploading {path} to {target}")
+        for content in contents:
+            target = staging + content.name
+            self.logger.info(f"[{self.host}] Uploading {content.label} to {target}")
             try:
-                fs.put(path, target)
+                written = content.write_to(fs, target)
+                st = fs.stat(target) if written is not None else None
+                if written is not None and (st is None or st.size != written):
+                    found = None if st is None else st.size
+                    raise OSError(
+                        f"Size check failed for {target}: expected {written} "
+                        f"bytes, found {found}"
+                    )
             except Exception as exc:  # noqa: BLE001 - partial upload removed below
-                self.logger.error(f"[{self.host}] Unable to upload {path}: {exc}")
+                self.logger.error(
+                    f"[{self.host}] Unable to upload {content.label}: {exc}"
+                )
                 with contextlib.suppress(Exception):  # connection may be gone
                     fs.remove(target)
                 return 1

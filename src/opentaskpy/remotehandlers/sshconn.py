@@ -42,6 +42,7 @@ from tenacity import (
 )
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.remotehandlers.sshio import open_session
 from opentaskpy.remotehandlers.sshoptions import connect_kwargs
 
 DEFAULT_ATTEMPTS = 6
@@ -266,14 +267,9 @@ class SSHConnection:
             self.connect()
             transport = self.client.get_transport()
             assert transport is not None
-            sftp = paramiko.SFTPClient.from_transport(
-                transport, window_size=SFTP_WINDOW, max_packet_size=SFTP_MAX_PACKET
-            )
-            if sftp is None:
-                raise paramiko.SSHException(
-                    f"[{self.hostname}] Unable to open an SFTP session"
-                )
-            self._sftp = sftp
+            channel = open_session(transport, SFTP_WINDOW, SFTP_MAX_PACKET)
+            channel.invoke_subsystem("sftp")
+            self._sftp = paramiko.SFTPClient(channel)
         return self._sftp
 
     def run(

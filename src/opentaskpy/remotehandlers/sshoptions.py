@@ -20,6 +20,7 @@ import socket
 import threading
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.remotehandlers.sshio import ReadAheadSocket
 
 _KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
     paramiko.RSAKey,
@@ -140,8 +141,11 @@ def new_transport(
     """Create a client transport that prefers AES-GCM and ETM MACs.
 
     Used as ``SSHClient.connect(transport_factory=...)``. A server that
-    offers neither still negotiates paramiko's usual CTR + HMAC.
+    offers neither still negotiates paramiko's usual CTR + HMAC. A plain
+    socket is read through :class:`~opentaskpy.remotehandlers.sshio.ReadAheadSocket`.
     """
+    if isinstance(sock, socket.socket):
+        sock = ReadAheadSocket(sock)  # type: ignore[assignment]
     transport = paramiko.Transport(
         sock,
         disabled_algorithms=disabled_algorithms,

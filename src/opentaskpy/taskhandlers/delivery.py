@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DIRECT, PULL, WORKER = "direct", "pull", "worker"
+DIRECT, PULL, WORKER, STREAM = "direct", "pull", "worker", "stream"
 
 
 def choose_mechanisms(
@@ -25,7 +25,8 @@ def choose_mechanisms(
       can do direct transfers);
     * ``worker`` (files staged on the worker, then
       ``destination.push_files_from_worker``): everything else — other
-      protocols, ``proxy``, sources without direct support.
+      protocols, ``proxy``, sources without direct support. A single worker
+      destination may stream instead (:func:`stream_instead`).
 
     Args:
         source: the source handler.
@@ -49,3 +50,24 @@ def choose_mechanisms(
         else:
             mechanisms.append(WORKER)
     return mechanisms
+
+
+def stream_instead(
+    source: Any,
+    dest_specs: list[dict],
+    dest_handlers: list,
+    mechanisms: list[str],
+    decrypt: bool,
+) -> bool:
+    """Whether a worker transfer can skip the staging files and stream.
+
+    Only for a single destination fed through the worker, without PGP on
+    either side (both work on staged files), when the source can stream its
+    files out and the destination can publish streams
+    (see :mod:`opentaskpy.remotehandlers.streaming`).
+    """
+    if mechanisms != [WORKER] or decrypt:
+        return False
+    if (dest_specs[0].get("encryption") or {}).get("encrypt"):
+        return False
+    return bool(source.can_stream_from() and dest_handlers[0].can_stream_to())

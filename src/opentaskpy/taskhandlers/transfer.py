@@ -25,7 +25,14 @@ from opentaskpy.exceptions import (
     RemoteTransferError,
 )
 from opentaskpy.taskhandlers import conditionals, pgp, staging, watch
-from opentaskpy.taskhandlers.delivery import DIRECT, PULL, WORKER, choose_mechanisms
+from opentaskpy.taskhandlers.delivery import (
+    DIRECT,
+    PULL,
+    STREAM,
+    WORKER,
+    choose_mechanisms,
+    stream_instead,
+)
 from opentaskpy.taskhandlers.protocols import resolve_protocol
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
 
@@ -241,6 +248,11 @@ class Transfer(TaskHandler):
         if decrypt and WORKER in mechanisms:
             # Decrypted files exist only on the worker: everyone is fed from there.
             mechanisms = [WORKER] * len(mechanisms)
+        source = self.source_remote_handler
+        if stream_instead(
+            source, self.dest_file_specs, self.dest_remote_handlers, mechanisms, decrypt
+        ):
+            mechanisms = [STREAM]
         if WORKER in mechanisms:
             self._stage_on_worker(files)
         if decrypt:
@@ -307,6 +319,11 @@ class Transfer(TaskHandler):
             if handler.pull_files(files, self.source_file_spec):
                 self._fail("Remote PULL transfer errored", RemoteTransferError)
             self.logger.info("Transfer completed successfully")
+        elif mechanism == STREAM:
+            self.logger.info("Streaming files from source to destination")
+            contents = self.source_remote_handler.stream_files(files)
+            if handler.push_streams(contents):
+                self._fail("Push of files to destination errored", RemoteTransferError)
         else:
             self.logger.debug(
                 "Transfer protocols are different, or proxy transfer is requested"

@@ -1,0 +1,119 @@
+"""Reading a remote file over SFTP with a sliding window of read requests.
+
+paramiko's ``readv``/prefetch issues requests from a helper thread, and when
+the reader catches up with that thread it can decide the prefetch is over
+(the set of outstanding requests is briefly empty). It then falls back to
+one synchronous request per block and never reads the data still arriving
+for the prefetch: the download slows to one round trip per block and keeps
+every late block in memory until the file is closed (seen on a 1 GiB file:
+RSS growing by ~5 MB/s). Here one loop keeps a fixed number of requests
+outstanding, consumes the answers in order and asks for the next block as
+each one arrives, so memory is bounded by the window and the pipe never
+drains between windows.
+
+This uses paramiko's request/response primitives (``_async_request``,
+``_read_response``, ``_convert_status``, ``_request``), which its own file
+objects are built on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import Protocol, cast
+
+from opentaskpy.remotehandlers.paramiko_import import paramiko
+
+_sftp = paramiko.sftp
+CMD_READ, CMD_DATA, CMD_STATUS = _sftp.CMD_READ, _sftp.CMD_DATA, _sftp.CMD_STATUS
+
+
+class _Primitives(Protocol):
+    """The private ``SFTPClient`` methods used here (absent from the stubs)."""
+
+    def _async_request(self, fileobj: object, t: int, *args: object) -> int: ...
+
+    def _read_response(self, waitfor: int | None = None) -> object: ...
+
+    def _request(self, t: int, *args: object) -> tuple[int, paramiko.Message]: ...
+
+    def _convert_status(self, msg: paramiko.Message) -> None: ...
+
+
+class _Answers:
+    """Receives the responses to our read requests (paramiko's callback)."""
+
+    def __init__(self) -> None:
+        self.by_request: dict[int, tuple[int, paramiko.Message]] = {}
+
+    def _async_response(self, t: int, msg: paramiko.Message, num: int) -> None:
+        self.by_request[num] = (t, msg)
+
+
+def _data(client: _Primitives, t: int, msg: paramiko.Message) -> bytes:
+    if t == CMD_STATUS:
+        try:
+            client._convert_status(msg)
+        except EOFError:
+            raise OSError("the file became shorter while it was read") from None
+    if t != CMD_DATA:
+        raise OSError(f"unexpected SFTP response type {t} to a read")
+    return bytes(msg.get_string())
+
+
+def read_pipelined(
+    client: paramiko.SFTPClient, path: str, block: int, window: int
+) -> Iterator[bytes]:
+    """Yield the content of ``path`` in order, ``block`` bytes per request.
+
+    Args:
+        client: an open SFTP session.
+        path: the remote file.
+        block: bytes asked for per request.
+        window: bytes requested ahead at most (memory bound).
+
+    Raises:
+        OSError: the file cannot be opened or read, or became shorter.
+        paramiko.SSHException: the connection was lost.
+    """
+    depth = max(1, window // block)
+    wire = cast(_Primitives, client)
+    with client.open(path, "rb") as remote:
+        size = int(remote.stat().st_size or 0)
+        handle = remote.handle
+        answers = _Answers()
+        outstanding: deque[tuple[int, int, int]] = deque()
+        next_offset = 0
+
+        def ask() -> None:
+            nonlocal next_offset
+            length = min(block, size - next_offset)
+            num = wire._async_request(
+                answers, CMD_READ, handle, _sftp.int64(next_offset), int(length)
+            )
+            outstanding.append((num, next_offset, length))
+            next_offset += length
+
+        while next_offset < size and len(outstanding) < depth:
+            ask()
+        while outstanding:
+            num, offset, length = outstanding.popleft()
+            while num not in answers.by_request:
+                wire._read_response()
+            data = _data(wire, *answers.by_request.pop(num))
+            while 0 < len(data) < length:  # a short answer: ask for the rest
+                try:
+                    t, msg = wire._request(
+                        CMD_READ,
+                        handle,
+                        _sftp.int64(offset + len(data)),
+                        int(length - len(data)),
+                    )
+                except EOFError:
+                    break
+                data += _data(wire, t, msg)
+            if len(data) != length:
+                raise OSError("the file became shorter while it was read")
+            if next_offset < size:
+                ask()
+            yield data

@@ -1,0 +1,132 @@
+"""What a destination publishes: a staged worker file, or a stream from the source.
+
+A transfer through the worker normally downloads each file into the private
+staging directory and then uploads it. When a single destination receives
+the files and both ends can stream (see ``can_stream_from`` / ``can_stream_to``
+on :class:`~opentaskpy.remotehandlers.remotehandler.RemoteTransferHandler`),
+the content goes from the source connection to the destination connection
+without touching the worker's disk: a reader thread fetches ahead into a
+bounded buffer while the destination writes, so both hops run at once and
+memory stays constant. The destination publishes a stream exactly like a
+staged file (temporary name, size check, mode, rename), so a consumer still
+never sees a partial file, and a failed read on either side leaves nothing
+at the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+
+from opentaskpy.remotehandlers.fileops import FileSystem
+
+#: Bytes the reader thread may fetch ahead of the destination.
+PREFETCH_BYTES = 4 * 1024 * 1024
+
+
+class SourceReadError(OSError):
+    """Reading the source failed while the destination was being written."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """One file for a destination to publish.
+
+    Attributes:
+        label: what log lines name (a worker path, or ``host:path``).
+        name: the file's base name at the source (before any ``rename``).
+        write_to: puts the content at a path of a destination file system and
+            returns the number of bytes written (``None`` when unknown).
+    """
+
+    label: str
+    name: str
+    write_to: Callable[[FileSystem, str], int | None]
+
+
+def worker_file(path: str) -> Content:
+    """Content of a file staged on the worker."""
+    return Content(
+        label=path,
+        name=os.path.basename(path),
+        write_to=lambda fs, target: fs.put(path, target),
+    )
+
+
+def source_stream(source: FileSystem, path: str) -> Content:
+    """Content read from ``path`` on the source while it is written."""
+    label = f"{source.host}:{path}"
+
+    def write_to(fs: FileSystem, target: str) -> int:
+        stream = prefetched(source.read_chunks(path), label)
+        try:
+            return fs.write_chunks(stream, target)
+        finally:
+            stream.close()  # stops the reader at once when the write failed
+
+    return Content(label=label, name=posixpath.basename(path), write_to=write_to)
+
+
+def prefetched(
+    chunks: Iterator[bytes], label: str, limit: int = PREFETCH_BYTES
+) -> Generator[bytes, None, None]:
+    """Iterate ``chunks`` in a reader thread, at most ``limit`` bytes ahead.
+
+    The reader stops (and closes ``chunks``, which closes the source file)
+    when the consumer stops early or fails. An error while reading is raised
+    to the consumer as :class:`SourceReadError` naming ``label``.
+    """
+    cond = threading.Condition()
+    buffered: deque[bytes] = deque()
+    state = {"bytes": 0, "done": False, "stopped": False}
+    failure: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                with cond:
+                    while state["bytes"] >= limit and not state["stopped"]:
+                        cond.wait()
+                    if state["stopped"]:
+                        return
+                    buffered.append(chunk)
+                    state["bytes"] += len(chunk)
+                    cond.notify_all()
+        except BaseException as exc:  # handed to the consumer
+            failure.append(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            with cond:
+                state["done"] = True
+                cond.notify_all()
+
+    reader = threading.Thread(target=read, name="otf-stream-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            with cond:
+                while not buffered and not state["done"]:
+                    cond.wait()
+                if not buffered:
+                    if failure:
+                        exc = failure[0]
+                        raise SourceReadError(
+                            f"Reading {label} failed: {exc or type(exc).__name__}"
+                        ) from exc
+                    return
+                chunk = buffered.popleft()
+                state["bytes"] -= len(chunk)
+                cond.notify_all()
+            yield chunk
+    finally:
+        with cond:
+            state["stopped"] = True
+            buffered.clear()
+            cond.notify_all()
+        reader.join()
