@@ -21,11 +21,11 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 import attrs
 from referencing import Registry, Resource
@@ -128,13 +128,23 @@ def schema_uri(protocol_name: str, relative: str) -> str:
 
 
 def _uri_to_path(uri: str) -> Path:
+    """Map a schema URI to the file it is served from.
+
+    ``file://`` paths are percent-decoded as ``Path.as_uri()`` encodes them
+    (what ``urllib.request.url2pathname`` does on POSIX, without importing
+    ``urllib.request``, which drags in ``http.client``, ``email`` and ``ssl``).
+    """
     if uri.startswith(LOCALHOST_PREFIX):
         rest = urlsplit(uri).path.lstrip("/")
         return CORE_SCHEMA_ROOT / unquote(rest)
     parts = urlsplit(uri)
     if parts.scheme != "file":
         raise ValueError(f"Cannot retrieve schema {uri!r}: unsupported URI scheme")
-    return Path(url2pathname(parts.path))
+    if os.name == "nt":  # pragma: no cover - drive letters and UNC hosts
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(parts.path))
+    return Path(unquote(parts.path))
 
 
 def _load_resource(path: Path) -> Resource[Any]:
