@@ -2,6 +2,8 @@
 
 Each test runs ``task-run --noop`` in a fresh interpreter through a small
 wrapper that prints the names in ``sys.modules`` once ``main()`` returned.
+With a validation cache hit (a definition that passed before against the
+same schemas) nothing of jsonschema is imported at all.
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ def test_plain_run_never_imports_the_network_stack(
     modules = noop_modules(cfg_dir, isolated_env, {"OTF_VALIDATION_CACHE": "0"})
     assert "jsonschema" in modules  # the definition really was validated
     assert not modules & set(NETWORK_STACK), sorted(modules & set(NETWORK_STACK))
+
+
+def test_cache_hit_run_imports_no_validation_or_network_stack(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    small_transfer(cfg_dir, tmp_path)
+    env = {"OTF_VALIDATION_CACHE_DIR": str(tmp_path / "validation-cache")}
+    first = noop_modules(cfg_dir, isolated_env, env)
+    assert "jsonschema" in first  # a miss: validated for real, then stored
+    second = noop_modules(cfg_dir, isolated_env, env)
+    heavy = set(VALIDATION_STACK + NETWORK_STACK)
+    assert not second & heavy, sorted(second & heavy)
+    assert "opentaskpy.config.validation_cache" in second
 
 
 def test_error_reporting_module_does_not_import_referencing() -> None:
