@@ -2,6 +2,12 @@
 
 Every test runs in its own temporary working directory (so ``logs/`` lands
 there) with every ``OTF_*`` variable removed from the environment.
+
+The validation cache (``opentaskpy.config.validation_cache``) is off in every
+test (``OTF_VALIDATION_CACHE=0``, also for the ``task_run`` fixture's CLI
+runs) unless the test turns it on. Subprocesses started with a stripped
+``OTF_*`` environment still have it on, so ``XDG_CACHE_HOME`` points at a
+per-session directory: the suite never writes to the real ``~/.cache``.
 """
 
 from __future__ import annotations
@@ -29,12 +35,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / "src"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def session_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``XDG_CACHE_HOME`` at a directory of this session."""
+    cache_home = tmp_path_factory.mktemp("xdg-cache-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache_home))
+        yield cache_home
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Run each test in a fresh cwd with no OTF_* variables set."""
+    """Run each test in a fresh cwd with no OTF_* variables set.
+
+    The one exception is ``OTF_VALIDATION_CACHE=0``: tests that are not about
+    the validation cache must validate for real.
+    """
     for name in list(os.environ):
         if name.startswith("OTF_"):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTF_VALIDATION_CACHE", "0")
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
@@ -71,6 +91,7 @@ def task_run(isolated_env: Path) -> Callable[..., subprocess.CompletedProcess]:
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+        full_env["OTF_VALIDATION_CACHE"] = "0"
         full_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "opentaskpy", *map(str, args)],

@@ -134,14 +134,11 @@ class TaskRun:
 
     @staticmethod
     def _validate(task_type: str, definition: dict) -> bool:
-        from opentaskpy.config import schemas
+        # A definition that passed before against unchanged schemas is not
+        # validated again; on a miss this calls schemas.validate_<type>_json.
+        from opentaskpy.config import validation_cache
 
-        validators = {
-            "transfer": schemas.validate_transfer_json,
-            "execution": schemas.validate_execution_json,
-            "batch": schemas.validate_batch_json,
-        }
-        return bool(validators[task_type](definition))
+        return validation_cache.validate(task_type, definition)
 
     def _explain_violation(self, task_type: str, definition: dict) -> None:
         """Log (and keep) a line naming the file, JSON path and bad value."""

@@ -208,3 +208,25 @@ def test_unknown_core_protocol_raises_unresolvable(
     )
     with pytest.raises(Unresolvable):
         validate(doc)
+
+
+@pytest.mark.parametrize(
+    ("name"),
+    ["plain", "dir with space", "percent%25literal", "caf\u00e9", "hash#q?x", "a%2Fb"],
+)
+def test_file_uri_to_path_round_trips(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name / "s.json"
+    assert schema_registry._uri_to_path(path.as_uri()) == path
+
+
+def test_file_uri_percent_escapes_are_decoded() -> None:
+    uri = "file:///tmp/a%20b/caf%C3%A9/100%25.json"
+    assert schema_registry._uri_to_path(uri) == Path("/tmp/a b/caf\u00e9/100%.json")
+    assert schema_registry._uri_to_path("file://localhost/tmp/x.json") == Path(
+        "/tmp/x.json"
+    )
+
+
+def test_non_file_uri_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported URI scheme"):
+        schema_registry._uri_to_path("https://example.invalid/x.json")

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-import referencing.exceptions
 
 from opentaskpy import exceptions as otf_exceptions
 from opentaskpy import otflogging
@@ -268,6 +267,7 @@ def _template_location(
 def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     """Describe an unresolvable protocol (schema, addon import or handler)."""
     fields = loc.protocol_fields(ctx.definition)
+    unresolvable = _unresolvable_type()
     name: str | None = None
     detail = ""
     label = "unknown protocol"
@@ -278,7 +278,7 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
             if str(item).startswith("Protocol "):
                 label = "protocol"
             break
-        if isinstance(item, referencing.exceptions.Unresolvable):
+        if unresolvable is not None and isinstance(item, unresolvable):
             name = getattr(item, "protocol", None)
             missing = getattr(item, "path", None)
             ref = str(getattr(item, "ref", "") or item)
@@ -309,6 +309,18 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     field_path = next((p for p, n in fields if n == name), None)
     at = f" at {field_path}" if field_path else ""
     return f"{where}: {label} '{name}'{at} ({detail})"
+
+
+def _unresolvable_type() -> type[BaseException] | None:
+    """``referencing.exceptions.Unresolvable`` if ``referencing`` is loaded.
+
+    Looked up in ``sys.modules`` rather than imported: no exception can be an
+    instance of it unless the module was imported, and importing it (with
+    ``attrs``) on every start-up would cost more than the rest of the CLI.
+    """
+    module = sys.modules.get("referencing.exceptions")
+    found = getattr(module, "Unresolvable", None)
+    return found if isinstance(found, type) else None
 
 
 def _named_protocol(message: str) -> tuple[str | None, str]:

@@ -41,6 +41,10 @@ Environment variables:
   OTF_SSH_RETRY_ATTEMPTS, OTF_SSH_RETRY_WAIT_SCALE
                              SSH/SFTP connection attempts (6) and wait factor
   OTF_STAGING_DIR            base directory for the local staging directory
+  OTF_VALIDATION_CACHE_DIR   where definitions that passed validation are
+                             remembered (default: $XDG_CACHE_HOME or ~/.cache,
+                             then opentaskpy/validation)
+  OTF_VALIDATION_CACHE=0     always validate (no validation cache)
   OTF_PARAMIKO_ULTRA_DEBUG=1 very verbose SFTP client logging
   OTF_BATCH_MAX_CONCURRENCY  most batch steps running at once (default: no cap)
   OTF_BATCH_RESUME_LOG_DATE  YYYYMMDD: resume a batch from that day's log

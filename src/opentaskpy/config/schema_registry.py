@@ -8,6 +8,8 @@ Helpers for :mod:`opentaskpy.config.schemas` (schemas.md §2-§4):
   ``http://localhost/<rest>`` is served from the core schema root and
   ``file://`` URIs from disk.
 * :data:`REGISTRY` is the shared registry built on :func:`retrieve`.
+* :func:`record_usage` collects the schema files and addon packages one
+  validation used (for :mod:`opentaskpy.config.validation_cache`).
 
 Relative references inside a schema file must resolve against the location
 the file was retrieved from, never against its declared ``$id`` (several
@@ -18,14 +20,17 @@ the retrieval URI is the only base URI.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.resources
 import json
+import os
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 import attrs
 from referencing import Registry, Resource
@@ -38,6 +43,39 @@ LOCALHOST_PREFIX = "http://localhost/"
 _cache_lock = threading.Lock()
 # file path -> ((mtime_ns, size), resource); re-read only when the file changes.
 _resource_cache: dict[str, tuple[tuple[int, int], Resource[Any]]] = {}
+_recorders = threading.local()
+
+
+@dataclass
+class SchemaUsage:
+    """What one validation used, collected by :func:`record_usage`.
+
+    Attributes:
+        files: every schema file read, ``{path: (st_mtime_ns, st_size)}`` as
+            stamped when it was read.
+        protocol_files: the protocols' own schema files (:func:`schema_uri`).
+        packages: the addon packages whose ``schemas`` directory was used.
+    """
+
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)
+    protocol_files: set[str] = field(default_factory=set)
+    packages: set[str] = field(default_factory=set)
+
+
+@contextlib.contextmanager
+def record_usage() -> Iterator[SchemaUsage]:
+    """Collect the schema files and packages used in this thread meanwhile."""
+    usage = SchemaUsage()
+    active: list[SchemaUsage] = _recorders.__dict__.setdefault("active", [])
+    active.append(usage)
+    try:
+        yield usage
+    finally:
+        active.remove(usage)
+
+
+def _active_recorders() -> list[SchemaUsage]:
+    return list(getattr(_recorders, "active", ()))
 
 
 @attrs.frozen
@@ -104,6 +142,8 @@ def schema_location(protocol_name: str) -> tuple[Path, str]:
             f"failed ({type(exc).__name__}: {exc})",
             name=package,
         ) from exc
+    for usage in _active_recorders():
+        usage.packages.add(package)
     return Path(str(importlib.resources.files(package) / "schemas")), short
 
 
@@ -124,23 +164,37 @@ def schema_uri(protocol_name: str, relative: str) -> str:
     uri = path.as_uri()
     if not path.is_file():
         raise SchemaNotFoundError(ref=uri, protocol=protocol_name, path=str(path))
+    for usage in _active_recorders():
+        usage.protocol_files.add(str(path))
     return uri
 
 
 def _uri_to_path(uri: str) -> Path:
+    """Map a schema URI to the file it is served from.
+
+    ``file://`` paths are percent-decoded as ``Path.as_uri()`` encodes them
+    (what ``urllib.request.url2pathname`` does on POSIX, without importing
+    ``urllib.request``, which drags in ``http.client``, ``email`` and ``ssl``).
+    """
     if uri.startswith(LOCALHOST_PREFIX):
         rest = urlsplit(uri).path.lstrip("/")
         return CORE_SCHEMA_ROOT / unquote(rest)
     parts = urlsplit(uri)
     if parts.scheme != "file":
         raise ValueError(f"Cannot retrieve schema {uri!r}: unsupported URI scheme")
-    return Path(url2pathname(parts.path))
+    if os.name == "nt":  # pragma: no cover - drive letters and UNC hosts
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(parts.path))
+    return Path(unquote(parts.path))
 
 
 def _load_resource(path: Path) -> Resource[Any]:
     stat = path.stat()
     stamp = (stat.st_mtime_ns, stat.st_size)
     key = str(path)
+    for usage in _active_recorders():
+        usage.files[key] = stamp
     with _cache_lock:
         cached = _resource_cache.get(key)
     if cached is not None and cached[0] == stamp:

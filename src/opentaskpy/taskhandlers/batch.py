@@ -15,7 +15,7 @@ import re
 import threading
 from typing import Any
 
-from opentaskpy.config.schemas import find_violation
+from opentaskpy.config.validation_cache import find_violation
 from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
 from opentaskpy.taskhandlers.execution import Execution

@@ -1,0 +1,110 @@
+"""Start-up cost: which heavy modules a successful ``task-run`` imports.
+
+Each test runs ``task-run --noop`` in a fresh interpreter through a small
+wrapper that prints the names in ``sys.modules`` once ``main()`` returned.
+With a validation cache hit (a definition that passed before against the
+same schemas) nothing of jsonschema is imported at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cli_helpers import write_json
+
+# Pulled in by urllib.request; none of them is needed to run a task locally.
+NETWORK_STACK = ("urllib.request", "http.client", "email", "ssl")
+# What schema validation costs (jsonschema and its dependencies).
+VALIDATION_STACK = (
+    "jsonschema",
+    "referencing",
+    "attrs",
+    "rpds",
+    "jsonschema_specifications",
+    "opentaskpy.config.schemas",
+    "opentaskpy.config.schema_registry",
+)
+
+_WRAPPER = (
+    "import json, sys\n"
+    "from opentaskpy.cli.task_run import main\n"
+    "sys.argv = ['task-run', *sys.argv[1:]]\n"
+    "main()\n"
+    "print('MODULES=' + json.dumps(sorted(sys.modules)))\n"
+)
+
+
+def small_transfer(cfg: Path, tmp_path: Path) -> None:
+    """A local-to-local transfer task ``small`` in ``cfg``."""
+    (cfg / "variables.json.j2").write_text('{"YEAR": "{{ now().year }}"}')
+    write_json(
+        cfg / "small.json",
+        {
+            "type": "transfer",
+            "source": {
+                "directory": str(tmp_path / "src"),
+                "fileRegex": "a.txt",
+                "protocol": {"name": "local"},
+            },
+            "destination": [
+                {"directory": str(tmp_path / "dst"), "protocol": {"name": "local"}}
+            ],
+        },
+    )
+
+
+def noop_modules(cfg: Path, cwd: Path, env: dict[str, str]) -> set[str]:
+    """Run ``task-run --noop -t small`` and return the modules it loaded."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+    full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, "--noop", "-t", "small", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES="))
+    return set(json.loads(line.removeprefix("MODULES=")))
+
+
+def test_plain_run_never_imports_the_network_stack(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    small_transfer(cfg_dir, tmp_path)
+    modules = noop_modules(cfg_dir, isolated_env, {"OTF_VALIDATION_CACHE": "0"})
+    assert "jsonschema" in modules  # the definition really was validated
+    assert not modules & set(NETWORK_STACK), sorted(modules & set(NETWORK_STACK))
+
+
+def test_cache_hit_run_imports_no_validation_or_network_stack(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    small_transfer(cfg_dir, tmp_path)
+    env = {"OTF_VALIDATION_CACHE_DIR": str(tmp_path / "validation-cache")}
+    first = noop_modules(cfg_dir, isolated_env, env)
+    assert "jsonschema" in first  # a miss: validated for real, then stored
+    second = noop_modules(cfg_dir, isolated_env, env)
+    heavy = set(VALIDATION_STACK + NETWORK_STACK)
+    assert not second & heavy, sorted(second & heavy)
+    assert "opentaskpy.config.validation_cache" in second
+
+
+def test_error_reporting_module_does_not_import_referencing() -> None:
+    code = (
+        "import sys\n"
+        "import opentaskpy.cli.error_report\n"
+        "print(sorted(m for m in ('referencing', 'attrs', 'jsonschema') "
+        "if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n"
