@@ -105,7 +105,11 @@ def build_workloads(
     mode = ctx.mode
     big = DataFile(ctx.cache, mode.big_sizes[-1])
     factories: dict[str, Callable[[], list[Workload]]] = {
-        "startup": lambda: [local.startup(ctx, 3), local.startup(ctx, 5000)],
+        "startup": lambda: [
+            local.startup(ctx, 3),
+            local.startup(ctx, 3, cache=False),
+            local.startup(ctx, 5000),
+        ],
         "batch-chain": lambda: [local.batch_chain(ctx)],
         "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],
         "local-big": lambda: [local.local_big(ctx, big)],
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if ssh_env is not None and not ssh_env.can_host_to_host:
             stderr_log("note: not root, host-to-host scp (ssh-big) may fail")
         ctx = Context(root, args.cache, mode)
+        stderr_log(f"compiled bytecode of {context.compile_sources()}")
         stderr_log(f"mode {mode.name}: {reps} repetition(s), work dir {root}")
         workloads = build_workloads(ctx, args.keys, ssh_env, ssh_error)
         for wl in workloads:

@@ -5,7 +5,10 @@
 #     of pyproject.toml, installed without touching our editable opentaskpy);
 #  2. the published addons themselves, pinned and with --no-deps (they declare
 #     a dependency on the reference opentaskpy, which must never be installed);
-#  3. our example addon from examples/addons/, editable.
+#  3. our example addon from examples/addons/, as a regular install: an
+#     editable one adds an import hook that every Python process started
+#     from the venv pays for (~15 ms, seen in the start-up benchmarks).
+#     Re-run this script after editing the example.
 #
 # Usage: scripts/install-addons.sh [path/to/python]   (default: .venv/bin/python)
 set -euo pipefail
@@ -36,7 +39,7 @@ PYEOF
 "$PY" -m pip install --quiet --disable-pip-version-check "${EXTRA_DEPS[@]}"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps "${ADDONS[@]}"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps \
-  -e "$ROOT/examples/addons/otf-addons-example"
+  --force-reinstall "$ROOT/examples/addons/otf-addons-example"
 
 # The reference opentaskpy must not have slipped in through a dependency.
 # (Capture first: "pip show | grep -q" breaks pip's pipe, which pipefail

@@ -206,9 +206,15 @@ def _fan_eval(wl: Workload, sleep: float) -> Verdict:
     return Verdict(mo / ml, "time ratio", target, parallel and cap_ok, note)
 
 
-def startup(ctx: Context, n_vars: int) -> Workload:
-    """``task-run --noop`` of a transfer; limit ``python -c pass``."""
+def startup(ctx: Context, n_vars: int, cache: bool = True) -> Workload:
+    """``task-run --noop`` of a transfer; limit ``python -c pass``.
+
+    With ``cache=False`` the validation cache is off, so every run imports
+    jsonschema and validates (a first run, or a definition that changes).
+    """
     label = "startup-small" if n_vars <= 100 else f"startup-{n_vars}vars"
+    if not cache:
+        label += "-nocache"
     cfg = ctx.root / f"cfg-{label}"
     cfg.mkdir(exist_ok=True)
     variables: dict[str, str] = {"SRC_DIR": str(ctx.root), "DST_DIR": str(ctx.root)}
@@ -235,7 +241,7 @@ def startup(ctx: Context, n_vars: int) -> Workload:
     )
     ours = Case(
         ctx.task_run(tid, cfg, "--noop"),
-        env=ctx.env_for(label),
+        env=ctx.env_for(label, None if cache else {"OTF_VALIDATION_CACHE": "0"}),
         cwd=ctx.root,
         prepare=lambda: ctx.wipe_logs(label),
         verify=lambda s: expect_text(s, "Noop set, exiting"),

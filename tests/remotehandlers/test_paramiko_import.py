@@ -32,3 +32,28 @@ def test_nothing_changes_when_paramiko_was_imported_first():
         "print(paramiko.config.invoke is not None)\n"
     )
     assert out == "True"
+
+
+def test_paramiko_version_is_read_without_importlib_metadata():
+    out = run_python(
+        "import sys\n"
+        "import opentaskpy.remotehandlers.ssh\n"
+        "import paramiko\n"
+        "print('importlib.metadata' in sys.modules)\n"
+        "version = paramiko.__version__\n"
+        "import importlib.metadata\n"
+        "from importlib import metadata\n"
+        "print(version == importlib.metadata.version('paramiko'))\n"
+        "print(metadata is sys.modules['importlib.metadata'])\n"
+        "print(type(metadata).__name__, metadata.packages_distributions is not None)\n"
+    )
+    assert out.splitlines() == ["False", "True", "True", "module True"]
+
+
+def test_importlib_metadata_imported_first_is_left_alone():
+    out = run_python(
+        "import importlib.metadata as before\n"
+        "import opentaskpy.remotehandlers.ssh, sys\n"
+        "print(sys.modules['importlib.metadata'] is before)\n"
+    )
+    assert out == "True"
