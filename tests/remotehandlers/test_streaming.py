@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from opentaskpy.remotehandlers import streaming
 from opentaskpy.remotehandlers.streaming import SourceReadError, prefetched
 from opentaskpy.taskhandlers.transfer import Transfer
 from support.ssh_helpers import (
@@ -210,3 +211,40 @@ def test_closing_early_stops_the_reader_and_closes_the_source():
     stream.close()
     assert closed.wait(5)
     assert threading.active_count() == before
+
+
+# -- large files: the reader process ---------------------------------------------
+
+
+def test_large_files_are_read_by_a_separate_process(ssh_env, dirs, monkeypatch):
+    monkeypatch.setattr(streaming, "READER_PROCESS_MIN_BYTES", MIB)
+    big = write_random(dirs["src"] / "big.bin", 5 * MIB + 3, ssh_env)
+    small = write_random(dirs["src"] / "small.bin", 1000, ssh_env)
+    definition = transfer_def(
+        sftp_source(ssh_env, dirs["src"], r".*\.bin"),
+        remote_dest(ssh_env, "sftp", dirs["dst"]),
+    )
+    assert Transfer(None, "stream-proc", definition).run() is True
+    log = log_text("stream-proc")
+    assert f"Reading {dirs['src']}/big.bin in a separate process" in log
+    assert "small.bin in a separate process" not in log
+    assert (dirs["dst"] / "big.bin").read_bytes() == big
+    assert (dirs["dst"] / "small.bin").read_bytes() == small
+
+
+def test_a_reader_process_failure_is_one_clear_line(ssh_env, dirs, monkeypatch):
+    monkeypatch.setattr(streaming, "READER_PROCESS_MIN_BYTES", MIB)
+    secret = dirs["src"] / "locked.bin"
+    write_random(secret, 2 * MIB, ssh_env)
+    secret.chmod(0o000)  # listed, but the test user cannot open it
+    definition = transfer_def(
+        sftp_source(ssh_env, dirs["src"], r"locked\.bin"),
+        remote_dest(ssh_env, "sftp", dirs["dst"]),
+    )
+    with pytest.raises(Exception, match="Push of files to destination errored"):
+        Transfer(None, "stream-denied", definition).run()
+    log = log_text("stream-denied")
+    assert f"Reading 127.0.0.1:{secret} failed: " in log
+    assert "Permission denied" in log
+    assert "Traceback" not in log
+    assert os.listdir(dirs["dst"]) == []

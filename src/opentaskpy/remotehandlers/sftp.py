@@ -92,6 +92,15 @@ class SFTPTransfer(SFTPBackedTransfer):
             posix_rename=self.protocol.get("supportsPosixRename", True) is not False,
         )
 
+    def reader_request(self) -> dict:
+        """Return connection settings for a reader process (password allowed)."""
+        return {
+            "hostname": self.spec["hostname"],
+            "protocol": self.protocol,
+            "timeout": float(self.protocol.get("timeout", 3)),
+            "allow_password": True,
+        }
+
     def connect_with_retry(self, client_kwargs: dict) -> None:
         """Connect to ``client_kwargs["hostname"]`` with the configured retry."""
         self.connect(client_kwargs["hostname"])

@@ -83,9 +83,25 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         return True
 
     def stream_files(self, files: dict) -> list[streaming.Content]:
-        """Return each file as a content read from this host on demand."""
+        """Return each file as a content read from this host on demand.
+
+        Large files are read by a separate process with its own connection
+        (see :mod:`~opentaskpy.remotehandlers.streaming`).
+        """
         fs = self.filesystem()
-        return [streaming.source_stream(fs, path) for path in files]
+        contents = []
+        for path, meta in files.items():
+            size = int((meta or {}).get("size") or 0)
+            if size >= streaming.READER_PROCESS_MIN_BYTES:
+                self.logger.info(f"[{self.host}] Reading {path} in a separate process")
+                contents.append(streaming.process_stream(self.reader_request(), path))
+            else:
+                contents.append(streaming.source_stream(fs, path))
+        return contents
+
+    def reader_request(self) -> dict:
+        """How a reader process connects to this host (see ``streamreader``)."""
+        raise NotImplementedError
 
     def handle_post_copy_action(self, files: dict) -> int:
         """Move, rename or delete the source files."""

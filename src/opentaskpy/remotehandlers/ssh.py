@@ -114,6 +114,15 @@ class SSHTransfer(SFTPBackedTransfer):
         self.logger.log(11, f"[{hostname}] Remote uname: {uname}")
         self._conn.sftp()
 
+    def reader_request(self) -> dict:
+        """Return connection settings for a reader process (keys only, as here)."""
+        return {
+            "hostname": self.spec["hostname"],
+            "protocol": self.spec.get("protocol") or {},
+            "timeout": 3,
+            "allow_password": False,
+        }
+
     def connect_with_retry(self, ssh_client: paramiko.SSHClient, kwargs: dict) -> None:
         """Connect ``ssh_client`` with the module's retry policy."""
         self.connect(kwargs["hostname"], ssh_client)

@@ -7,7 +7,11 @@ on :class:`~opentaskpy.remotehandlers.remotehandler.RemoteTransferHandler`),
 the content goes from the source connection to the destination connection
 without touching the worker's disk: a reader thread fetches ahead into a
 bounded buffer while the destination writes, so both hops run at once and
-memory stays constant. The destination publishes a stream exactly like a
+memory stays constant. Files of ``READER_PROCESS_MIN_BYTES`` or more are
+read by a separate process (:mod:`~opentaskpy.remotehandlers.streamreader`,
+its own connection to the source host), because paramiko's pure-Python
+packet handling would otherwise make both hops share one interpreter lock.
+The destination publishes a stream exactly like a
 staged file (temporary name, size check, mode, rename), so a consumer still
 never sees a partial file, and a failed read on either side leaves nothing
 at the final name.
@@ -15,8 +19,13 @@ at the final name.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import posixpath
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -26,6 +35,13 @@ from opentaskpy.remotehandlers.fileops import FileSystem
 
 #: Bytes the reader thread may fetch ahead of the destination.
 PREFETCH_BYTES = 4 * 1024 * 1024
+#: Files this large are read by a separate process (start-up ~0.3 s).
+READER_PROCESS_MIN_BYTES = 64 * 1024 * 1024
+#: Bytes read from the reader process's pipe at once.
+PIPE_READ = 1024 * 1024
+
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class SourceReadError(OSError):
@@ -69,6 +85,55 @@ def source_stream(source: FileSystem, path: str) -> Content:
             stream.close()  # stops the reader at once when the write failed
 
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)
+
+
+def process_stream(request: dict, path: str) -> Content:
+    """Content read by a reader process from ``path`` while it is written.
+
+    Args:
+        request: ``hostname``, ``protocol`` (with credentials), ``timeout``
+            and ``allow_password`` for the process's own connection.
+        path: the file on the source host.
+    """
+    label = f"{request['hostname']}:{path}"
+
+    def write_to(fs: FileSystem, target: str) -> int:
+        stream = prefetched(_from_process({**request, "path": path}), label)
+        try:
+            return fs.write_chunks(stream, target)
+        finally:
+            stream.close()
+
+    return Content(label=label, name=posixpath.basename(path), write_to=write_to)
+
+
+def _from_process(request: dict) -> Generator[bytes, None, None]:
+    """Yield what a reader process writes; raise its error line if it fails."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opentaskpy.remotehandlers.streamreader"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin and process.stdout and process.stderr
+    try:
+        with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups
+            fcntl.fcntl(process.stdout.fileno(), F_SETPIPE_SZ, PIPE_READ)
+        process.stdin.write(json.dumps(request).encode())
+        process.stdin.close()
+        fd = process.stdout.fileno()
+        while data := os.read(fd, PIPE_READ):
+            yield data
+        error = process.stderr.read().decode(errors="replace").strip()
+        if process.wait() != 0:
+            raise OSError(error or f"reader process exited with {process.returncode}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def prefetched(
