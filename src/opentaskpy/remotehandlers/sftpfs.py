@@ -96,14 +96,14 @@ class SFTPFileSystem(FileSystem):
             for data in chunks:
                 handle.write(data)
 
-    def read_chunks(self, path: str) -> Iterator[bytes]:
+    def read_chunks(self, path: str, window: int = WINDOW_BYTES) -> Iterator[bytes]:
         """Yield the file's content, read with a sliding window of requests.
 
-        At most ``WINDOW_BYTES`` are requested ahead, so memory stays flat
+        At most ``window`` bytes are requested ahead, so memory stays flat
         at any file size (see :mod:`~opentaskpy.remotehandlers.sftpread`).
         """
         read_size, _ = request_sizes(self.sftp)
-        yield from read_pipelined(self.sftp, path, read_size, WINDOW_BYTES)
+        yield from read_pipelined(self.sftp, path, read_size, window)
 
     def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
         """Write ``chunks`` to ``path`` with pipelined writes of one packet each.

@@ -204,6 +204,8 @@ class SSHConnection:
         self.client = client or self._new_client()
         self._sftp: paramiko.SFTPClient | None = None
         self._home: str | None = None
+        #: Receive window of the SFTP channel (how much the server may send ahead).
+        self.sftp_window = SFTP_WINDOW
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -267,7 +269,7 @@ class SSHConnection:
             self.connect()
             transport = self.client.get_transport()
             assert transport is not None
-            channel = open_session(transport, SFTP_WINDOW, SFTP_MAX_PACKET)
+            channel = open_session(transport, self.sftp_window, SFTP_MAX_PACKET)
             channel.invoke_subsystem("sftp")
             self._sftp = paramiko.SFTPClient(channel)
         return self._sftp

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from opentaskpy.remotehandlers.fileops import FileSystem
 
 #: Bytes the reader thread may fetch ahead of the destination.
-PREFETCH_BYTES = 4 * 1024 * 1024
+PREFETCH_BYTES = 2 * 1024 * 1024
 #: Files this large are read by a separate process (start-up ~0.3 s).
 READER_PROCESS_MIN_BYTES = 64 * 1024 * 1024
-#: Bytes read from the reader process's pipe at once.
-PIPE_READ = 1024 * 1024
+#: Bytes read from the reader process's pipe at once (also its pipe size).
+PIPE_READ = 256 * 1024
 
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -111,6 +111,9 @@ def _from_process(request: dict) -> Generator[bytes, None, None]:
     """Yield what a reader process writes; raise its error line if it fails."""
     process = subprocess.Popen(
         [sys.executable, "-m", "opentaskpy.remotehandlers.streamreader"],
+        # One glibc malloc arena for its two threads: ~6 MB less resident
+        # memory, no measurable cost (trimming the heap instead cost ~15 %).
+        env={**os.environ, "MALLOC_ARENA_MAX": "1"},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
