@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -248,3 +249,16 @@ def test_a_reader_process_failure_is_one_clear_line(ssh_env, dirs, monkeypatch):
     assert "Permission denied" in log
     assert "Traceback" not in log
     assert os.listdir(dirs["dst"]) == []
+
+
+def test_no_reader_process_falls_back_to_reading_in_process(ssh_env, dirs, monkeypatch):
+    monkeypatch.setattr(streaming, "READER_PROCESS_MIN_BYTES", MIB)
+    # The reader process cannot be started: its interpreter is gone.
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    payload = write_random(dirs["src"] / "big.bin", 3 * MIB, ssh_env)
+    definition = transfer_def(
+        sftp_source(ssh_env, dirs["src"], r"big\.bin"),
+        remote_dest(ssh_env, "sftp", dirs["dst"]),
+    )
+    assert Transfer(None, "stream-fallback", definition).run() is True
+    assert (dirs["dst"] / "big.bin").read_bytes() == payload

@@ -92,15 +92,16 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         contents = []
         for path, meta in files.items():
             size = int((meta or {}).get("size") or 0)
+            content = streaming.source_stream(fs, path)
             if size >= streaming.READER_PROCESS_MIN_BYTES:
                 self.logger.info(f"[{self.host}] Reading {path} in a separate process")
-                contents.append(streaming.process_stream(self.reader_request(), path))
-            else:
-                contents.append(streaming.source_stream(fs, path))
+                request = self.reader_request()
+                content = streaming.process_stream(request, path, fallback=content)
+            contents.append(content)
         return contents
 
     def reader_request(self) -> dict:
-        """How a reader process connects to this host (see ``streamreader``)."""
+        """Return how a reader process connects to this host (``streamreader``)."""
         raise NotImplementedError
 
     def handle_post_copy_action(self, files: dict) -> int:

@@ -87,18 +87,23 @@ def source_stream(source: FileSystem, path: str) -> Content:
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)
 
 
-def process_stream(request: dict, path: str) -> Content:
+def process_stream(request: dict, path: str, fallback: Content) -> Content:
     """Content read by a reader process from ``path`` while it is written.
 
     Args:
         request: ``hostname``, ``protocol`` (with credentials), ``timeout``
             and ``allow_password`` for the process's own connection.
         path: the file on the source host.
+        fallback: used instead when no process can be started.
     """
     label = f"{request['hostname']}:{path}"
 
-    def write_to(fs: FileSystem, target: str) -> int:
-        stream = prefetched(_from_process({**request, "path": path}), label)
+    def write_to(fs: FileSystem, target: str) -> int | None:
+        try:
+            process = _start_reader()
+        except OSError:  # no process to be had (limits, no executable)
+            return fallback.write_to(fs, target)
+        stream = prefetched(_from_process(process, {**request, "path": path}), label)
         try:
             return fs.write_chunks(stream, target)
         finally:
@@ -107,9 +112,8 @@ def process_stream(request: dict, path: str) -> Content:
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)
 
 
-def _from_process(request: dict) -> Generator[bytes, None, None]:
-    """Yield what a reader process writes; raise its error line if it fails."""
-    process = subprocess.Popen(
+def _start_reader() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "opentaskpy.remotehandlers.streamreader"],
         # One glibc malloc arena for its two threads: ~6 MB less resident
         # memory, no measurable cost (trimming the heap instead cost ~15 %).
@@ -118,6 +122,12 @@ def _from_process(request: dict) -> Generator[bytes, None, None]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def _from_process(
+    process: subprocess.Popen[bytes], request: dict
+) -> Generator[bytes, None, None]:
+    """Yield what a reader process writes; raise its error line if it fails."""
     assert process.stdin and process.stdout and process.stderr
     try:
         with contextlib.suppress(OSError):  # a larger pipe: fewer wake-ups
