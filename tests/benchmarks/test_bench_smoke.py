@@ -21,6 +21,7 @@ from benchlib.report import build_rows, markdown_table  # noqa: E402
 
 LOCAL_ROWS = {
     "startup-small",
+    "startup-small-nocache",
     "startup-5000vars",
     "batch-chain",
     "batch-fan",
