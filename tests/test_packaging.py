@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from support.helpers import python_stdout
+
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "src" / "opentaskpy"
 
@@ -66,11 +68,7 @@ def test_public_import_forms() -> None:
         "assert opentaskpy.plugins.lookup.__file__ is None\n"
         "print('ok')\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "ok\n"
+    assert python_stdout(code) == "ok\n"
 
 
 def test_wheel_contains_schemas_and_no_namespace_init(tmp_path: Path) -> None:

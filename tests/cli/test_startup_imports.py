@@ -16,6 +16,8 @@ from pathlib import Path
 
 from cli_helpers import write_json
 
+from support.helpers import python_stdout
+
 # Pulled in by urllib.request; none of them is needed to run a task locally.
 NETWORK_STACK = ("urllib.request", "http.client", "email", "ssl")
 # What schema validation costs (jsonschema and its dependencies).
@@ -103,8 +105,4 @@ def test_error_reporting_module_does_not_import_referencing() -> None:
         "print(sorted(m for m in ('referencing', 'attrs', 'jsonschema') "
         "if m in sys.modules))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "[]\n"
+    assert python_stdout(code) == "[]\n"

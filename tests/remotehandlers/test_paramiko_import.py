@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from support.helpers import python_stdout
 
 
 def run_python(code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
+    return python_stdout(code).strip()
 
 
 def test_ssh_handlers_do_not_load_invoke_and_invoke_still_imports():

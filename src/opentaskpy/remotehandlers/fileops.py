@@ -185,6 +185,17 @@ def remove_stale_partials(
                 pass
 
 
+def check_size(fs: FileSystem, path: str, expected: int, shown: str = "") -> None:
+    """Raise ``OSError`` unless ``path`` exists with ``expected`` bytes."""
+    st = fs.stat(path)
+    if st is None or st.size != expected:
+        actual = None if st is None else st.size
+        raise OSError(
+            f"Size check failed for {shown or path}: "
+            f"expected {expected} bytes, found {actual}"
+        )
+
+
 def publish(
     fs: FileSystem,
     local_path: str,
@@ -236,13 +247,7 @@ def publish(
         else:
             expected = os.stat(local_path).st_size
         if verify_size:
-            st = fs.stat(target)
-            if st is None or st.size != expected:
-                actual = None if st is None else st.size
-                raise OSError(
-                    f"Size check failed for {final_path}: "
-                    f"expected {expected} bytes, found {actual}"
-                )
+            check_size(fs, target, expected, shown=final_path)
         if mode:
             fs.chmod(target, int(mode, 8))
         if before_rename is not None:

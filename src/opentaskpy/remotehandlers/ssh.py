@@ -200,13 +200,8 @@ class SSHTransfer(SFTPBackedTransfer):
             self.logger.info(f"[{self.host}] Uploading {content.label} to {target}")
             try:
                 written = content.write_to(fs, target)
-                st = fs.stat(target) if written is not None else None
-                if written is not None and (st is None or st.size != written):
-                    found = None if st is None else st.size
-                    raise OSError(
-                        f"Size check failed for {target}: expected {written} "
-                        f"bytes, found {found}"
-                    )
+                if written is not None:
+                    fileops.check_size(fs, target, written)
             except Exception as exc:  # noqa: BLE001 - partial upload removed below
                 self.logger.error(
                     f"[{self.host}] Unable to upload {content.label}: {exc}"

@@ -79,11 +79,7 @@ def source_stream(source: FileSystem, path: str) -> Content:
     label = f"{source.host}:{path}"
 
     def write_to(fs: FileSystem, target: str) -> int:
-        stream = prefetched(source.read_chunks(path), label)
-        try:
-            return fs.write_chunks(stream, target)
-        finally:
-            stream.close()  # stops the reader at once when the write failed
+        return _write_prefetched(fs, target, source.read_chunks(path), label)
 
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)
 
@@ -104,13 +100,21 @@ def process_stream(request: dict, path: str, fallback: Content) -> Content:
             process = _start_reader()
         except OSError:  # no process to be had (limits, no executable)
             return fallback.write_to(fs, target)
-        stream = prefetched(_from_process(process, {**request, "path": path}), label)
-        try:
-            return fs.write_chunks(stream, target)
-        finally:
-            stream.close()
+        chunks = _from_process(process, {**request, "path": path})
+        return _write_prefetched(fs, target, chunks, label)
 
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)
+
+
+def _write_prefetched(
+    fs: FileSystem, target: str, chunks: Iterator[bytes], label: str
+) -> int:
+    """Write ``chunks`` to ``target``, read ahead by :func:`prefetched`."""
+    stream = prefetched(chunks, label)
+    try:
+        return fs.write_chunks(stream, target)
+    finally:
+        stream.close()  # stops the reader at once when the write failed
 
 
 def _start_reader() -> subprocess.Popen[bytes]:
