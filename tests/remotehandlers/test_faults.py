@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from support.ssh_helpers import remote_dest, remote_source, transfer_def, write_json
+from support.ssh_helpers import (
+    remote_dest,
+    remote_source,
+    run_killing_host,
+    transfer_def,
+    write_json,
+)
 
 
 def error_lines(text: str) -> list[str]:
@@ -34,28 +38,13 @@ def test_sftp_server_killed_mid_transfer(
         remote_dest(ssh_env, "sftp", dirs["dst"]),
     )
     write_json(cfg_dir / "transfers" / "fault-big.json", definition)
-    server = ssh_env.hosts["sftp"]
-    killed = threading.Event()
-
-    def killer() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            partial = [n for n in os.listdir(dirs["dst"]) if n.endswith(".otf-partial")]
-            if partial and (dirs["dst"] / partial[0]).stat().st_size > 1024 * 1024:
-                server.kill()
-                killed.set()
-                return
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    try:
-        result = task_run("-t", "fault-big", "-c", cfg_dir, env=cli_env(ssh_client_env))
-    finally:
-        thread.join()
-        if server.process is None:
-            server.start()
-    assert killed.is_set()
+    result, killed = run_killing_host(
+        lambda: task_run("-t", "fault-big", "-c", cfg_dir, env=cli_env(ssh_client_env)),
+        ssh_env.hosts["sftp"],
+        dirs["dst"],
+        after_bytes=1024 * 1024,
+    )
+    assert killed
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert not (dirs["dst"] / "big.bin").exists()

@@ -7,7 +7,6 @@ the final name, keeps the source, and a rerun succeeds.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -23,6 +22,7 @@ from support.ssh_helpers import (
     log_text,
     remote_dest,
     remote_source,
+    run_killing_host,
     transfer_def,
     write_json,
 )
@@ -109,19 +109,6 @@ def test_two_destinations_and_pgp_still_stage(ssh_env, dirs, tmp_path):
     assert (second / "g.bin").read_bytes() == (dirs["dst"] / "g.bin").read_bytes()
 
 
-def _kill_when_partial(server, directory: Path, killed: threading.Event) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(directory):
-                partial = directory / name
-                if name.endswith(".otf-partial") and partial.stat().st_size > 2 * MIB:
-                    server.kill()
-                    killed.set()
-                    return
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("victim", ["ssh1", "sftp"], ids=["source", "destination"])
 def test_a_host_dying_mid_stream_loses_nothing(
     ssh_env, dirs, task_run, cfg_dir, ssh_client_env, victim
@@ -139,19 +126,13 @@ def test_a_host_dying_mid_stream_loses_nothing(
     )
     write_json(cfg_dir / "transfers" / "stream-fault.json", definition)
     env = {k: v for k, v in ssh_client_env.items() if k != "OTF_LOG_LEVEL"}
-    server = ssh_env.hosts[victim]
-    killed = threading.Event()
-    killer = threading.Thread(
-        target=_kill_when_partial, args=(server, dirs["dst"], killed)
+    result, killed = run_killing_host(
+        lambda: task_run("-t", "stream-fault", "-c", cfg_dir, env=env),
+        ssh_env.hosts[victim],
+        dirs["dst"],
+        after_bytes=2 * MIB,
     )
-    killer.start()
-    try:
-        result = task_run("-t", "stream-fault", "-c", cfg_dir, env=env)
-    finally:
-        killer.join()
-        if server.process is None:
-            server.start()
-    assert killed.is_set()
+    assert killed
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert not (dirs["dst"] / "big.bin").exists()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from support.sshd import SSHTestEnv
+from support.sshd import SSHHost, SSHTestEnv
+
+T = TypeVar("T")
 
 
 def remote_source(
@@ -51,3 +59,39 @@ def write_json(path: Path, data: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def run_killing_host(
+    run: Callable[[], T], server: SSHHost, directory: Path, after_bytes: int
+) -> tuple[T, bool]:
+    """Call ``run`` while killing ``server`` once a partial upload in
+    ``directory`` exceeds ``after_bytes``; restart the server afterwards.
+
+    Returns ``run``'s result and whether the server was killed.
+    """
+    killed = threading.Event()
+
+    def killer() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError):
+                for name in os.listdir(directory):
+                    partial = directory / name
+                    if (
+                        name.endswith(".otf-partial")
+                        and partial.stat().st_size > after_bytes
+                    ):
+                        server.kill()
+                        killed.set()
+                        return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        result = run()
+    finally:
+        thread.join()
+        if server.process is None:
+            server.start()
+    return result, killed.is_set()
