@@ -8,21 +8,22 @@ import os
 import pytest
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import sftpfs
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem, request_sizes
+from opentaskpy.remotehandlers import sftpfs, sftplimits
+from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
+from opentaskpy.remotehandlers.sftplimits import request_sizes
 from opentaskpy.remotehandlers.sshconn import SFTP_MAX_PACKET, SSHConnection
 
 WINDOW = sftpfs.WINDOW_BYTES
 SIZES = [
     0,
     1,
-    sftpfs.BASIC_READ - 1,
-    sftpfs.OPENSSH_READ,
-    sftpfs.OPENSSH_READ + 1,
-    3 * sftpfs.OPENSSH_READ - 7,
+    sftplimits.BASIC_READ - 1,
+    sftplimits.OPENSSH_READ,
+    sftplimits.OPENSSH_READ + 1,
+    3 * sftplimits.OPENSSH_READ - 7,
     WINDOW,
     WINDOW + 1,
-    2 * WINDOW + sftpfs.OPENSSH_READ + 5,
+    2 * WINDOW + sftplimits.OPENSSH_READ + 5,
 ]
 
 
@@ -48,9 +49,26 @@ def test_request_sizes_fit_the_packets(conn):
     assert channel is not None
     assert channel.in_max_packet_size == SFTP_MAX_PACKET
     read_size, write_size = request_sizes(sftp)
-    assert read_size == sftpfs.OPENSSH_READ  # OpenSSH's sftp-server
+    assert read_size == sftplimits.OPENSSH_READ  # OpenSSH's sftp-server
     assert read_size + 64 <= SFTP_MAX_PACKET
+    # OpenSSH (8.6+) reports its write limit: writes use it, up to MAX_WRITE.
+    server_limit = sftplimits.server_max_write(sftp)
+    assert server_limit is not None and server_limit > 32768
+    assert write_size == min(server_limit, sftplimits.MAX_WRITE)
+
+
+def test_basic_writes_fill_one_packet_without_the_limits_extension(conn, monkeypatch):
+    monkeypatch.setattr(sftplimits, "server_max_write", lambda sftp: None)
+    sftp = conn.sftp()
+    channel = sftp.get_channel()
+    _, write_size = request_sizes(sftp)
     assert write_size == min(32768, channel.out_max_packet_size) - 128
+
+
+def test_an_unknown_extension_is_none_and_the_session_goes_on(conn, dirs):
+    sftp = conn.sftp()
+    assert sftplimits.extended_request(sftp, "no-such-thing@example.com") is None
+    assert sftp.stat(str(dirs["dst"])).st_mode is not None
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -74,7 +92,7 @@ def test_short_reads_from_the_server_are_completed(conn, dirs, tmp_path, monkeyp
     source = dirs["src"] / "big.bin"
     source.write_bytes(payload)
     source.chmod(0o644)
-    monkeypatch.setattr(sftpfs, "OPENSSH_READ", 1024 * 1024)
+    monkeypatch.setattr(sftplimits, "OPENSSH_READ", 1024 * 1024)
     fs = SFTPFileSystem(conn.sftp(), "sftp")
     out = tmp_path / "out.bin"
     fs.get(str(source), str(out))
@@ -158,9 +176,56 @@ def test_a_file_that_shrinks_while_read_is_an_error(conn, dirs):
     assert fs.stat(str(source)).size == 1000
 
 
+def test_writes_keep_a_bounded_window(conn, dirs, monkeypatch):
+    """Never more than WRITE_WINDOW_BYTES of writes unanswered, and every
+    answer consumed by the end (paramiko's own pipelining instead drained
+    to empty every 100 requests)."""
+    sftp = conn.sftp()
+    outstanding: dict[int, int] = {}
+    peak = 0
+    send, receive = sftp._async_request, sftp._read_response
+
+    def async_request(fileobj, t, *args):
+        nonlocal peak
+        num = send(fileobj, t, *args)
+        if t == sftpfs.paramiko.sftp.CMD_WRITE:
+            outstanding[num] = len(args[-1])
+            peak = max(peak, sum(outstanding.values()))
+        return num
+
+    def read_response(waitfor=None):
+        result = receive(waitfor)
+        for num in set(outstanding) - set(sftp._expecting):
+            del outstanding[num]
+        return result
+
+    monkeypatch.setattr(sftp, "_async_request", async_request)
+    monkeypatch.setattr(sftp, "_read_response", read_response)
+    payload = os.urandom(3 * sftpfs.WRITE_WINDOW_BYTES + 999)
+    fs = SFTPFileSystem(sftp, "sftp")
+    target = dirs["dst"] / "window.bin"
+    assert fs.write_chunks(iter([payload]), str(target)) == len(payload)
+    assert target.read_bytes() == payload
+    assert 0 < peak <= sftpfs.WRITE_WINDOW_BYTES
+    assert not outstanding
+
+
+def test_a_write_the_server_refuses_is_an_error_and_the_session_goes_on(conn, dirs):
+    """/dev/full opens fine and then refuses every write (ENOSPC): the
+    error status of a pipelined write must surface, not be dropped."""
+    sftp = conn.sftp()
+    fs = SFTPFileSystem(sftp, "sftp")
+    with pytest.raises(OSError):
+        fs.write_chunks(iter([os.urandom(4 * 1024 * 1024)]), "/dev/full")
+    assert not sftp._expecting  # every answer was consumed
+    target = dirs["dst"] / "after.bin"
+    assert fs.write_chunks(iter([b"still fine"]), str(target)) == 10
+    assert target.read_bytes() == b"still fine"
+
+
 def test_write_chunks_regroups_any_chunk_sizes(conn, dirs):
     fs = SFTPFileSystem(conn.sftp(), "sftp")
-    payload = os.urandom(5 * sftpfs.OPENSSH_READ + 3)
+    payload = os.urandom(5 * sftplimits.OPENSSH_READ + 3)
     pieces = [payload[i : i + 7777] for i in range(0, len(payload), 7777)]
     target = dirs["dst"] / "regrouped.bin"
     assert fs.write_chunks(iter(pieces), str(target)) == len(payload)

@@ -1,13 +1,14 @@
-"""The cheaper receive paths: read-ahead socket and bytearray channel buffer."""
+"""The cheaper receive paths: read-ahead socket and chunk-queue channel buffer."""
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 
 import pytest
 
-from opentaskpy.remotehandlers.sshio import ByteBufferPipe, ReadAheadSocket
+from opentaskpy.remotehandlers.sshio import ByteBufferPipe, ChunkQueue, ReadAheadSocket
 
 
 @pytest.fixture
@@ -60,3 +61,38 @@ def test_byte_buffer_pipe_wakes_a_waiting_reader():
     pipe.feed(b"hello")
     reader.join(5)
     assert got == [b"hello"]
+
+
+def test_chunk_queue_matches_a_plain_buffer_for_random_operations():
+    """Random appends, prefixes and deletions agree with a bytearray model."""
+    rng = random.Random(7)
+    queue, model = ChunkQueue(), bytearray()
+    for _ in range(3000):
+        op = rng.random()
+        if op < 0.4:
+            data = rng.randbytes(rng.choice([0, 1, 3, 50, 700]))
+            queue.append(data)
+            model += data
+        elif op < 0.7:
+            limit = rng.choice([None, 0, 1, 4, 60, 900, 5000])
+            assert queue.prefix(limit) == bytes(model[:limit])
+        else:
+            n = rng.choice([None, 0, 1, 4, 60, 900, 5000])
+            del queue[:n]
+            del model[:n]
+        assert len(queue) == len(model)
+
+
+def test_chunk_queue_returns_a_whole_packet_without_copying():
+    queue = ChunkQueue()
+    packet = bytes(range(200))
+    queue.append(packet)
+    assert queue.prefix(200) is packet
+    assert queue.prefix() is packet
+
+
+def test_chunk_queue_refuses_other_deletions():
+    queue = ChunkQueue()
+    queue.append(b"abc")
+    with pytest.raises(TypeError):
+        del queue[1:2]

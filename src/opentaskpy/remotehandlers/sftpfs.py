@@ -2,16 +2,12 @@
 
 Transfers stream with pipelined requests, so memory stays flat whatever the
 file size: downloads keep a sliding window of read requests
-(:mod:`~opentaskpy.remotehandlers.sftpread`), uploads pipelined writes
-bounded by the channel window. ``read_chunks``/``write_chunks`` let a
-transfer stream from one host to another without a staging file.
+(:mod:`~opentaskpy.remotehandlers.sftpread`), uploads a sliding window of
+write requests (:mod:`~opentaskpy.remotehandlers.sftpwrite`).
+``read_chunks``/``write_chunks`` let a transfer stream from one host to
+another without a staging file.
 
-Request sizes follow the SSH packets that carry them (paramiko pays per
-packet, in Python): a write fills one packet of the server's maximum size
-exactly instead of spilling a few bytes into a second one, and reads from
-OpenSSH's sftp-server, which serves up to 64 KiB per request in every
-version, are 64 KiB answered in one packet (the session channel is opened
-with room for them, see ``sshconn.SFTP_MAX_PACKET``).
+Request sizes: :mod:`~opentaskpy.remotehandlers.sftplimits`.
 """
 
 from __future__ import annotations
@@ -21,32 +17,31 @@ from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.remotehandlers.sftplimits import request_sizes
 from opentaskpy.remotehandlers.sftpread import read_pipelined
+from opentaskpy.remotehandlers.sftpwrite import write_pipelined
 
 #: Bytes requested per download window (bounds memory at any file size).
 WINDOW_BYTES = 8 * 1024 * 1024
-#: Read size every SFTP server supports.
-BASIC_READ = 32768
-#: Read size for OpenSSH's sftp-server.
-OPENSSH_READ = 65536
-#: Room for the SFTP and SSH channel headers around a write's data.
-WRITE_HEADROOM = 128
+#: Bytes of write requests in flight at most (several channel windows).
+WRITE_WINDOW_BYTES = 8 * 1024 * 1024
 #: Buffer of files opened for reading (one SFTP read request per refill).
 READ_BUFFER = 32768
 
 
-def request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
-    """Return ``(read_size, write_size)`` for requests on ``sftp``."""
-    channel = sftp.get_channel()
-    if channel is None:
-        return BASIC_READ, BASIC_READ
-    transport = channel.get_transport()
-    version = getattr(transport, "remote_version", "") or ""
-    read_size = OPENSSH_READ if "OpenSSH" in version else BASIC_READ
-    write_size = max(
-        4096, min(BASIC_READ, channel.out_max_packet_size) - WRITE_HEADROOM
-    )
-    return read_size, write_size
+def regroup(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Yield the bytes of ``chunks`` in pieces of ``size`` (the last one shorter)."""
+    pending = bytearray()
+    for chunk in chunks:
+        if not pending and len(chunk) == size:
+            yield chunk
+            continue
+        pending += chunk
+        while len(pending) >= size:
+            yield bytes(pending[:size])
+            del pending[:size]  # O(1) at the front of a bytearray
+    if pending:
+        yield bytes(pending)
 
 
 class SFTPFileSystem(FileSystem):
@@ -112,25 +107,8 @@ class SFTPFileSystem(FileSystem):
             The number of bytes written.
         """
         _, write_size = request_sizes(self.sftp)
-        written = 0
-        pending = bytearray()
-        with self.sftp.open(path, "wb", bufsize=0) as remote:
-            remote.MAX_REQUEST_SIZE = write_size
-            remote.set_pipelined(True)
-            for chunk in chunks:
-                if not pending and len(chunk) == write_size:
-                    remote.write(chunk)
-                    written += write_size
-                    continue
-                pending += chunk
-                while len(pending) >= write_size:
-                    remote.write(bytes(pending[:write_size]))
-                    del pending[:write_size]  # O(1) at the front of a bytearray
-                    written += write_size
-            if pending:
-                remote.write(bytes(pending))
-                written += len(pending)
-        return written
+        depth = max(1, WRITE_WINDOW_BYTES // write_size)
+        return write_pipelined(self.sftp, path, regroup(chunks, write_size), depth)
 
     def rename(self, source: str, target: str) -> None:
         """Rename, replacing ``target``."""

@@ -28,7 +28,7 @@ _sftp = paramiko.sftp
 CMD_READ, CMD_DATA, CMD_STATUS = _sftp.CMD_READ, _sftp.CMD_DATA, _sftp.CMD_STATUS
 
 
-class _Primitives(Protocol):
+class Primitives(Protocol):
     """The private ``SFTPClient`` methods used here (absent from the stubs)."""
 
     def _async_request(self, fileobj: object, t: int, *args: object) -> int: ...
@@ -40,7 +40,7 @@ class _Primitives(Protocol):
     def _convert_status(self, msg: paramiko.Message) -> None: ...
 
 
-class _Answers:
+class Answers:
     """Receives the responses to our read requests (paramiko's callback)."""
 
     def __init__(self) -> None:
@@ -50,7 +50,7 @@ class _Answers:
         self.by_request[num] = (t, msg)
 
 
-def _data(client: _Primitives, t: int, msg: paramiko.Message) -> bytes:
+def _data(client: Primitives, t: int, msg: paramiko.Message) -> bytes:
     if t == CMD_STATUS:
         try:
             client._convert_status(msg)
@@ -77,11 +77,11 @@ def read_pipelined(
         paramiko.SSHException: the connection was lost.
     """
     depth = max(1, window // block)
-    wire = cast(_Primitives, client)
+    wire = cast(Primitives, client)
     with client.open(path, "rb") as remote:
         size = int(remote.stat().st_size or 0)
         handle = remote.handle
-        answers = _Answers()
+        answers = Answers()
         outstanding: deque[tuple[int, int, int]] = deque()
         next_offset = 0
 
