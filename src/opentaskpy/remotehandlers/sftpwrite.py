@@ -2,11 +2,13 @@
 
 paramiko's pipelined ``SFTPFile.write`` sends requests without waiting, but
 once more than 100 are outstanding and any answer has arrived it waits for
-*every* outstanding answer, so the pipe drains to empty every ~3 MB and the
-upload spends each refill idle (on loopback a 1 GiB upload used about half
-a CPU for the whole transfer). Here one loop keeps up to ``depth`` requests
-in flight, takes the answers in order as they arrive, and waits only for
-the oldest one when the window is full, so the server always has work.
+*every* outstanding answer, so its pipeline drains to empty again and again,
+and it splits data into requests of its own fixed size. Here one loop keeps
+up to ``depth`` requests of the caller's size in flight (the size the
+server allows, see :mod:`~opentaskpy.remotehandlers.sftplimits`), takes the
+answers in order, and waits only for the oldest one when the window is
+full, so the server always has work and errors surface within ``depth``
+requests.
 
 Built on the same paramiko primitives as
 :mod:`~opentaskpy.remotehandlers.sftpread`.
