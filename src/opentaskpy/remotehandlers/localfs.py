@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
+from opentaskpy.remotehandlers.localcopy import copy_file
 
 #: Read size for streaming a local file.
 CHUNK_BYTES = 1024 * 1024
@@ -43,16 +44,16 @@ class LocalFileSystem(FileSystem):
         return entries
 
     def put(self, local_path: str, remote_path: str) -> None:
-        """Copy with ``copyfile`` (kernel copy, constant memory) plus the mode bits.
+        """Copy (see :mod:`~opentaskpy.remotehandlers.localcopy`) plus the mode bits.
 
         Copying the permission bits matches the reference's ``shutil.copy``.
         """
-        shutil.copyfile(local_path, remote_path)
+        copy_file(local_path, remote_path)
         shutil.copymode(local_path, remote_path)
 
     def get(self, remote_path: str, local_path: str) -> None:
         """Copy a file to the worker path."""
-        shutil.copyfile(remote_path, local_path)
+        copy_file(remote_path, local_path)
 
     def read_chunks(self, path: str) -> Iterator[bytes]:
         """Yield the content of ``path`` in 1 MiB chunks."""
