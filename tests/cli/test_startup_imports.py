@@ -40,9 +40,10 @@ _WRAPPER = (
 )
 
 
-def small_transfer(cfg: Path, tmp_path: Path) -> None:
+def small_transfer(cfg: Path, tmp_path: Path, templated: bool = True) -> None:
     """A local-to-local transfer task ``small`` in ``cfg``."""
-    (cfg / "variables.json.j2").write_text('{"YEAR": "{{ now().year }}"}')
+    variables = '{"YEAR": "{{ now().year }}"}' if templated else '{"YEAR": "2026"}\r\n'
+    (cfg / "variables.json.j2").write_text(variables)
     write_json(
         cfg / "small.json",
         {
@@ -106,3 +107,18 @@ def test_error_reporting_module_does_not_import_referencing() -> None:
         "if m in sys.modules))\n"
     )
     assert python_stdout(code) == "[]\n"
+
+
+def test_templates_are_compiled_only_when_there_are_some(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    """No template delimiters anywhere: jinja2 is never imported (and no PGP
+    key: nor is gnupg); a template in the variables brings jinja2 back."""
+    env = {"OTF_VALIDATION_CACHE_DIR": str(tmp_path / "validation-cache")}
+    small_transfer(cfg_dir, tmp_path, templated=False)
+    noop_modules(cfg_dir, isolated_env, env)  # fill the validation cache
+    plain = noop_modules(cfg_dir, isolated_env, env)
+    assert "opentaskpy.config.loader" in plain
+    assert not {"jinja2", "gnupg"} & plain, sorted({"jinja2", "gnupg"} & plain)
+    small_transfer(cfg_dir, tmp_path, templated=True)
+    assert "jinja2" in noop_modules(cfg_dir, isolated_env, env)

@@ -405,3 +405,43 @@ def test_construction_logs_config_dir(
     assert len(logs) == 1
     assert f"Looking in {cfg_dir}" in logs[0].read_text()
     assert os.environ["OTF_TASK_ID"] == "loader-log"
+
+
+# ---------------------------------------------------------------------------
+# Texts without templates are not compiled
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, needs",
+    [
+        ('{"a": 1}', False),
+        ('{"a": 1}\n', False),  # a trailing newline is JSON whitespace
+        ('{\r\n  "a": "x}"\r\n}\r\n', False),
+        ('{"a": "{{ b }}"}', True),
+        ('{"a": 1 {# note #}}', True),
+        ('{"a": [{% for i in [1] %}{{ i }}{% endfor %}]}', True),
+    ],
+)
+def test_json_needs_render_only_for_template_delimiters(text: str, needs: bool) -> None:
+    from opentaskpy.config.templating import json_needs_render
+
+    assert json_needs_render(text) is needs
+
+
+def test_a_plain_task_loads_as_its_json_and_the_env_is_made_on_demand(
+    cfg_dir: Path,
+) -> None:
+    task = {**_task("/plain"), "list": ["{ not a template }", "}}"]}
+    (cfg_dir / "plain.json").write_text(
+        json.dumps(task, indent=2).replace("\n", "\r\n") + "\r\n"
+    )
+    (cfg_dir / "variables.json").write_text('{"X": "1"}')
+    loader = ConfigLoader(str(cfg_dir))
+    assert loader._template_env is None  # nothing was rendered yet
+    assert loader.load_task_definition("plain") == task
+    assert loader._template_env is None
+    env = loader.template_env  # internals still reachable, with the filters
+    assert isinstance(env, jinja2.Environment)
+    assert "lookup" in env.globals and set(loader.loaded_filters) <= set(env.filters)
+    assert loader.template_env is env

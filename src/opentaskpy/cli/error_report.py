@@ -14,13 +14,14 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any, cast
 
 from opentaskpy import exceptions as otf_exceptions
 from opentaskpy import otflogging
 from opentaskpy.cli import error_locate as loc
+
+if TYPE_CHECKING:
+    import jinja2
 
 CORE_PROTOCOLS = {"ssh", "sftp", "local", "email", "dummy"}
 _VARIABLES_MISSING = "Couldn't find any variables"
@@ -70,15 +71,16 @@ def _describe(exc: BaseException, ctx: ErrorContext) -> str:
     decode = next((e for e in chain if isinstance(e, json.JSONDecodeError)), None)
     if decode is not None:
         return _json_error(decode, ctx)
-    syntax = next((e for e in chain if isinstance(e, jinja2.TemplateSyntaxError)), None)
+    syntax_type = _jinja2_type("TemplateSyntaxError") or ()
+    syntax = next((e for e in chain if isinstance(e, syntax_type)), None)
     if syntax is not None:
-        return _syntax_error(syntax, ctx)
+        return _syntax_error(cast("jinja2.TemplateSyntaxError", syntax), ctx)
     plugin = getattr(exc, "otf_lookup_plugin", None) or loc.innermost_local(
         exc, loc.LOOKUP_FRAME, "plugin"
     )
     if isinstance(plugin, str):
         return _lookup_error(exc, plugin, ctx)
-    if isinstance(exc, jinja2.UndefinedError):
+    if isinstance(exc, _jinja2_type("UndefinedError") or ()):
         return _undefined_error(exc, ctx)
     message = str(exc)
     if isinstance(exc, FileNotFoundError) and not os.path.isdir(ctx.config_dir):
@@ -195,6 +197,8 @@ def _syntax_error(err: jinja2.TemplateSyntaxError, ctx: ErrorContext) -> str:
             return f"{path}: line {err.lineno}: {message}"
     # The variables are rendered as one serialised document: find the value
     # that does not compile on its own.
+    import jinja2  # already loaded: the error came from it
+
     env = jinja2.Environment()
 
     def broken(value: str) -> bool:
@@ -309,6 +313,15 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     field_path = next((p for p, n in fields if n == name), None)
     at = f" at {field_path}" if field_path else ""
     return f"{where}: {label} '{name}'{at} ({detail})"
+
+
+def _jinja2_type(name: str) -> type[BaseException] | None:
+    """``jinja2.<name>`` if jinja2 is loaded (see :func:`_unresolvable_type`).
+
+    Tasks without templates never import jinja2.
+    """
+    found = getattr(sys.modules.get("jinja2"), name, None)
+    return found if isinstance(found, type) else None
 
 
 def _unresolvable_type() -> type[BaseException] | None:

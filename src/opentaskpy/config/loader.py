@@ -18,15 +18,15 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
-
-import jinja2
-import jinja2.meta
+from typing import TYPE_CHECKING, Any
 
 from opentaskpy import otflogging
 from opentaskpy.config import lookups, overrides, templating
 from opentaskpy.exceptions import DuplicateConfigFileError, InvalidConfigError
 from opentaskpy.filters import default_filters
+
+if TYPE_CHECKING:  # imported on first render: plain tasks never load jinja2
+    import jinja2
 
 MAX_DEPTH = 5
 
@@ -74,7 +74,7 @@ class ConfigLoader:
         global_variables: merged (resolved in eager mode) variables.
         file_cache: pre-loaded task/variables file paths → contents.
         lazy_load: ``OTF_LAZY_LOAD_VARIABLES == "1"`` at construction.
-        template_env: the Jinja environment.
+        template_env: the Jinja environment (created on first use).
         loaded_filters: the OTF filters registered (defaults and custom).
     """
 
@@ -88,7 +88,7 @@ class ConfigLoader:
         self.file_cache: dict[str, str] = {}
         self._variables_sources: list[templating.VariablesSource] = []
 
-        self.template_env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        self._template_env: jinja2.Environment | None = None
         self.loaded_filters: dict[str, Callable] = {}
         self._load_filters()
         self._load_global_variables()
@@ -104,13 +104,26 @@ class ConfigLoader:
         filters = lookups.module_functions(default_filters)
         filters.update(lookups.load_custom_filters(str(self.config_dir), self.logger))
         self.loaded_filters = filters
-        env = self.template_env
-        env.filters.update(filters)
-        # Every filter is also callable as a function (``{{ now() }}``):
-        # compile_template copies the filter table into each template's
-        # globals; the environment globals get it too for other users.
-        env.globals.update(env.filters)
-        env.globals["lookup"] = self.template_lookup
+
+    @property
+    def template_env(self) -> jinja2.Environment:
+        """The Jinja environment, created (and jinja2 imported) on first use."""
+        if self._template_env is None:
+            import jinja2
+
+            env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+            env.filters.update(self.loaded_filters)
+            # Every filter is also callable as a function (``{{ now() }}``):
+            # compile_template copies the filter table into each template's
+            # globals; the environment globals get it too for other users.
+            env.globals.update(env.filters)
+            env.globals["lookup"] = self.template_lookup
+            self._template_env = env
+        return self._template_env
+
+    @template_env.setter
+    def template_env(self, env: jinja2.Environment) -> None:
+        self._template_env = env
 
     def _variables_file_paths(self) -> list[str]:
         override = os.environ.get("OTF_VARIABLES_FILE")
@@ -157,6 +170,8 @@ class ConfigLoader:
             text = json.dumps(self.global_variables)
             if not templating.needs_render(text):
                 return
+            import jinja2
+
             env = self.template_env
             try:
                 template = templating.compile_template(env, text)
@@ -257,29 +272,13 @@ class ConfigLoader:
             path = self.find_task_file(task_id)
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
-            env = self.template_env
-            ast = env.parse(text, name=path, filename=path)
-            template = templating.compile_template(env, ast, path)
             if not path.endswith(".j2"):
                 raw = templating.loads_named(text, path)
                 task_vars = raw.get("variables") if isinstance(raw, dict) else None
                 if isinstance(task_vars, dict):
                     # Persistent for the loader's lifetime (upstream quirk).
                     self.global_variables = self.global_variables | task_vars
-            with self._rendering_file(path):
-                try:
-                    if self.lazy_load:
-                        self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
-                    rendered = template.render(self.global_variables)
-                except jinja2.UndefinedError as err:
-                    if getattr(err, "otf_config_file", None):
-                        raise
-                    named = jinja2.UndefinedError(f"{path}: {err.message}")
-                    named.otf_config_file = path  # type: ignore[attr-defined]
-                    raise named from err
-                except Exception as err:
-                    templating.annotate(err, path)
-                    raise
+            rendered = self._render_task(path, text)
             definition = templating.loads_named(
                 rendered, f"{path} (after rendering templates)"
             )
@@ -294,6 +293,31 @@ class ConfigLoader:
                 return definition
             overrides.apply_attribute_overrides(definition, self.logger)
             return definition
+
+    def _render_task(self, path: str, text: str) -> str:
+        """Render a task file's text; a text without templates is returned as is."""
+        if not templating.json_needs_render(text):
+            return text
+        import jinja2
+        import jinja2.meta
+
+        env = self.template_env
+        ast = env.parse(text, name=path, filename=path)
+        template = templating.compile_template(env, ast, path)
+        with self._rendering_file(path):
+            try:
+                if self.lazy_load:
+                    self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
+                return template.render(self.global_variables)
+            except jinja2.UndefinedError as err:
+                if getattr(err, "otf_config_file", None):
+                    raise
+                named = jinja2.UndefinedError(f"{path}: {err.message}")
+                named.otf_config_file = path  # type: ignore[attr-defined]
+                raise named from err
+            except Exception as err:
+                templating.annotate(err, path)
+                raise
 
     def template_lookup(self, plugin: str, **kwargs: Any) -> str:
         """Run lookup plugin ``plugin`` (the ``lookup()`` template global, §9).

@@ -13,12 +13,13 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
-
-import jinja2
-import jinja2.nodes
+from typing import TYPE_CHECKING, Any
 
 from opentaskpy.exceptions import VariableResolutionTooDeepError
+
+if TYPE_CHECKING:  # imported where first needed: plain tasks never load jinja2
+    import jinja2
+    import jinja2.nodes
 
 TOO_DEEP_LOG = (
     "Reached max depth of recursive template evaluation. Please check the task "
@@ -30,6 +31,16 @@ _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'
 
 # Variables file: (path, parsed top-level object).
 VariablesSource = tuple[str, dict]
+
+
+def json_needs_render(text: str) -> bool:
+    """Whether rendering ``text`` could change the JSON document it holds.
+
+    Like :func:`needs_render`, except that line endings and a trailing
+    newline are JSON whitespace (a raw carriage return cannot occur in a JSON
+    string), so only template delimiters count.
+    """
+    return "{" in text and any(d in text for d in _DELIMITERS)
 
 
 def needs_render(text: str) -> bool:
@@ -152,6 +163,7 @@ def variables_syntax_error(
     err: jinja2.TemplateSyntaxError,
 ) -> jinja2.TemplateSyntaxError:
     """Re-target a syntax error in the merged variables to file and variable."""
+    import jinja2
 
     def broken(text: str) -> bool:
         try:
@@ -180,6 +192,8 @@ def variables_undefined_error(
     sources: list[VariablesSource], err: jinja2.UndefinedError
 ) -> jinja2.UndefinedError:
     """Return the ``UndefinedError`` naming the variables file and variable."""
+    import jinja2
+
     name = undefined_name(err)
     found = None
     if name:

@@ -16,11 +16,13 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-
-import gnupg
+from typing import TYPE_CHECKING
 
 from opentaskpy.exceptions import DecryptionError, EncryptionError
 from opentaskpy.taskhandlers.staging import make_private_dir, staging_base, staging_path
+
+if TYPE_CHECKING:  # imported when a key is used: most transfers have none
+    import gnupg
 
 # gpg-agent puts its sockets in the home directory when /run/user/<uid> does
 # not exist; a Unix socket path must fit in 108 bytes.
@@ -45,6 +47,8 @@ def gnupg_home(logger: logging.Logger) -> Iterator[gnupg.GPG]:
     try:
         os.mkdir(home, 0o700)
         try:
+            import gnupg
+
             gpg = gnupg.GPG(gnupghome=home)
         except (OSError, ValueError) as exc:
             raise EncryptionError(f"Unable to run gpg: {exc}") from exc
