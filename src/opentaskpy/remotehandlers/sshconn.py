@@ -30,16 +30,9 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sshio import open_session
@@ -134,23 +127,19 @@ def _should_retry(exc: BaseException) -> bool:
     return not any(text in str(exc) for text in _NO_RETRY_TEXTS)
 
 
-def retrying(attempts: int | None = None) -> Retrying:
-    """Return the spec's retry policy, scaled by ``OTF_SSH_RETRY_WAIT_SCALE``."""
+def retry_waits(attempts: int | None = None) -> list[float]:
+    """Seconds to wait before each retry under the module's policy.
+
+    ``attempts`` (default ``OTF_SSH_RETRY_ATTEMPTS`` or 6) counts the first
+    try, so there is one wait fewer; every wait is scaled by
+    ``OTF_SSH_RETRY_WAIT_SCALE``. (A plain loop rather than tenacity, whose
+    import would cost every SSH task ~6 ms of start-up for a fixed schedule.)
+    """
     scale = float(os.environ.get("OTF_SSH_RETRY_WAIT_SCALE", "1"))
     attempts = attempts or int(
         os.environ.get("OTF_SSH_RETRY_ATTEMPTS", str(DEFAULT_ATTEMPTS))
     )
-    base = wait_exponential(multiplier=2, min=5, max=60)
-
-    def wait(state: RetryCallState) -> float:
-        return base(state) * scale
-
-    return Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait,
-        retry=retry_if_exception(_should_retry),
-        reraise=True,
-    )
+    return [min(max(2 * 2 ** (n - 1), 5), 60) * scale for n in range(1, attempts)]
 
 
 def describe_bad_host_key(
@@ -260,9 +249,15 @@ class SSHConnection:
                 )
                 raise
 
-        for attempt_state in retrying(1 if not retry else None):
-            with attempt_state:
+        waits = retry_waits(1 if not retry else None)
+        while True:
+            try:
                 attempt()
+                break
+            except Exception as exc:
+                if not waits or not _should_retry(exc):
+                    raise
+                time.sleep(waits.pop(0))
         self._sftp = None
         return self
 
