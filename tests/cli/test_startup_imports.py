@@ -60,12 +60,23 @@ def small_transfer(cfg: Path, tmp_path: Path, templated: bool = True) -> None:
     )
 
 
-def noop_modules(cfg: Path, cwd: Path, env: dict[str, str]) -> set[str]:
-    """Run ``task-run --noop -t small`` and return the modules it loaded."""
+def noop_modules(
+    cfg: Path, cwd: Path, env: dict[str, str], noop: bool = True
+) -> set[str]:
+    """Run ``task-run [--noop] -t small`` and return the modules it loaded."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
     full_env.update(env)
     proc = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, "--noop", "-t", "small", "-c", str(cfg)],
+        [
+            sys.executable,
+            "-c",
+            _WRAPPER,
+            *(["--noop"] if noop else []),
+            "-t",
+            "small",
+            "-c",
+            str(cfg),
+        ],
         capture_output=True,
         text=True,
         env=full_env,
@@ -122,3 +133,29 @@ def test_templates_are_compiled_only_when_there_are_some(
     assert not {"jinja2", "gnupg"} & plain, sorted({"jinja2", "gnupg"} & plain)
     small_transfer(cfg_dir, tmp_path, templated=True)
     assert "jinja2" in noop_modules(cfg_dir, isolated_env, env)
+
+
+def test_a_successful_local_transfer_loads_no_error_reporting_or_introspection(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    """Error reporting is imported only for an error; nothing on the local
+    path needs ``inspect`` (dataclasses) or the SSH/PGP stacks."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("payload")
+    small_transfer(cfg_dir, tmp_path, templated=False)
+    env = {"OTF_VALIDATION_CACHE_DIR": str(tmp_path / "validation-cache")}
+    noop_modules(cfg_dir, isolated_env, env, noop=False)
+    (tmp_path / "dst" / "a.txt").unlink()
+    modules = noop_modules(cfg_dir, isolated_env, env, noop=False)
+    assert (tmp_path / "dst" / "a.txt").read_text() == "payload"
+    assert "opentaskpy.remotehandlers.localfs" in modules  # it really ran
+    unwanted = {
+        "opentaskpy.cli.error_report",
+        "inspect",
+        "jinja2",
+        "gnupg",
+        "paramiko",
+        "tenacity",
+    }
+    assert not unwanted & modules, sorted(unwanted & modules)

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import NoReturn
 
 from opentaskpy import otflogging
-from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error_line
 from opentaskpy.taskrun import TaskRun
 
 PROG = "task-run"
@@ -131,7 +130,7 @@ def main() -> None:
     except OSError as exc:  # the log directory cannot be created or written
         log_dir = os.environ.get("OTF_LOG_DIRECTORY") or "logs"
         reason = exc.strerror or str(exc)
-        emit_error_line(PROG, f"log directory {log_dir}: {reason}", args.taskId)
+        _error_line(f"log directory {log_dir}: {reason}", args.taskId)
         sys.exit(1)
     logger.log(VERBOSE2, f"Log verbosity: {args.verbosity}")
 
@@ -142,26 +141,30 @@ def main() -> None:
     # exit status 1; the traceback is shown only at DEBUG (-v 3, or
     # OTF_LOG_LEVEL=DEBUG). The exit status is 1 either way.
     show_traceback = logger.getEffectiveLevel() <= logging.DEBUG
-    ctx = ErrorContext(config_dir=config_dir, task_id=args.taskId)
 
     try:
         task_run = TaskRun(args.taskId, config_dir, noop="OTF_NOOP" in os.environ)
     except Exception as exc:
         otflogging.close_log_file(logger, False)
-        _fail(exc, ctx, show_traceback)
+        _fail(exc, config_dir, args.taskId, show_traceback)
 
     try:
         result = task_run.run()
     except Exception as exc:
         logger.error(f"Error running task: {exc}")
         otflogging.close_log_file(logger, False)
-        ctx.task_file = task_run.task_file
-        ctx.definition = task_run.active_task_definition
-        _fail(exc, ctx, show_traceback)
+        _fail(
+            exc,
+            config_dir,
+            args.taskId,
+            show_traceback,
+            task_file=task_run.task_file,
+            definition=task_run.active_task_definition,
+        )
 
     if not result:
         if task_run.failure_reason:
-            emit_error_line(PROG, task_run.failure_reason, args.taskId)
+            _error_line(task_run.failure_reason, args.taskId)
         sys.exit(1)
 
 
@@ -170,9 +173,29 @@ def _terminate(signum: int, _frame: object) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
-def _fail(exc: Exception, ctx: ErrorContext, show_traceback: bool) -> NoReturn:
+# Error reporting is imported only when there is an error to report: it
+# costs every successful run several milliseconds of start-up.
+
+
+def _error_line(message: str, task_id: str) -> None:
+    from opentaskpy.cli.error_report import emit_error_line
+
+    emit_error_line(PROG, message, task_id)
+
+
+def _fail(
+    exc: Exception,
+    config_dir: str,
+    task_id: str,
+    show_traceback: bool,
+    task_file: str | None = None,
+    definition: dict | None = None,
+) -> NoReturn:
     """Print the one-line description; re-raise at DEBUG level, else exit 1."""
-    emit_error_line(PROG, describe_error(exc, ctx), ctx.task_id)
+    from opentaskpy.cli.error_report import ErrorContext, describe_error
+
+    ctx = ErrorContext(config_dir, task_id, task_file=task_file, definition=definition)
+    _error_line(describe_error(exc, ctx), task_id)
     if show_traceback:
         raise exc
     sys.exit(1)

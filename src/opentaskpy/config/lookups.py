@@ -11,14 +11,13 @@ from __future__ import annotations
 import glob
 import importlib
 import importlib.util
-import inspect
 import logging
 import os
 import re
 import sys
 import threading
 from collections.abc import Callable
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 LOOKUP_NAMESPACE = "opentaskpy.plugins.lookup"
 _VALID_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -117,7 +116,7 @@ def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Ca
             exc.otf_config_file = path  # type: ignore[attr-defined]
             raise
         for name, value in vars(module).items():
-            if inspect.isfunction(value):
+            if isinstance(value, FunctionType):
                 filters[name] = value
                 logger.log(12, f"Registered custom filter: {name} from {path}")
     return filters
@@ -125,4 +124,4 @@ def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Ca
 
 def module_functions(module: ModuleType) -> dict[str, Callable]:
     """Every function object in a module's namespace, by name."""
-    return {n: v for n, v in vars(module).items() if inspect.isfunction(v)}
+    return {n: v for n, v in vars(module).items() if isinstance(v, FunctionType)}

@@ -24,12 +24,11 @@ import secrets
 import stat as stat_module
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from logging import Logger
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class FileStat:
+class FileStat(NamedTuple):
     """The attributes the framework needs from a file."""
 
     size: int

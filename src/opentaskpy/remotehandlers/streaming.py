@@ -29,7 +29,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from opentaskpy.remotehandlers.fileops import FileSystem
 
@@ -49,8 +49,7 @@ class SourceReadError(OSError):
     """Reading the source failed while the destination was being written."""
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """One file for a destination to publish.
 
     Attributes:
