@@ -1,7 +1,8 @@
-"""Choosing how each destination of a transfer receives its files."""
+"""How each destination of a transfer receives its files: choosing, then sending."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 DIRECT, PULL, WORKER, STREAM = "direct", "pull", "worker", "stream"
@@ -71,3 +72,54 @@ def stream_instead(
     if (dest_specs[0].get("encryption") or {}).get("encrypt"):
         return False
     return bool(source.can_stream_from() and dest_handlers[0].can_stream_to())
+
+
+def send(
+    mechanism: str,
+    source: Any,
+    source_spec: dict,
+    spec: dict,
+    handler: Any,
+    files: dict,
+    worker_dir: str,
+    file_list: dict | None,
+    logger: logging.Logger,
+) -> str | None:
+    """Deliver ``files`` to one destination by ``mechanism``.
+
+    Args:
+        mechanism: ``direct``, ``pull``, ``stream`` or ``worker``.
+        source: the source handler.
+        source_spec: the source's spec (for pulls).
+        spec: the destination's spec.
+        handler: the destination's handler.
+        files: the files to deliver (source paths, or worker paths).
+        worker_dir: where staged files are on the worker.
+        file_list: for ``worker``, the exact worker files to push; ``None``
+            pushes everything staged.
+        logger: the transfer's logger.
+
+    Returns:
+        ``None`` on success, else the failure message.
+    """
+    if mechanism == DIRECT:
+        if source.transfer_files(files, spec, dest_remote_handler=handler):
+            return "Remote transfer errored"
+        logger.info("Transfer completed successfully")
+    elif mechanism == PULL:
+        if handler.pull_files(files, source_spec):
+            return "Remote PULL transfer errored"
+        logger.info("Transfer completed successfully")
+    elif mechanism == STREAM:
+        logger.info("Streaming files from source to destination")
+        if handler.push_streams(source.stream_files(files)):
+            return "Push of files to destination errored"
+    else:
+        logger.debug("Transfer protocols are different, or proxy transfer is requested")
+        if file_list is None:
+            result = handler.push_files_from_worker(worker_dir)
+        else:
+            result = handler.push_files_from_worker(worker_dir, file_list=file_list)
+        if result:
+            return "Push of files to destination errored"
+    return None

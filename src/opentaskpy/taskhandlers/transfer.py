@@ -24,10 +24,8 @@ from opentaskpy.exceptions import (
     RemoteFileNotFoundError,
     RemoteTransferError,
 )
-from opentaskpy.taskhandlers import conditionals, pgp, staging, watch
+from opentaskpy.taskhandlers import conditionals, delivery, pgp, staging, watch
 from opentaskpy.taskhandlers.delivery import (
-    DIRECT,
-    PULL,
     STREAM,
     WORKER,
     choose_mechanisms,
@@ -309,33 +307,22 @@ class Transfer(TaskHandler):
             )
             self.logger.info(f"Encrypted {len(files)} files")
 
-        if mechanism == DIRECT:
-            if self.source_remote_handler.transfer_files(
-                files, spec, dest_remote_handler=handler
-            ):
-                self._fail("Remote transfer errored", RemoteTransferError)
-            self.logger.info("Transfer completed successfully")
-        elif mechanism == PULL:
-            if handler.pull_files(files, self.source_file_spec):
-                self._fail("Remote PULL transfer errored", RemoteTransferError)
-            self.logger.info("Transfer completed successfully")
-        elif mechanism == STREAM:
-            self.logger.info("Streaming files from source to destination")
-            contents = self.source_remote_handler.stream_files(files)
-            if handler.push_streams(contents):
-                self._fail("Push of files to destination errored", RemoteTransferError)
-        else:
-            self.logger.debug(
-                "Transfer protocols are different, or proxy transfer is requested"
-            )
-            if not self._source_is("local") and not decrypted and not encrypted:
-                result = handler.push_files_from_worker(self._worker_dir)
-            else:
-                result = handler.push_files_from_worker(
-                    self._worker_dir, file_list=files
-                )
-            if result:
-                self._fail("Push of files to destination errored", RemoteTransferError)
+        # Everything staged, unless PGP made a list of its own (or the source
+        # is local: its directory holds other files too).
+        push_all = not self._source_is("local") and not decrypted and not encrypted
+        failure = delivery.send(
+            mechanism,
+            self.source_remote_handler,
+            self._source,
+            spec,
+            handler,
+            files,
+            self._worker_dir,
+            None if push_all else files,
+            self.logger,
+        )
+        if failure:
+            self._fail(failure, RemoteTransferError)
 
         if spec["protocol"]["name"] == "ssh" and handler.move_files_to_final_location(
             files
