@@ -57,12 +57,37 @@ def test_request_sizes_fit_the_packets(conn):
     assert write_size == min(server_limit, sftplimits.MAX_WRITE)
 
 
-def test_basic_writes_fill_one_packet_without_the_limits_extension(conn, monkeypatch):
-    monkeypatch.setattr(sftplimits, "server_max_write", lambda sftp: None)
+def test_the_session_keeps_the_extensions_the_server_announced(conn):
     sftp = conn.sftp()
+    assert isinstance(sftp, sftplimits.SFTPSession)
+    assert "limits@openssh.com" in sftp.server_extensions
+    assert sftp.server_extensions["posix-rename@openssh.com"] == b"1"
+
+
+def test_basic_writes_fill_one_packet_without_the_limits_extension(conn):
+    """A server that does not announce limits@openssh.com is never asked."""
+    sftp = conn.sftp()
+    sftp.server_extensions = {}
+    asked = []
+    request = sftp._request
+    sftp._request = lambda t, *args: asked.append(args) or request(t, *args)
+    try:
+        assert sftplimits.server_max_write(sftp) is None
+        _, write_size = request_sizes(sftp)
+    finally:
+        del sftp._request
+    assert not asked
     channel = sftp.get_channel()
-    _, write_size = request_sizes(sftp)
     assert write_size == min(32768, channel.out_max_packet_size) - 128
+
+
+def test_a_malformed_extension_list_keeps_what_parsed():
+    msg = sftplimits.paramiko.Message()
+    msg.add_int(3)
+    msg.add_string("a@x")
+    msg.add_string("1")
+    data = msg.asbytes() + b"\x00\x00\x00\x09trunc"  # a name cut short
+    assert sftplimits._extensions(data) == {"a@x": b"1"}
 
 
 def test_an_unknown_extension_is_none_and_the_session_goes_on(conn, dirs):

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.remotehandlers.sftplimits import SFTPSession
 from opentaskpy.remotehandlers.sshio import open_session
 from opentaskpy.remotehandlers.sshoptions import connect_kwargs
 
@@ -269,7 +270,7 @@ class SSHConnection:
             assert transport is not None
             channel = open_session(transport, SFTP_WINDOW, SFTP_MAX_PACKET)
             channel.invoke_subsystem("sftp")
-            self._sftp = paramiko.SFTPClient(channel)
+            self._sftp = SFTPSession(channel)
         return self._sftp
 
     def run(
