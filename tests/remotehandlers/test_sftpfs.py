@@ -8,22 +8,22 @@ import os
 import pytest
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import sftpfs, sftplimits
+from opentaskpy.remotehandlers import sftpfs, sftpsession
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.sftplimits import request_sizes
+from opentaskpy.remotehandlers.sftpsession import request_sizes
 from opentaskpy.remotehandlers.sshconn import SFTP_MAX_PACKET, SSHConnection
 
 WINDOW = sftpfs.WINDOW_BYTES
 SIZES = [
     0,
     1,
-    sftplimits.BASIC_READ - 1,
-    sftplimits.OPENSSH_READ,
-    sftplimits.OPENSSH_READ + 1,
-    3 * sftplimits.OPENSSH_READ - 7,
+    sftpsession.BASIC_READ - 1,
+    sftpsession.OPENSSH_READ,
+    sftpsession.OPENSSH_READ + 1,
+    3 * sftpsession.OPENSSH_READ - 7,
     WINDOW,
     WINDOW + 1,
-    2 * WINDOW + sftplimits.OPENSSH_READ + 5,
+    2 * WINDOW + sftpsession.OPENSSH_READ + 5,
 ]
 
 
@@ -49,17 +49,17 @@ def test_request_sizes_fit_the_packets(conn):
     assert channel is not None
     assert channel.in_max_packet_size == SFTP_MAX_PACKET
     read_size, write_size = request_sizes(sftp)
-    assert read_size == sftplimits.OPENSSH_READ  # OpenSSH's sftp-server
+    assert read_size == sftpsession.OPENSSH_READ  # OpenSSH's sftp-server
     assert read_size + 64 <= SFTP_MAX_PACKET
     # OpenSSH (8.6+) reports its write limit: writes use it, up to MAX_WRITE.
-    server_limit = sftplimits.server_max_write(sftp)
+    server_limit = sftpsession.server_max_write(sftp)
     assert server_limit is not None and server_limit > 32768
-    assert write_size == min(server_limit, sftplimits.MAX_WRITE)
+    assert write_size == min(server_limit, sftpsession.MAX_WRITE)
 
 
 def test_the_session_keeps_the_extensions_the_server_announced(conn):
     sftp = conn.sftp()
-    assert isinstance(sftp, sftplimits.SFTPSession)
+    assert isinstance(sftp, sftpsession.SFTPSession)
     assert "limits@openssh.com" in sftp.server_extensions
     assert sftp.server_extensions["posix-rename@openssh.com"] == b"1"
 
@@ -72,7 +72,7 @@ def test_basic_writes_fill_one_packet_without_the_limits_extension(conn):
     request = sftp._request
     sftp._request = lambda t, *args: asked.append(args) or request(t, *args)
     try:
-        assert sftplimits.server_max_write(sftp) is None
+        assert sftpsession.server_max_write(sftp) is None
         _, write_size = request_sizes(sftp)
     finally:
         del sftp._request
@@ -82,17 +82,17 @@ def test_basic_writes_fill_one_packet_without_the_limits_extension(conn):
 
 
 def test_a_malformed_extension_list_keeps_what_parsed():
-    msg = sftplimits.paramiko.Message()
+    msg = sftpsession.paramiko.Message()
     msg.add_int(3)
     msg.add_string("a@x")
     msg.add_string("1")
     data = msg.asbytes() + b"\x00\x00\x00\x09trunc"  # a name cut short
-    assert sftplimits._extensions(data) == {"a@x": b"1"}
+    assert sftpsession._extensions(data) == {"a@x": b"1"}
 
 
 def test_an_unknown_extension_is_none_and_the_session_goes_on(conn, dirs):
     sftp = conn.sftp()
-    assert sftplimits.extended_request(sftp, "no-such-thing@example.com") is None
+    assert sftpsession.extended_request(sftp, "no-such-thing@example.com") is None
     assert sftp.stat(str(dirs["dst"])).st_mode is not None
 
 
@@ -117,7 +117,7 @@ def test_short_reads_from_the_server_are_completed(conn, dirs, tmp_path, monkeyp
     source = dirs["src"] / "big.bin"
     source.write_bytes(payload)
     source.chmod(0o644)
-    monkeypatch.setattr(sftplimits, "OPENSSH_READ", 1024 * 1024)
+    monkeypatch.setattr(sftpsession, "OPENSSH_READ", 1024 * 1024)
     fs = SFTPFileSystem(conn.sftp(), "sftp")
     out = tmp_path / "out.bin"
     fs.get(str(source), str(out))
@@ -250,8 +250,30 @@ def test_a_write_the_server_refuses_is_an_error_and_the_session_goes_on(conn, di
 
 def test_write_chunks_regroups_any_chunk_sizes(conn, dirs):
     fs = SFTPFileSystem(conn.sftp(), "sftp")
-    payload = os.urandom(5 * sftplimits.OPENSSH_READ + 3)
+    payload = os.urandom(5 * sftpsession.OPENSSH_READ + 3)
     pieces = [payload[i : i + 7777] for i in range(0, len(payload), 7777)]
     target = dirs["dst"] / "regrouped.bin"
     assert fs.write_chunks(iter(pieces), str(target)) == len(payload)
     assert target.read_bytes() == payload
+
+
+def test_rename_without_an_announced_posix_rename_still_replaces(conn, dirs):
+    """A server that does not announce posix-rename gets plain renames (and
+    an existing target is replaced), even with supportsPosixRename left on."""
+    sftp = conn.sftp()
+    sftp.server_extensions = {
+        k: v for k, v in sftp.server_extensions.items() if "posix-rename" not in k
+    }
+    used = []
+    posix_rename = sftp.posix_rename
+    sftp.posix_rename = lambda *a: used.append(a) or posix_rename(*a)
+    fs = SFTPFileSystem(sftp, "sftp", posix_rename=True)
+    source, target = dirs["dst"] / "new.bin", dirs["dst"] / "old.bin"
+    source.write_bytes(b"new")
+    target.write_bytes(b"old")
+    try:
+        fs.rename(str(source), str(target))
+    finally:
+        del sftp.posix_rename
+    assert not used
+    assert target.read_bytes() == b"new" and not source.exists()

@@ -3,7 +3,9 @@
 Works against servers restricted with ``ForceCommand internal-sftp``.
 Deliveries are atomic (temporary name in the destination directory, size
 check, mode, posix-rename) unless ``supportsPosixRename`` is false, in which
-case files are written directly under their final name.
+case files are written directly under their final name. A server that does
+not announce posix-rename gets a plain rename (after removing an existing
+target) instead.
 """
 
 from __future__ import annotations

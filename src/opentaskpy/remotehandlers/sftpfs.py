@@ -7,7 +7,7 @@ write requests (:mod:`~opentaskpy.remotehandlers.sftpwrite`).
 ``read_chunks``/``write_chunks`` let a transfer stream from one host to
 another without a staging file.
 
-Request sizes: :mod:`~opentaskpy.remotehandlers.sftplimits`.
+Request sizes: :mod:`~opentaskpy.remotehandlers.sftpsession`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftplimits import request_sizes
 from opentaskpy.remotehandlers.sftpread import read_pipelined
+from opentaskpy.remotehandlers.sftpsession import announces, request_sizes
 from opentaskpy.remotehandlers.sftpwrite import write_pipelined
 
 #: Bytes requested per download window (bounds memory at any file size).
@@ -112,7 +112,7 @@ class SFTPFileSystem(FileSystem):
 
     def rename(self, source: str, target: str) -> None:
         """Rename, replacing ``target``."""
-        if self.posix_rename:
+        if self.posix_rename and announces(self.sftp, "posix-rename@openssh.com"):
             self.sftp.posix_rename(source, target)
             return
         try:

@@ -5,7 +5,7 @@ once more than 100 are outstanding and any answer has arrived it waits for
 *every* outstanding answer, so its pipeline drains to empty again and again,
 and it splits data into requests of its own fixed size. Here one loop keeps
 up to ``depth`` requests of the caller's size in flight (the size the
-server allows, see :mod:`~opentaskpy.remotehandlers.sftplimits`), takes the
+server allows, see :mod:`~opentaskpy.remotehandlers.sftpsession`), takes the
 answers in order, and waits only for the oldest one when the window is
 full, so the server always has work and errors surface within ``depth``
 requests.

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftplimits import SFTPSession
+from opentaskpy.remotehandlers.sftpsession import SFTPSession
 from opentaskpy.remotehandlers.sshio import open_session
 from opentaskpy.remotehandlers.sshoptions import connect_kwargs
 

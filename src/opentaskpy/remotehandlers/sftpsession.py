@@ -1,4 +1,7 @@
-"""How much data one SFTP read or write request may carry on a given server.
+"""What an SFTP server supports: announced extensions and request sizes.
+
+The extensions are those of the server's version packet; the request sizes
+say how much data one read or write may carry.
 
 paramiko pays for every request and every answer in Python, so larger
 requests cost less CPU per byte. The SFTP drafts only promise 32 KiB of
@@ -93,6 +96,16 @@ def _extensions(version_data: bytes) -> dict[str, bytes]:
         found[name] = version_data[name_end + 4 : data_end]
         pos = data_end
     return found
+
+
+def announces(sftp: paramiko.SFTPClient, extension: str) -> bool:
+    """Whether the server announced ``extension`` (``True`` when unknown).
+
+    Only an :class:`SFTPSession` knows; for any other client the extension
+    is assumed, as before sessions kept the list.
+    """
+    known = getattr(sftp, "server_extensions", None)
+    return known is None or extension in known
 
 
 def request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
