@@ -139,7 +139,8 @@ def test_a_successful_local_transfer_loads_no_error_reporting_or_introspection(
     cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
     """Error reporting is imported only for an error; nothing on the local
-    path needs ``inspect`` (dataclasses) or the SSH/PGP stacks."""
+    path needs ``inspect`` (dataclasses), ``pathlib``, ``subprocess`` (the
+    execution machinery) or the SSH/PGP stacks."""
     (tmp_path / "src").mkdir()
     (tmp_path / "dst").mkdir()
     (tmp_path / "src" / "a.txt").write_text("payload")
@@ -153,6 +154,8 @@ def test_a_successful_local_transfer_loads_no_error_reporting_or_introspection(
     unwanted = {
         "opentaskpy.cli.error_report",
         "inspect",
+        "pathlib",
+        "subprocess",
         "jinja2",
         "gnupg",
         "paramiko",

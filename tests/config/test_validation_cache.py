@@ -344,14 +344,13 @@ def test_disabled_by_environment(
 def test_default_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTF_VALIDATION_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert validation_cache.cache_dir() == tmp_path / "xdg/opentaskpy/validation"
+    assert validation_cache.cache_dir() == str(tmp_path / "xdg/opentaskpy/validation")
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert (
-        validation_cache.cache_dir() == tmp_path / "home/.cache/opentaskpy/validation"
-    )
+    expected = tmp_path / "home/.cache/opentaskpy/validation"
+    assert validation_cache.cache_dir() == str(expected)
     monkeypatch.setenv("OTF_VALIDATION_CACHE_DIR", str(tmp_path / "mine"))
-    assert validation_cache.cache_dir() == tmp_path / "mine"
+    assert validation_cache.cache_dir() == str(tmp_path / "mine")
 
 
 def test_directory_stays_bounded(

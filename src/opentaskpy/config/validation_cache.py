@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -83,19 +82,26 @@ def find_violation(kind: str, definition: dict[str, Any]) -> SchemaViolation | N
     return violation
 
 
-def cache_dir() -> Path | None:
-    """Return the cache directory, or ``None`` when the cache is disabled."""
+def cache_dir() -> str | None:
+    """Return the cache directory, or ``None`` when the cache is disabled.
+
+    (Paths are plain strings here: importing ``pathlib`` would cost every
+    run a few milliseconds of start-up.)
+    """
     if os.environ.get(SWITCH_ENV, "").strip().lower() in _OFF:
         return None
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured:
-        return Path(configured)
+        return configured
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "opentaskpy" / "validation"
+    if xdg and os.path.isabs(xdg):
+        base = xdg
+    else:
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "opentaskpy", "validation")
 
 
-def entry_path(kind: str, definition: dict[str, Any]) -> Path | None:
+def entry_path(kind: str, definition: dict[str, Any]) -> str | None:
     """Return the entry file for a definition, or ``None`` if not cacheable."""
     try:
         directory = cache_dir()
@@ -105,7 +111,7 @@ def entry_path(kind: str, definition: dict[str, Any]) -> Path | None:
         digest = hashlib.sha256()
         for part in (kind, canonical, _environment()):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
-        return directory / f"{digest.hexdigest()}.json"
+        return os.path.join(directory, f"{digest.hexdigest()}.json")
     except Exception:  # noqa: BLE001 - the cache must never break a run
         return None
 
@@ -113,15 +119,15 @@ def entry_path(kind: str, definition: dict[str, Any]) -> Path | None:
 @functools.cache
 def _environment() -> str:
     """Identity of the code that validates: format, versions and file stamps."""
-    here = Path(__file__).parent
+    here = os.path.dirname(__file__)
     parts = [f"format {_FORMAT}", f"opentaskpy {_version()}"]
-    parts += [f"{name} {_stamp(here / name)}" for name in _SOURCES]
+    parts += [f"{name} {_stamp(os.path.join(here, name))}" for name in _SOURCES]
     spec = importlib.util.find_spec("jsonschema")
     origin = spec.origin if spec is not None else None
     parts.append(f"jsonschema {origin}")
     if origin:
-        parts.append(_stamp(Path(origin)))
-        parts.append(_stamp(Path(origin).parent / "validators.py"))
+        parts.append(_stamp(origin))
+        parts.append(_stamp(os.path.join(os.path.dirname(origin), "validators.py")))
     return "\n".join(parts)
 
 
@@ -138,7 +144,7 @@ def _version() -> str:
     return "unknown"
 
 
-def _stamp(path: Path) -> str:
+def _stamp(path: str) -> str:
     try:
         stat = os.stat(path)
     except OSError:
@@ -154,16 +160,16 @@ def _package_identity(package: str) -> list[str] | None:
     return [spec.origin or "", *(spec.submodule_search_locations or [])]
 
 
-def _trusted(directory: Path) -> bool:
+def _trusted(directory: str) -> bool:
     """Whether only this user can have written the entries in ``directory``."""
     stat = os.stat(directory)
     return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
 
-def _hit(entry: Path) -> bool:
+def _hit(entry: str) -> bool:
     """Whether ``entry`` exists and every file and package it lists is unchanged."""
     try:
-        if not _trusted(entry.parent):
+        if not _trusted(os.path.dirname(entry)):
             return False
         with open(entry, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -183,9 +189,9 @@ def _hit(entry: Path) -> bool:
         return False
 
 
-def _store(entry: Path, usage: SchemaUsage) -> None:
+def _store(entry: str, usage: SchemaUsage) -> None:
     """Record a success in ``entry`` (atomically); errors are ignored."""
-    temp: Path | None = None
+    temp: str | None = None
     try:
         if not usage.protocol_files <= usage.files.keys():
             # A protocol's schema was not read during the validation: the
@@ -197,11 +203,14 @@ def _store(entry: Path, usage: SchemaUsage) -> None:
             "files": sorted([path, *stamp] for path, stamp in usage.files.items()),
             "packages": sorted([n, _package_identity(n)] for n in usage.packages),
         }
-        directory = entry.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = os.path.dirname(entry)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         if not _trusted(directory):
             return
-        temp = directory / f".{entry.stem}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        stem = os.path.basename(entry).removesuffix(".json")
+        temp = os.path.join(
+            directory, f".{stem}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        )
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         with os.fdopen(os.open(temp, flags, 0o600), "w", encoding="utf-8") as out:
             json.dump(data, out)
@@ -216,7 +225,7 @@ def _store(entry: Path, usage: SchemaUsage) -> None:
                 os.unlink(temp)
 
 
-def _prune(directory: Path) -> None:
+def _prune(directory: str) -> None:
     """Delete the least recently used half when over :data:`MAX_ENTRIES`."""
     names = [n for n in os.listdir(directory) if n.endswith((".json", ".tmp"))]
     if len(names) <= MAX_ENTRIES:
@@ -224,8 +233,8 @@ def _prune(directory: Path) -> None:
     stamped: list[tuple[int, str]] = []
     for name in names:
         with contextlib.suppress(OSError):
-            stamped.append((os.stat(directory / name).st_mtime_ns, name))
+            stamped.append((os.stat(os.path.join(directory, name)).st_mtime_ns, name))
     stamped.sort()
     for _, name in stamped[: len(stamped) // 2]:
         with contextlib.suppress(OSError):
-            os.unlink(directory / name)
+            os.unlink(os.path.join(directory, name))

@@ -10,6 +10,7 @@ import functools
 import glob
 import logging
 import os
+from typing import Any
 
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers import fileops, streaming
@@ -144,4 +145,14 @@ class LocalTransfer(RemoteTransferHandler):
         raise NotImplementedError("Not supported by local")
 
 
-from opentaskpy.remotehandlers.local_execution import LocalExecution  # noqa: E402, F401
+def __getattr__(name: str) -> Any:
+    """``LocalExecution`` is reachable here too (its home: ``local_execution``).
+
+    Imported on first use, so a local transfer does not load the execution
+    machinery (``subprocess`` and friends).
+    """
+    if name == "LocalExecution":
+        from opentaskpy.remotehandlers.local_execution import LocalExecution
+
+        return LocalExecution
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

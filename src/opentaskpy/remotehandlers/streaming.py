@@ -24,14 +24,16 @@ import fcntl
 import json
 import os
 import posixpath
-import subprocess
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from opentaskpy.remotehandlers.fileops import FileSystem
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: Bytes the reader thread may fetch ahead of the destination.
 PREFETCH_BYTES = 2 * 1024 * 1024
@@ -117,6 +119,8 @@ def _write_prefetched(
 
 
 def _start_reader() -> subprocess.Popen[bytes]:
+    import subprocess  # here: only large streamed files start a process
+
     return subprocess.Popen(
         [sys.executable, "-m", "opentaskpy.remotehandlers.streamreader"],
         # One glibc malloc arena for its two threads: ~6 MB less resident

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
@@ -63,6 +62,8 @@ def _stop_agent(home: str) -> None:
     """Stop a gpg-agent that importing a secret key may have started."""
     if not os.path.isdir(home):
         return
+    import subprocess  # here: transfers without PGP never start a process
+
     with suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
             ["gpgconf", "--homedir", home, "--kill", "gpg-agent"],
