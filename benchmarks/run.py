@@ -40,12 +40,14 @@ from benchlib.report import (  # noqa: E402
 )
 
 MODES = {
-    "smoke": Mode("smoke", 1, [1 * MiB], 20, 4096, 0.2),
-    "quick": Mode("quick", 2, [64 * MiB], 1000, 4096, 0.5),
-    "full": Mode("full", 3, [64 * MiB, 1024 * MiB], 1000, 4096, 0.5),
+    "smoke": Mode("smoke", 1, [1 * MiB], 20, 4096, 0.2, fast_reps=1),
+    "quick": Mode("quick", 2, [64 * MiB], 1000, 4096, 0.5, fast_reps=3),
+    "full": Mode("full", 3, [64 * MiB, 1024 * MiB], 1000, 4096, 0.5, fast_reps=7),
 }
 LOCAL_KEYS = ["startup", "batch-chain", "batch-fan", "local-big"]
 REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big"]
+# Workloads whose runs take about a second or less (see Mode.fast_reps).
+FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -162,18 +164,24 @@ def main(argv: list[str] | None = None) -> int:
             stderr_log("note: not root, host-to-host scp (ssh-big) may fail")
         ctx = Context(root, args.cache, mode)
         stderr_log(f"compiled bytecode of {context.compile_sources()}")
-        stderr_log(f"mode {mode.name}: {reps} repetition(s), work dir {root}")
+        fast = "" if args.reps else f" ({mode.fast_reps} for fast workloads)"
+        stderr_log(f"mode {mode.name}: {reps} repetition(s){fast}, work dir {root}")
         workloads = build_workloads(ctx, args.keys, ssh_env, ssh_error)
         for wl in workloads:
             if not wl.runnable:
                 continue
             stderr_log(f"{wl.name}:")
-            run_workload(wl, reps, stderr_log, warmup=mode.name != "smoke")
+            wl_reps = reps
+            if not args.reps and wl.name.startswith(FAST_PREFIXES):
+                wl_reps = max(reps, mode.fast_reps)
+            run_workload(wl, wl_reps, stderr_log, warmup=mode.name != "smoke")
         rows = build_rows(workloads)
         settings = dict(BATCH_ENV)
         if args.src:
             settings["src"] = str(args.src)
         info = environment_info(mode.name, reps, settings)
+        if not args.reps:
+            info["repetitions (fast workloads)"] = max(reps, mode.fast_reps)
         md_path, json_path = write_results(args.results, rows, info)
         if args.json:
             print(json.dumps({"info": info, "rows": rows}, indent=2))

@@ -63,6 +63,10 @@ class Mode:
     many_count: int
     many_size: int
     fan_sleep: float
+    # Repetitions of the workloads whose runs take about a second or less
+    # (start-up, batches, local-big, ssh-exec): a median of 3 such runs
+    # moves with every hiccup of the machine; more cost little.
+    fast_reps: int = 0
     workloads: list[str] | None = None  # None: all
 
 
