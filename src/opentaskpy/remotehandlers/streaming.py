@@ -159,60 +159,85 @@ def _from_process(
 
 def prefetched(
     chunks: Iterator[bytes], label: str, limit: int = PREFETCH_BYTES
-) -> Generator[bytes, None, None]:
+) -> Prefetch:
     """Iterate ``chunks`` in a reader thread, at most ``limit`` bytes ahead.
 
-    The reader stops (and closes ``chunks``, which closes the source file)
-    when the consumer stops early or fails. An error while reading is raised
-    to the consumer as :class:`SourceReadError` naming ``label``.
+    The reader starts at once, so a source is already being read while the
+    destination file is still being opened (for small files the two round
+    trips then overlap instead of adding up). It stops (and closes
+    ``chunks``, which closes the source file) when the consumer calls
+    ``close()`` or fails. An error while reading is raised to the consumer
+    as :class:`SourceReadError` naming ``label``.
     """
-    cond = threading.Condition()
-    buffered: deque[bytes] = deque()
-    state = {"bytes": 0, "done": False, "stopped": False}
-    failure: list[BaseException] = []
+    return Prefetch(chunks, label, limit)
 
-    def read() -> None:
+
+class Prefetch:
+    """The iterator :func:`prefetched` returns; ``close()`` stops its reader."""
+
+    def __init__(self, chunks: Iterator[bytes], label: str, limit: int):
+        """Start reading ``chunks`` in a thread."""
+        self._chunks = chunks
+        self._label = label
+        self._limit = limit
+        self._cond = threading.Condition()
+        self._buffered: deque[bytes] = deque()
+        self._bytes = 0
+        self._done = False
+        self._stopped = False
+        self._failure: BaseException | None = None
+        self._reader = threading.Thread(
+            target=self._read, name="otf-stream-reader", daemon=True
+        )
+        self._reader.start()
+
+    def _read(self) -> None:
+        cond = self._cond
         try:
-            for chunk in chunks:
+            for chunk in self._chunks:
                 with cond:
-                    while state["bytes"] >= limit and not state["stopped"]:
+                    while self._bytes >= self._limit and not self._stopped:
                         cond.wait()
-                    if state["stopped"]:
+                    if self._stopped:
                         return
-                    buffered.append(chunk)
-                    state["bytes"] += len(chunk)
+                    self._buffered.append(chunk)
+                    self._bytes += len(chunk)
                     cond.notify_all()
         except BaseException as exc:  # handed to the consumer
-            failure.append(exc)
+            self._failure = exc
         finally:
-            close = getattr(chunks, "close", None)
+            close = getattr(self._chunks, "close", None)
             if close is not None:
                 close()
             with cond:
-                state["done"] = True
+                self._done = True
                 cond.notify_all()
 
-    reader = threading.Thread(target=read, name="otf-stream-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            with cond:
-                while not buffered and not state["done"]:
-                    cond.wait()
-                if not buffered:
-                    if failure:
-                        exc = failure[0]
-                        raise SourceReadError(
-                            f"Reading {label} failed: {exc or type(exc).__name__}"
-                        ) from exc
-                    return
-                chunk = buffered.popleft()
-                state["bytes"] -= len(chunk)
-                cond.notify_all()
-            yield chunk
-    finally:
-        with cond:
-            state["stopped"] = True
-            buffered.clear()
-            cond.notify_all()
-        reader.join()
+    def __iter__(self) -> Prefetch:
+        return self
+
+    def __next__(self) -> bytes:
+        with self._cond:
+            while not self._buffered and not self._done:
+                self._cond.wait()
+            if self._buffered:
+                chunk = self._buffered.popleft()
+                self._bytes -= len(chunk)
+                self._cond.notify_all()
+                return chunk
+        self.close()
+        exc = self._failure
+        if exc is not None:
+            raise SourceReadError(
+                f"Reading {self._label} failed: {exc or type(exc).__name__}"
+            ) from exc
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the reader (it closes the source) and wait for it; idempotent."""
+        with self._cond:
+            self._stopped = True
+            self._buffered.clear()
+            self._cond.notify_all()
+        if self._reader is not threading.current_thread():
+            self._reader.join()
