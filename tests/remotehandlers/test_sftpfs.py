@@ -277,3 +277,28 @@ def test_rename_without_an_announced_posix_rename_still_replaces(conn, dirs):
         del sftp.posix_rename
     assert not used
     assert target.read_bytes() == b"new" and not source.exists()
+
+
+def test_a_read_then_a_delete_on_the_same_session_run_in_order(conn, dirs):
+    """The read handle is closed without waiting for the answer; whatever
+    follows on the session (here: removing the file) runs after the close,
+    and the unanswered close is consumed by the next request."""
+    sftp = conn.sftp()
+    fs = SFTPFileSystem(sftp, "sftp")
+    source = dirs["src"] / "once.bin"
+    payload = os.urandom(100_000)
+    source.write_bytes(payload)
+    source.chmod(0o644)
+    assert b"".join(fs.read_chunks(str(source))) == payload
+    fs.remove(str(source))
+    assert not source.exists()
+    assert fs.stat(str(source)) is None
+    assert not sftp._expecting  # the close's answer was consumed on the way
+
+
+def test_reading_a_missing_file_is_file_not_found_and_the_session_goes_on(conn, dirs):
+    fs = SFTPFileSystem(conn.sftp(), "sftp")
+    with pytest.raises(FileNotFoundError):
+        next(fs.read_chunks(str(dirs["src"] / "nope.bin")))
+    assert fs.stat(str(dirs["src"])) is not None
+    assert not conn.sftp()._expecting
