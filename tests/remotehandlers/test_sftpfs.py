@@ -302,3 +302,30 @@ def test_reading_a_missing_file_is_file_not_found_and_the_session_goes_on(conn, 
         next(fs.read_chunks(str(dirs["src"] / "nope.bin")))
     assert fs.stat(str(dirs["src"])) is not None
     assert not conn.sftp()._expecting
+
+
+def test_a_written_file_whose_size_differs_is_an_error(conn):
+    """The size is checked in the same round trip as the close: /dev/null
+    takes every write and then has size 0."""
+    fs = SFTPFileSystem(conn.sftp(), "sftp")
+    with pytest.raises(OSError, match="Size check failed: wrote 5000 bytes"):
+        fs.write_chunks(iter([b"z" * 5000]), "/dev/null")
+
+
+def test_publishing_a_stream_does_not_stat_the_file_again(conn, dirs, monkeypatch):
+    from opentaskpy.remotehandlers import fileops
+
+    fs = SFTPFileSystem(conn.sftp(), "sftp")
+    stats: list[str] = []
+    real_stat = fs.stat
+    monkeypatch.setattr(fs, "stat", lambda path: stats.append(path) or real_stat(path))
+    final = fileops.publish(
+        fs,
+        "stream",
+        str(dirs["dst"]),
+        "published.bin",
+        place=lambda target: fs.write_chunks(iter([b"p" * 70_000]), target),
+    )
+    assert (dirs["dst"] / "published.bin").read_bytes() == b"p" * 70_000
+    assert final.endswith("published.bin")
+    assert stats == []  # the write checked the size itself

@@ -64,6 +64,10 @@ class FileSystem(ABC):
     def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
         """List a directory with attributes in one call; raise if it is missing."""
 
+    #: ``write_chunks`` checks the written file's size itself (so
+    #: :func:`publish` need not stat it again).
+    checks_written_size = False
+
     @abstractmethod
     def put(self, local_path: str, remote_path: str) -> None:
         """Copy a worker file to ``remote_path`` (streaming, constant memory)."""
@@ -221,9 +225,10 @@ def publish(
         place: puts the content at the given (temporary) path instead of
             ``fs.put(local_path, path)`` (e.g. a remote move from a staging
             directory, or a stream from the source). When it returns the
-            number of bytes it wrote, that is the size checked; otherwise
-            ``local_path`` is used for its size unless ``expected_size`` is
-            given.
+            number of bytes it wrote, that is the size checked (by the file
+            system itself when it ``checks_written_size``, without another
+            stat); otherwise ``local_path`` is used for its size unless
+            ``expected_size`` is given.
         expected_size: the size to check against instead of the local size.
         before_rename: called with the temporary path after the mode was set
             (e.g. to change owner or group); an exception aborts the publish.
@@ -245,7 +250,8 @@ def publish(
             expected = written
         else:
             expected = os.stat(local_path).st_size
-        if verify_size:
+        checked = isinstance(written, int) and fs.checks_written_size
+        if verify_size and not (checked and expected_size is None):
             check_size(fs, target, expected, shown=final_path)
         if mode:
             fs.chmod(target, int(mode, 8))

@@ -47,6 +47,8 @@ def regroup(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
 class SFTPFileSystem(FileSystem):
     """A :class:`FileSystem` backed by a paramiko ``SFTPClient``."""
 
+    checks_written_size = True  # see sftpwrite.write_pipelined
+
     def __init__(self, sftp: paramiko.SFTPClient, host: str, posix_rename: bool = True):
         """Wrap ``sftp``.
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpread import Answers, Primitives
 
 _sftp = paramiko.sftp
 CMD_WRITE, CMD_STATUS = _sftp.CMD_WRITE, _sftp.CMD_STATUS
+CMD_FSTAT, CMD_ATTRS = _sftp.CMD_FSTAT, _sftp.CMD_ATTRS
 
 
 def write_pipelined(
@@ -40,10 +41,13 @@ def write_pipelined(
         depth: write requests in flight at most.
 
     Returns:
-        The number of bytes written.
+        The number of bytes written, which is also the file's size on the
+        server: an ``FSTAT`` follows the last write (in the same round trip
+        as the ``CLOSE``) and a different size is an error.
 
     Raises:
-        OSError: the file cannot be created or a write was refused.
+        OSError: the file cannot be created, a write was refused, or the
+            file's size afterwards is not the number of bytes written.
         paramiko.SSHException: the connection was lost.
     """
     wire = cast(Primitives, client)
@@ -71,10 +75,18 @@ def write_pipelined(
                 )
             )
             offset += len(block)
-        # The CLOSE goes out behind the last writes: their answers arrive
-        # before its own (the server answers in order), so a small file
-        # costs no extra round trip waiting for them.
+        # FSTAT and CLOSE go out behind the last writes: the server answers
+        # in order, so a small file costs one round trip for all of them.
+        size_num = wire._async_request(answers, CMD_FSTAT, handle)
         remote.close()
     while outstanding:
         settle_oldest()  # answered by now: only the statuses are checked
+    t, msg = answers.by_request.pop(size_num)
+    if t == CMD_STATUS:
+        wire._convert_status(msg)
+    if t != CMD_ATTRS:
+        raise OSError(f"unexpected SFTP response type {t} to a stat")
+    size = cast(Any, paramiko.SFTPAttributes)._from_msg(msg).st_size
+    if size != offset:
+        raise OSError(f"Size check failed: wrote {offset} bytes, the file has {size}")
     return offset
