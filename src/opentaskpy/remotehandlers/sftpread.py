@@ -104,7 +104,7 @@ def read_pipelined(
             ask()
         while outstanding:
             num, offset, length = outstanding.popleft()
-            data = _data(wire, *_answer(wire, answers, num))
+            data = _data(wire, *answer(wire, answers, num))
             while 0 < len(data) < length:  # a short answer: ask for the rest
                 try:
                     t, msg = wire._request(
@@ -125,13 +125,22 @@ def read_pipelined(
         _close_unanswered(wire, handle)
 
 
-def _answer(
+def answer(
     wire: Primitives, answers: Answers, num: int
 ) -> tuple[int, paramiko.Message]:
     """Wait for the answer to request ``num`` and return it."""
     while num not in answers.by_request:
         wire._read_response()
     return answers.by_request.pop(num)
+
+
+def attributes(wire: Primitives, t: int, msg: paramiko.Message) -> Any:
+    """Return the ``SFTPAttributes`` of a (f)stat answer; raise its error."""
+    if t == CMD_STATUS:
+        wire._convert_status(msg)
+    if t != CMD_ATTRS:
+        raise OSError(f"unexpected SFTP response type {t} to a stat")
+    return cast(Any, paramiko.SFTPAttributes)._from_msg(msg)
 
 
 def _open_with_size(wire: Primitives, answers: Answers, path: str) -> tuple[bytes, int]:
@@ -144,19 +153,18 @@ def _open_with_size(wire: Primitives, answers: Answers, path: str) -> tuple[byte
         answers, CMD_OPEN, path, int(_sftp.SFTP_FLAG_READ), paramiko.SFTPAttributes()
     )
     num_stat = wire._async_request(answers, CMD_STAT, path)
-    t, msg = _answer(wire, answers, num_open)
-    stat_t, stat_msg = _answer(wire, answers, num_stat)
+    t, msg = answer(wire, answers, num_open)
+    stat_t, stat_msg = answer(wire, answers, num_stat)
     if t == CMD_STATUS:
         wire._convert_status(msg)  # raises the server's error
     if t != CMD_HANDLE:
         raise OSError(f"unexpected SFTP response type {t} to an open")
     handle = msg.get_binary()
-    if stat_t != CMD_ATTRS:
+    try:
+        attrs = attributes(wire, stat_t, stat_msg)
+    except BaseException:
         _close_unanswered(wire, handle)
-        if stat_t == CMD_STATUS:
-            wire._convert_status(stat_msg)
-        raise OSError(f"unexpected SFTP response type {stat_t} to a stat")
-    attrs = cast(Any, paramiko.SFTPAttributes)._from_msg(stat_msg)
+        raise
     return handle, int(attrs.st_size or 0)
 
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import cast
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftpread import Answers, Primitives
+from opentaskpy.remotehandlers.sftpread import Answers, Primitives, answer, attributes
 
 _sftp = paramiko.sftp
 CMD_WRITE, CMD_STATUS = _sftp.CMD_WRITE, _sftp.CMD_STATUS
-CMD_FSTAT, CMD_ATTRS = _sftp.CMD_FSTAT, _sftp.CMD_ATTRS
+CMD_FSTAT = _sftp.CMD_FSTAT
 
 
 def write_pipelined(
@@ -55,10 +55,7 @@ def write_pipelined(
     outstanding: deque[int] = deque()
 
     def settle_oldest() -> None:
-        num = outstanding.popleft()
-        while num not in answers.by_request:
-            wire._read_response()
-        t, msg = answers.by_request.pop(num)
+        t, msg = answer(wire, answers, outstanding.popleft())
         if t != CMD_STATUS:
             raise OSError(f"unexpected SFTP response type {t} to a write")
         wire._convert_status(msg)  # raises the server's error, if any
@@ -81,12 +78,7 @@ def write_pipelined(
         remote.close()
     while outstanding:
         settle_oldest()  # answered by now: only the statuses are checked
-    t, msg = answers.by_request.pop(size_num)
-    if t == CMD_STATUS:
-        wire._convert_status(msg)
-    if t != CMD_ATTRS:
-        raise OSError(f"unexpected SFTP response type {t} to a stat")
-    size = cast(Any, paramiko.SFTPAttributes)._from_msg(msg).st_size
+    size = attributes(wire, *answer(wire, answers, size_num)).st_size
     if size != offset:
         raise OSError(f"Size check failed: wrote {offset} bytes, the file has {size}")
     return offset
