@@ -8,15 +8,11 @@ same schemas) nothing of jsonschema is imported at all.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from cli_helpers import write_json
 
-from support.helpers import python_stdout
+from support.helpers import python_marked_json, python_stdout
 
 # Pulled in by urllib.request; none of them is needed to run a task locally.
 NETWORK_STACK = ("urllib.request", "http.client", "email", "ssl")
@@ -64,28 +60,9 @@ def noop_modules(
     cfg: Path, cwd: Path, env: dict[str, str], noop: bool = True
 ) -> set[str]:
     """Run ``task-run [--noop] -t small`` and return the modules it loaded."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    full_env.update(env)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _WRAPPER,
-            *(["--noop"] if noop else []),
-            "-t",
-            "small",
-            "-c",
-            str(cfg),
-        ],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES="))
-    return set(json.loads(line.removeprefix("MODULES=")))
+    args = [*(["--noop"] if noop else []), "-t", "small", "-c", str(cfg)]
+    modules, _ = python_marked_json(_WRAPPER, args, "MODULES", env=env, cwd=cwd)
+    return set(modules)
 
 
 def test_plain_run_never_imports_the_network_stack(

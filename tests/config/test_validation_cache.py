@@ -11,8 +11,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 
 from opentaskpy.config import schemas, validation_cache
 from opentaskpy.config.loader import ConfigLoader
+from support.helpers import python_marked_json
 
 CONTRACT_SCHEMAS = (
     Path(__file__).resolve().parents[1]
@@ -80,22 +79,21 @@ def validate_in_subprocess(
     kind: str, doc: dict, directory: Path, *path: Path
 ) -> dict[str, Any]:
     """Validate in a fresh interpreter; report the result and heavy imports."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    env["OTF_VALIDATION_CACHE_DIR"] = str(directory)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [*map(str, path), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {
+        "OTF_VALIDATION_CACHE_DIR": str(directory),
+        "PYTHONPATH": os.pathsep.join(
+            [*map(str, path), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
+    result: dict[str, Any]
+    result, proc = python_marked_json(
+        _SNIPPET, [kind, json.dumps(doc)], "RESULT", env=env
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", _SNIPPET, kind, json.dumps(doc)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+    result["stdout"] = "".join(
+        line
+        for line in proc.stdout.splitlines(keepends=True)
+        if not line.startswith("RESULT=")
     )
-    assert proc.returncode == 0, proc.stderr
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT="))
-    result: dict[str, Any] = json.loads(line.removeprefix("RESULT="))
-    result["stdout"] = proc.stdout.replace(line + "\n", "")
     result["stderr"] = proc.stderr
     return result
 
