@@ -199,6 +199,12 @@ def check_size(fs: FileSystem, path: str, expected: int, shown: str = "") -> Non
         )
 
 
+def check_written(fs: FileSystem, path: str, written: int, shown: str = "") -> None:
+    """:func:`check_size` for the bytes a write reported, unless ``fs`` checked."""
+    if not fs.checks_written_size:
+        check_size(fs, path, written, shown)
+
+
 def publish(
     fs: FileSystem,
     local_path: str,
@@ -250,8 +256,9 @@ def publish(
             expected = written
         else:
             expected = os.stat(local_path).st_size
-        checked = isinstance(written, int) and fs.checks_written_size
-        if verify_size and not (checked and expected_size is None):
+        if verify_size and expected_size is None and isinstance(written, int):
+            check_written(fs, target, written, shown=final_path)
+        elif verify_size:
             check_size(fs, target, expected, shown=final_path)
         if mode:
             fs.chmod(target, int(mode, 8))

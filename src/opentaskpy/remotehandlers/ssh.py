@@ -201,7 +201,7 @@ class SSHTransfer(SFTPBackedTransfer):
             try:
                 written = content.write_to(fs, target)
                 if written is not None:
-                    fileops.check_size(fs, target, written)
+                    fileops.check_written(fs, target, written)
             except Exception as exc:  # noqa: BLE001 - partial upload removed below
                 self.logger.error(
                     f"[{self.host}] Unable to upload {content.label}: {exc}"
