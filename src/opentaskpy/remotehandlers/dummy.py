@@ -24,7 +24,7 @@ class DummyTransfer(RemoteTransferHandler):
             ValueError: a cacheable ``variableName`` is not a valid path.
         """
         super().__init__(spec)
-        self.logger = init_logging(__name__, spec["task_id"], self.TASK_TYPE)
+        self.logger = init_logging(__name__, spec.get("task_id"), self.TASK_TYPE)
         self.spec["accessToken"] = random.randint(1, 100000)
         if "cacheableVariables" in self.spec:
             self.handle_cacheable_variables()

@@ -31,7 +31,7 @@ class EmailTransfer(RemoteTransferHandler):
     def __init__(self, spec: dict):
         """Set up logging; nothing is contacted yet."""
         super().__init__(spec)
-        self.logger = init_logging(__name__, spec["task_id"], self.TASK_TYPE)
+        self.logger = init_logging(__name__, spec.get("task_id"), self.TASK_TYPE)
         set_log_file("smtplib")
         self.protocol_vars: dict | None = None
 

@@ -41,7 +41,7 @@ class LocalTransfer(RemoteTransferHandler):
             spec: the source or destination spec, including ``task_id``.
         """
         super().__init__(spec)
-        self.logger = init_logging(__name__, spec["task_id"], self.TASK_TYPE)
+        self.logger = init_logging(__name__, spec.get("task_id"), self.TASK_TYPE)
         self.spec.setdefault("createDirectoryIfNotExists", False)
         self.fs = LocalFileSystem()
 

@@ -26,7 +26,8 @@ class RemoteHandler(ABC):  # noqa: B024 - abstract by contract, methods live in 
 
         Args:
             spec: the source/destination spec (transfers) or the whole execution
-                definition (executions), with ``task_id`` added.
+                definition (executions). Task handlers add ``task_id``; without
+                it (a handler built directly) logging goes to the console only.
         """
         self.spec = spec
 

@@ -28,7 +28,7 @@ class SFTPTransfer(SFTPBackedTransfer):
     def __init__(self, spec: dict):
         """Set up the handler; no connection is made yet."""
         super().__init__(spec)
-        self.logger = init_logging(__name__, spec["task_id"], self.TASK_TYPE)
+        self.logger = init_logging(__name__, spec.get("task_id"), self.TASK_TYPE)
         self.spec.setdefault("createDirectoryIfNotExists", False)
         self.ssh_client = None
         self.sftp_client = None
