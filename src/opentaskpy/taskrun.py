@@ -12,9 +12,9 @@ from typing import Any
 
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
+from opentaskpy.verbosity import VERBOSE1
 
 GLOBAL_VERBOSITY = 1  # kept for compatibility; nothing reads it
-VERBOSE1 = 12
 
 _TASK_TYPES = {
     "transfer": "Transfer",

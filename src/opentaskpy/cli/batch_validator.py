@@ -18,13 +18,10 @@ from collections.abc import Callable
 from opentaskpy import otflogging
 from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error_line
 from opentaskpy.config.loader import ConfigLoader
+from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
 
 PROG = "otf-batch-validator"
 CONFIG_PATH = f"{os.getcwd()}/cfg"
-
-VERBOSE1 = 12
-VERBOSE2 = 11
-_LEVELS = {1: VERBOSE1, 2: VERBOSE2, 3: logging.DEBUG}
 
 # The step being validated, for the error line if validation raises (e.g. an
 # unknown protocol): {"file": str, "definition": dict}.
@@ -36,9 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG, description="Validate a batch definition and all its steps."
     )
     parser.add_argument("-t", "--taskId", required=True, type=str, help="batch id")
-    parser.add_argument(
-        "-v", "--verbosity", type=int, help="1 = VERBOSE1, 2 = VERBOSE2, 3 = DEBUG"
-    )
+    parser.add_argument("-v", "--verbosity", type=int, help=CLI_HELP)
     parser.add_argument(
         "-c", "--configDir", type=str, help=f"config directory (default {CONFIG_PATH})"
     )
@@ -80,11 +75,7 @@ def main(
     if config_dir:
         CONFIG_PATH = config_dir
 
-    logging.addLevelName(VERBOSE2, "VERBOSE2")
-    logging.addLevelName(VERBOSE1, "VERBOSE1")
-    level = (
-        _LEVELS.get(verbosity, logging.INFO) if verbosity is not None else logging.INFO
-    )
+    level = cli_level(verbosity)
     logging.basicConfig(
         format=otflogging.OTF_LOG_FORMAT,
         level=level,

@@ -16,13 +16,10 @@ from typing import NoReturn
 
 from opentaskpy import otflogging
 from opentaskpy.taskrun import TaskRun
+from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
 
 PROG = "task-run"
 CONFIG_PATH = f"{os.getcwd()}/cfg"
-
-VERBOSE1 = 12
-VERBOSE2 = 11
-_LEVELS = {1: VERBOSE1, 2: VERBOSE2, 3: logging.DEBUG}
 
 EPILOG = """\
 Environment variables:
@@ -82,28 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         "-v",
         "--verbosity",
         type=int,
-        help="1 = VERBOSE1, 2 = VERBOSE2, 3 = DEBUG (default INFO)",
+        help=f"{CLI_HELP} (default INFO)",
     )
     parser.add_argument(
         "-c", "--configDir", type=str, help=f"config directory (default {CONFIG_PATH})"
     )
     return parser
-
-
-def verbosity_level(verbosity: int | None) -> int:
-    """Map ``-v`` to a logging level and register the VERBOSE level names.
-
-    Args:
-        verbosity: the raw ``-v`` value (``None`` when absent).
-
-    Returns:
-        12, 11 or 10 for ``-v 1/2/3``; INFO otherwise.
-    """
-    logging.addLevelName(VERBOSE2, "VERBOSE2")
-    logging.addLevelName(VERBOSE1, "VERBOSE1")
-    return (
-        _LEVELS.get(verbosity, logging.INFO) if verbosity is not None else logging.INFO
-    )
 
 
 def main() -> None:
@@ -122,7 +103,7 @@ def main() -> None:
         os.environ["OTF_NOOP"] = "true"
     os.environ["OTF_LOG_RUN_PREFIX"] = datetime.now().strftime("%Y%m%d-%H%M%S.%f")[:-3]
 
-    level = verbosity_level(args.verbosity)
+    level = cli_level(args.verbosity)
     try:
         logger = otflogging.init_logging(
             __name__, args.taskId, level=level, override_root_logger=True

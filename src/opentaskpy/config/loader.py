@@ -24,6 +24,7 @@ from opentaskpy import otflogging
 from opentaskpy.config import lookups, overrides, templating
 from opentaskpy.exceptions import DuplicateConfigFileError, InvalidConfigError
 from opentaskpy.filters import default_filters
+from opentaskpy.verbosity import VERBOSE1, VERBOSE2
 
 if TYPE_CHECKING:  # imported on first render: plain tasks never load jinja2
     import jinja2
@@ -81,7 +82,7 @@ class ConfigLoader:
     def __init__(self, config_dir: Any):
         self.logger = otflogging.init_logging("opentaskpy.config.loader")
         self.config_dir = config_dir
-        self.logger.log(12, f"Looking in {config_dir}")
+        self.logger.log(VERBOSE1, f"Looking in {config_dir}")
         self._lock = threading.RLock()
         self._rendering = threading.local()
         self.global_variables: dict = {}
@@ -330,7 +331,7 @@ class ConfigLoader:
             KeyError: the plugin cannot be found (and not in noop mode).
         """
         self.logger.log(
-            11, f"Got call to lookup function {plugin} with kwargs {kwargs}"
+            VERBOSE2, f"Got call to lookup function {plugin} with kwargs {kwargs}"
         )
         resolved = {key: self._resolve_lookup_value(v) for key, v in kwargs.items()}
         with self._lock:  # consistent snapshot while another thread renders

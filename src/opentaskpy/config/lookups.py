@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from types import FunctionType, ModuleType
 
+from opentaskpy.verbosity import VERBOSE1, VERBOSE2
+
 LOOKUP_NAMESPACE = "opentaskpy.plugins.lookup"
 _VALID_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 # Executing plugin/filter files and registering them in sys.modules must not
@@ -94,7 +96,7 @@ def find_lookup_module(
         try:
             return importlib.import_module(module_name), ""
         except ModuleNotFoundError as err:
-            logger.log(11, f"Plugin {module_name} not importable: {err}")
+            logger.log(VERBOSE2, f"Plugin {module_name} not importable: {err}")
             reason = f"{err}"
     path = f"{config_dir}/plugins/lookup/{plugin}.py"
     if os.path.isfile(path):
@@ -118,7 +120,7 @@ def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Ca
         for name, value in vars(module).items():
             if isinstance(value, FunctionType):
                 filters[name] = value
-                logger.log(12, f"Registered custom filter: {name} from {path}")
+                logger.log(VERBOSE1, f"Registered custom filter: {name} from {path}")
     return filters
 
 

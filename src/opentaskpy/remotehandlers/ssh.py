@@ -28,6 +28,7 @@ from opentaskpy.remotehandlers.ssh_utils import (
     strict_host_key_option,
 )
 from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.verbosity import VERBOSE2
 
 # The reference's option string, kept for compatibility; commands built here
 # use strict_host_key_option() so only ``hostKeyValidation: false`` disables
@@ -111,7 +112,7 @@ class SSHTransfer(SFTPBackedTransfer):
         )
         self._conn.connect()
         uname = self._conn.uname()
-        self.logger.log(11, f"[{hostname}] Remote uname: {uname}")
+        self.logger.log(VERBOSE2, f"[{hostname}] Remote uname: {uname}")
         self._conn.sftp()
 
     def reader_request(self) -> dict:

@@ -18,6 +18,7 @@ from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
 from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.verbosity import VERBOSE2
 
 
 class SSHExecution(RemoteExecutionHandler):
@@ -70,7 +71,7 @@ class SSHExecution(RemoteExecutionHandler):
     def _on_line(self, line: str) -> None:
         if self.remote_pid is None and line.startswith(self._uname_marker):
             uname = line[len(self._uname_marker) :].strip()
-            self.logger.log(11, f"[{self.remote_host}] Remote uname: {uname}")
+            self.logger.log(VERBOSE2, f"[{self.remote_host}] Remote uname: {uname}")
             return
         if self.remote_pid is None:
             match = re.search(rf"__OTF_TOKEN__(\d+)_{self.random}__", line)

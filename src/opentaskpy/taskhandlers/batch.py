@@ -19,8 +19,9 @@ from opentaskpy.config.validation_cache import find_violation
 from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
 from opentaskpy.taskhandlers.execution import Execution
-from opentaskpy.taskhandlers.taskhandler import VERBOSE1, TaskHandler
+from opentaskpy.taskhandlers.taskhandler import TaskHandler
 from opentaskpy.taskhandlers.transfer import Transfer
+from opentaskpy.verbosity import VERBOSE1
 
 DEFAULT_TASK_TIMEOUT = 300
 DEFAULT_TASK_CONTINUE_ON_FAIL = False

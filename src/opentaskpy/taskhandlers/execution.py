@@ -16,7 +16,8 @@ from typing import Any
 
 from opentaskpy.otflogging import init_logging
 from opentaskpy.taskhandlers.protocols import resolve_protocol
-from opentaskpy.taskhandlers.taskhandler import VERBOSE1, TaskHandler
+from opentaskpy.taskhandlers.taskhandler import TaskHandler
+from opentaskpy.verbosity import VERBOSE1
 
 TASK_TYPE = "E"
 

@@ -7,8 +7,7 @@ from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
 from opentaskpy import otflogging
-
-VERBOSE1 = 12
+from opentaskpy.verbosity import VERBOSE1
 
 
 class DefaultProtocolCharacteristics(NamedTuple):
