@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json  # noqa: F401 - re-exported for old imports
+from support.fixtures import debug_logging, staging_base  # noqa: F401 - fixtures
 from support.server_fixtures import (  # noqa: F401 - fixtures for every directory
     dirs,
     needs_host_to_host,
@@ -30,9 +30,6 @@ from support.server_fixtures import (  # noqa: F401 - fixtures for every directo
     ssh_client_env,
     ssh_env,
 )
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SRC = REPO_ROOT / "src"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from opentaskpy import taskrun
+from support.helpers import local_exec, write_json
 
 
 @pytest.fixture(autouse=True)
@@ -15,23 +16,6 @@ def _log_everything(monkeypatch):
     # Nothing configures the root logger in process: make task loggers log.
     monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("OTF_LOG_RUN_PREFIX", "20260101-000000.000")
-
-
-def write_json(path: Path, data: object) -> Path:
-    # Local copy of conftest's helper: "from conftest import" is ambiguous
-    # once sub-directories have their own conftest.py.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return path
-
-
-def local_exec(command: str) -> dict:
-    return {
-        "type": "execution",
-        "protocol": {"name": "local"},
-        "directory": "/tmp",
-        "command": command,
-    }
 
 
 def wrapper_logs(workdir: Path, task_id: str) -> list[str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SRC, write_json
 from opentaskpy import exceptions, otflogging
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.variablecaching import cache_utils
@@ -22,6 +21,7 @@ from opentaskpy.remotehandlers.remotehandler import (
 )
 from opentaskpy.taskhandlers.execution import Execution
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import SRC, write_json
 
 ADDON_DIR = Path(__file__).parent / "contract_addon"
 PKG = "opentaskpy.addons.contracttest.remotehandlers"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, write_json
+from support.helpers import REPO_ROOT, write_json
 
 EXAMPLE = REPO_ROOT / "examples" / "addons" / "otf-addons-example"
 pytest.importorskip(

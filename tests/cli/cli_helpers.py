@@ -7,32 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from support.helpers import REPO_ROOT
+
 CLI_DIR = REPO_ROOT / "src" / "opentaskpy" / "cli"
 PREFIX = r"\d{8}-\d{6}\.\d{3}"
-
-
-def write_json(path: Path, data: object) -> Path:
-    """Write ``data`` as JSON, creating parent directories.
-
-    Same as conftest's helper; kept here because ``from conftest import`` is
-    ambiguous once a sub-directory has its own conftest.py.
-    """
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return path
-
-
-def local_exec(command: str, directory: str = "/tmp") -> dict:
-    """A minimal local execution definition."""
-    return {
-        "type": "execution",
-        "protocol": {"name": "local"},
-        "directory": directory,
-        "command": command,
-    }
 
 
 def error_lines(stderr: str, prog: str = "task-run") -> list[str]:

@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from cli_helpers import assert_one_error, local_exec, run_script, write_json
+from cli_helpers import assert_one_error, run_script
 
 from opentaskpy.cli import batch_validator
+from support.helpers import local_exec, write_json
 
 
 @pytest.fixture(autouse=True)

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error, error_lines, local_exec, write_json
+from cli_helpers import assert_one_error, error_lines
 
 from opentaskpy import otflogging
 from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error_line
 from opentaskpy.config import schemas
 from opentaskpy.exceptions import UnknownProtocolError
+from support.helpers import local_exec, write_json
 
 
 def test_missing_config_dir(task_run, tmp_path):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_helpers import write_json
-
-from support.helpers import python_marked_json, python_stdout
+from support.helpers import python_marked_json, python_stdout, write_json
 
 # Pulled in by urllib.request; none of them is needed to run a task locally.
 NETWORK_STACK = ("urllib.request", "http.client", "email", "ssl")

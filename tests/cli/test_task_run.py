@@ -10,12 +10,12 @@ from cli_helpers import (
     PREFIX,
     assert_one_error,
     error_lines,
-    local_exec,
     log_files,
     matches,
     run_script,
-    write_json,
 )
+
+from support.helpers import local_exec, write_json
 
 
 def test_help_exits_zero(task_run):

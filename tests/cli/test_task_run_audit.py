@@ -6,7 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from cli_helpers import PREFIX, local_exec, matches, write_json
+from cli_helpers import PREFIX, matches
+
+from support.helpers import local_exec, write_json
 
 
 def _local_basic(cfg_dir: Path, root: Path) -> None:

@@ -22,11 +22,6 @@ def _task(directory: str = "/tmp") -> dict:
     return {"type": "execution", "protocol": {"name": "local"}, "directory": directory}
 
 
-@pytest.fixture
-def debug_logs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
-
-
 # ---------------------------------------------------------------------------
 # Task lookup (§2)
 # ---------------------------------------------------------------------------
@@ -145,7 +140,7 @@ def test_otf_variables_file_several_files(
     cfg_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    debug_logs: None,
+    debug_logging: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     write_json(cfg_dir / "variables.json", {"IN_CFG": "ignored"})
@@ -386,7 +381,7 @@ def test_task_syntax_error_carries_file_and_line(cfg_dir: Path) -> None:
 
 
 def test_batch_definition_is_returned(
-    cfg_dir: Path, debug_logs: None, caplog: pytest.LogCaptureFixture
+    cfg_dir: Path, debug_logging: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     write_json(cfg_dir / "b.json", {"type": "batch", "tasks": []})
     with caplog.at_level(logging.DEBUG):

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def
+from support.ssh_helpers import remote_dest, remote_source
 
 SIZE = 48 * 1024 * 1024
 

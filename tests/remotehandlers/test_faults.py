@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from support.helpers import transfer_def, write_json
 from support.ssh_helpers import (
+    cli_env,
     remote_dest,
     remote_source,
     run_killing_host,
-    transfer_def,
-    write_json,
 )
 
 
@@ -53,10 +53,6 @@ def test_sftp_server_killed_mid_transfer(
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (dirs["dst"] / "big.bin").stat().st_size == 200 * 1024 * 1024
     assert os.listdir(dirs["dst"]) == ["big.bin"]  # stale partial cleaned up
-
-
-def cli_env(env: dict) -> dict:
-    return {k: v for k, v in env.items() if k != "OTF_LOG_LEVEL"}
 
 
 def _run_failing(task_run, cfg_dir, env, name, definition):

@@ -12,7 +12,8 @@ from opentaskpy import exceptions
 from opentaskpy.remotehandlers.ssh_utils import strict_host_key_option
 from opentaskpy.remotehandlers.sshconn import HostKeyChangedError
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.ssh_helpers import log_text, remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def
+from support.ssh_helpers import log_text, remote_dest, remote_source
 
 
 def listing(ssh_env, dirs, host="ssh1", **proto):

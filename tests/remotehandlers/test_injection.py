@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def
+from support.ssh_helpers import remote_dest, remote_source
 
 NAMES = [
     "with space.txt",

@@ -6,41 +6,15 @@ import contextlib
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from opentaskpy import otflogging
 from opentaskpy.remotehandlers.local import LocalExecution
+from support.helpers import pid_alive, wait_for
 
-
-@pytest.fixture(autouse=True)
-def _debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers signal 0; treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+pytestmark = pytest.mark.usefixtures("debug_logging")
 
 
 def make(task_id: str, directory: Path, command: str) -> LocalExecution:

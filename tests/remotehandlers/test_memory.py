@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
-from support.helpers import write_json
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def, write_json
+from support.ssh_helpers import remote_dest, remote_source
 
 MIB = 1024 * 1024
 SIZE = 64 * MIB

@@ -16,9 +16,9 @@ import paramiko
 
 from opentaskpy.remotehandlers import paramiko_internals
 from opentaskpy.remotehandlers.paramiko_internals import INTERNALS, KINDS, Internal
+from support.helpers import REPO_ROOT
 
 SRC = Path(paramiko_internals.__file__).resolve().parents[1]
-REPO_ROOT = SRC.parents[1]
 
 
 def test_installed_paramiko_has_every_internal_we_use():

@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def, write_json
+from support.ssh_helpers import cli_env, remote_dest, remote_source
 
 LOG_NAME = re.compile(r"^\d{8}-\d{6}\.\d{3}_([TEB])\.log$")
-
-
-def cli_env(env: dict) -> dict:
-    """The client variables without ``OTF_LOG_LEVEL`` (so ``-v`` decides)."""
-    return {k: v for k, v in env.items() if k != "OTF_LOG_LEVEL"}
 
 
 def run_ok(task_run, cfg_dir: Path, env: dict, name: str, *args: object):

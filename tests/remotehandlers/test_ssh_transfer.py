@@ -13,7 +13,8 @@ import pytest
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.ssh import SSHTransfer
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.ssh_helpers import log_text, remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def
+from support.ssh_helpers import log_text, remote_dest, remote_source
 
 
 def local_dest(directory: Path, **extra: object) -> dict:

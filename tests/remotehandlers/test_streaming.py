@@ -18,13 +18,12 @@ import pytest
 from opentaskpy.remotehandlers import streaming
 from opentaskpy.remotehandlers.streaming import SourceReadError, prefetched
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import transfer_def, write_json
 from support.ssh_helpers import (
     log_text,
     remote_dest,
     remote_source,
     run_killing_host,
-    transfer_def,
-    write_json,
 )
 
 MIB = 1024 * 1024

@@ -1,7 +1,8 @@
 """Small helpers shared by tests (import as ``from support.helpers import ...``).
 
 Tests must not import from ``conftest``: several directories have a
-``conftest.py`` and the module name is ambiguous.
+``conftest.py`` and the module name is ambiguous. Every helper used by more
+than one test module lives here (or in another ``support`` module), once.
 """
 
 from __future__ import annotations
@@ -10,8 +11,15 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+#: The repository checkout the tests run from.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Its ``src`` directory.
+SRC = REPO_ROOT / "src"
 
 
 def write_json(path: Path, data: object) -> Path:
@@ -19,6 +27,48 @@ def write_json(path: Path, data: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+def transfer_def(source: dict, *destinations: dict) -> dict:
+    """A transfer definition from a source spec and any destination specs."""
+    definition: dict = {"type": "transfer", "source": source}
+    if destinations:
+        definition["destination"] = list(destinations)
+    return definition
+
+
+def local_exec(command: str, directory: str = "/tmp") -> dict:
+    """A minimal local execution definition."""
+    return {
+        "type": "execution",
+        "protocol": {"name": "local"},
+        "directory": directory,
+        "command": command,
+    }
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds passed.
+
+    Returns:
+        The predicate's last answer.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
 
 
 def python_marked_json(

@@ -38,11 +38,9 @@ def remote_dest(env: SSHTestEnv, host: str, directory: Path, **extra: object) ->
     }
 
 
-def transfer_def(source: dict, *destinations: dict) -> dict:
-    definition: dict = {"type": "transfer", "source": source}
-    if destinations:
-        definition["destination"] = list(destinations)
-    return definition
+def cli_env(env: dict) -> dict:
+    """The client variables without ``OTF_LOG_LEVEL`` (so ``-v`` decides)."""
+    return {k: v for k, v in env.items() if k != "OTF_LOG_LEVEL"}
 
 
 def log_text(task_id: str) -> str:
@@ -50,15 +48,6 @@ def log_text(task_id: str) -> str:
     return "".join(
         p.read_text() for p in sorted(Path("logs").rglob("*.log")) if task_id in str(p)
     )
-
-
-def write_json(path: Path, data: object) -> Path:
-    """Write ``data`` as JSON, creating parent directories."""
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return path
 
 
 def run_killing_host(

@@ -5,25 +5,20 @@ from __future__ import annotations
 import datetime
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.taskhandlers.batch import Batch
-from support.helpers import write_json
+from support import helpers
+from support.helpers import wait_for, write_json
 
 
 def local_exec(cfg: Path, task_id: str, command: str, directory: Path) -> None:
     """Write a local execution task ``task_id`` into the config dir."""
     write_json(
         cfg / "executions" / f"{task_id}.json",
-        {
-            "type": "execution",
-            "directory": str(directory),
-            "command": command,
-            "protocol": {"name": "local"},
-        },
+        helpers.local_exec(command, str(directory)),
     )
 
 
@@ -62,25 +57,6 @@ def logs_of(task_id: str) -> list[str]:
     """Names of every log file under ``logs/<task_id>``."""
     directory = Path("logs") / task_id
     return sorted(os.listdir(directory)) if directory.is_dir() else []
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (non-zombie) process."""
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
 
 
 def read_pid(path: Path) -> int:

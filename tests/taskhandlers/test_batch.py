@@ -12,17 +12,14 @@ from batch_helpers import (
     log_path,
     logs_of,
     make_batch,
-    write_json,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import batch, execution
 from opentaskpy.taskhandlers.batch import Batch
+from support.helpers import write_json
 
-
-@pytest.fixture(autouse=True)
-def _debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+pytestmark = pytest.mark.usefixtures("debug_logging")
 
 
 def test_constants():

@@ -10,7 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from batch_helpers import batch_file, local_exec, logs_of, pid_alive, read_pid, wait_for
+from batch_helpers import batch_file, local_exec, logs_of, read_pid
+
+from support.helpers import pid_alive, wait_for
 
 
 def _names(task_id: str, suffix: str) -> list[str]:

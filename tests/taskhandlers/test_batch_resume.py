@@ -17,10 +17,7 @@ from batch_helpers import (
     new_prefix,
 )
 
-
-@pytest.fixture(autouse=True)
-def _debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+pytestmark = pytest.mark.usefixtures("debug_logging")
 
 
 def _touch_then_fail(cfg: Path, workdir: Path, **step_one: object) -> None:

@@ -15,13 +15,11 @@ from batch_helpers import (
     batch_file,
     log_path,
     make_batch,
-    pid_alive,
     read_pid,
-    wait_for,
 )
 
-from support.helpers import write_json
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.helpers import pid_alive, transfer_def, wait_for, write_json
+from support.ssh_helpers import remote_dest, remote_source
 
 # The remote shell records its own PID, starts a child shell that starts
 # `sleep 300` (its grandchild), and records both: the kill must reach them all.

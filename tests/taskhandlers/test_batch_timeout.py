@@ -10,16 +10,12 @@ from batch_helpers import (
     local_exec,
     log_path,
     make_batch,
-    pid_alive,
     read_pid,
-    wait_for,
-    write_json,
 )
 
+from support.helpers import pid_alive, wait_for, write_json
 
-@pytest.fixture(autouse=True)
-def _debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+pytestmark = pytest.mark.usefixtures("debug_logging")
 
 
 # A shell that starts a child shell which starts `sleep 300`: the kill must

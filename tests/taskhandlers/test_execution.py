@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,29 +13,9 @@ from opentaskpy import exceptions, otflogging
 from opentaskpy.remotehandlers.local import LocalExecution
 from opentaskpy.taskhandlers import execution
 from opentaskpy.taskhandlers.execution import Execution
+from support.helpers import pid_alive, wait_for
 
-
-@pytest.fixture(autouse=True)
-def _debug_logging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
+pytestmark = pytest.mark.usefixtures("debug_logging")
 
 
 def local_definition(directory: Path, command: str) -> dict:

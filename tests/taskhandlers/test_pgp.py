@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,21 +14,12 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     local_source,
     only_log,
     pgp_keys,
-    transfer_def,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import pgp
 from opentaskpy.taskhandlers.transfer import Transfer
-
-
-@pytest.fixture
-def staging_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    # short: gpg-agent sockets live in the GnuPG home (108-byte path limit)
-    base = Path(tempfile.mkdtemp(prefix="otfs", dir="/tmp"))
-    monkeypatch.setenv("OTF_STAGING_DIR", str(base))
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
+from support.helpers import transfer_def
 
 
 @pytest.fixture

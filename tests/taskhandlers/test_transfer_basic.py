@@ -14,12 +14,12 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     make_files,
     only_log,
     task_logs,
-    transfer_def,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import transfer
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import transfer_def
 
 
 def test_module_constants() -> None:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from transfer_helpers import write_json
+from support.helpers import write_json
 
 
 def _local_transfer(

@@ -14,11 +14,11 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     local_source,
     make_files,
     only_log,
-    transfer_def,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import transfer_def
 
 SIZE_AGE = {"size": {"gt": 10, "lt": 20}, "age": {"gt": 60, "lt": 600}}
 

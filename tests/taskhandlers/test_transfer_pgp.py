@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,19 +19,13 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     make_files,
     only_log,
     pgp_keys,
-    transfer_def,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import transfer_def
 
-
-@pytest.fixture(autouse=True)
-def staging_base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    base = Path(tempfile.mkdtemp(prefix="otfs", dir="/tmp"))
-    monkeypatch.setenv("OTF_STAGING_DIR", str(base))
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
+pytestmark = pytest.mark.usefixtures("staging_base")
 
 
 def test_encrypt_to_local_destination_leaves_no_temporaries(

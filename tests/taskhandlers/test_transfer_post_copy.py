@@ -12,11 +12,11 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     local_source,
     make_files,
     only_log,
-    transfer_def,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import transfer_def
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     local_source,
     make_files,
     only_log,
-    transfer_def,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import watch
 from opentaskpy.taskhandlers.transfer import Transfer
+from support.helpers import transfer_def
 
 
 def test_file_watch_finds_file_created_during_the_watch(

@@ -30,22 +30,6 @@ def local_dest(directory: Path, **extra: object) -> dict:
     return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
 
 
-def transfer_def(source: dict, *destinations: dict) -> dict:
-    definition: dict = {"type": "transfer", "source": source}
-    if destinations:
-        definition["destination"] = list(destinations)
-    return definition
-
-
-def write_json(path: Path, data: object) -> Path:
-    """Like conftest.write_json (importing ``conftest`` is ambiguous in a full run)."""
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return path
-
-
 def task_logs(task_id: str) -> list[str]:
     """All log files of a task under ./logs (cwd is the per-test directory)."""
     return sorted(glob.glob(f"logs/{task_id}/*.log"))
