@@ -121,32 +121,25 @@ def test_execution_handler_without_task_id(name: str):
     assert _no_task_log_files()
 
 
-def _cacheable(variable_name: str, cache: Path) -> dict:
-    return {
+def _dummy_spec(variable_name: str, cache: Path) -> dict:
+    """A dummy source spec, no task_id, caching ``variable_name`` in ``cache``."""
+    cacheable = {
         "variableName": variable_name,
         "cachingPlugin": "file",
         "cacheArgs": {"file": str(cache)},
     }
+    return {"protocol": {"name": "dummy"}, "cacheableVariables": [cacheable]}
 
 
 def test_invalid_cacheable_variable_name_raises_value_error(tmp_path: Path):
-    pytest.importorskip("opentaskpy.config.variablecaching.cache_utils")
     cache = tmp_path / "token"
-    spec = {
-        "protocol": {"name": "dummy"},
-        "cacheableVariables": [_cacheable("bad name!", cache)],
-    }
     with pytest.raises(ValueError, match="bad name! is not a valid variable name"):
-        DummyTransfer(spec)
+        DummyTransfer(_dummy_spec("bad name!", cache))
     assert not cache.exists()
 
 
 def test_cacheable_variable_is_written_without_task_id(tmp_path: Path):
-    pytest.importorskip("opentaskpy.config.variablecaching.cache_utils")
     cache = tmp_path / "token"
-    spec = {
-        "protocol": {"name": "dummy"},
-        "cacheableVariables": [_cacheable("accessToken", cache)],
-    }
+    spec = _dummy_spec("accessToken", cache)
     DummyTransfer(spec)
     assert cache.read_text() == str(spec["accessToken"])
