@@ -20,6 +20,12 @@ import os
 import re
 import threading
 
+from opentaskpy.logpaths import (  # noqa: F401 - part of this module's API
+    InvalidNameError,
+    check_run_id,
+    check_task_id,
+    make_private_dirs,
+)
 from opentaskpy.redaction import (  # noqa: F401 - part of this module's API
     REDACT_STRING,
     SENSITIVE_KEY_REGEXES,
@@ -45,11 +51,55 @@ _lock = threading.RLock()
 # --------------------------------------------------------------------------
 
 
-class _RedactingFormatterMixin:
-    """Masks registered values in the final text (args, exceptions, tracebacks)."""
+# Characters that could end a log line or make it lie once displayed: C0
+# controls except tab (a tab cannot split or forge a line, and execution
+# output often holds tabs), DEL, C1 controls, the Unicode line and paragraph
+# separators, and lone surrogates (the undecodable bytes of a POSIX file
+# name, which a UTF-8 log file cannot even hold).
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
 
-    def format(self, record: logging.LogRecord) -> str:
-        return mask_values(super().format(record))  # type: ignore[misc]
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of one raw byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    r"""Escape what could split or forge a log line (``\n``, ``\x1b`` ...).
+
+    Backslashes are left alone: paths and regexes stay readable, at the price
+    of a name holding a literal ``\n`` looking like one holding a newline.
+    """
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def clean_message(text: str) -> str:
+    """Mask registered secrets, then escape control characters: one log line."""
+    return escape_controls(mask_values(text))
+
+
+class _RedactingFormatterMixin:
+    """Masks and escapes the message; masks exception text and stack traces.
+
+    Every record's message becomes one line whatever it holds (file names
+    with newlines, terminal escapes); tracebacks keep their lines.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802
+        record.message = clean_message(record.message)
+        return super().formatMessage(record)  # type: ignore[misc, no-any-return]
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+        return mask_values(super().formatException(ei))  # type: ignore[misc]
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return mask_values(super().formatStack(stack_info))  # type: ignore[misc]
 
 
 class PlainFormatter(_RedactingFormatterMixin, logging.Formatter):
@@ -77,8 +127,8 @@ class ConsoleFormatter(PlainFormatter):
         finally:
             record.exc_info, record.exc_text, record.stack_info = saved
         exc = saved[0][1]
-        if exc is not None and str(exc) not in text:
-            text += f" ({type(exc).__name__}: {mask_values(str(exc))})"
+        if exc is not None and clean_message(str(exc)) not in text:
+            text += f" ({type(exc).__name__}: {clean_message(str(exc))})"
         return text
 
 
@@ -99,7 +149,7 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
             "file": f"{record.pathname}:{record.lineno}",
             "thread": record.threadName,
             "logger": record.name,
-            "message": mask_values(record.getMessage()),
+            "message": clean_message(record.getMessage()),
             "task_id": self.task_id,
             "run_id": os.environ.get("OTF_RUN_ID"),
         }
@@ -114,7 +164,13 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
 
 
 class TaskFileHandler(logging.FileHandler):
-    """A lazily opened, line-buffered file handler that creates its directory."""
+    """A lazily opened, line-buffered, private file handler.
+
+    Log files are created with mode 0600 and their directories with 0700,
+    less whatever the process umask removes: logs can hold host names, paths
+    and command output that other local users have no business reading.
+    A symlink planted at the log path is not followed.
+    """
 
     def __init__(
         self,
@@ -123,31 +179,43 @@ class TaskFileHandler(logging.FileHandler):
         encoding: str | None = None,
         delay: bool = True,
     ):
-        os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
+        make_private_dirs(os.path.dirname(os.path.abspath(filename)))
         super().__init__(filename, mode, encoding, delay)
 
     def _open(self):  # type: ignore[no-untyped-def]
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        flags |= os.O_APPEND if "a" in self.mode else os.O_TRUNC
         with _lock:
-            os.makedirs(os.path.dirname(self.baseFilename), exist_ok=True)
+            make_private_dirs(os.path.dirname(self.baseFilename))
+            fd = os.open(self.baseFilename, flags, 0o600)
             return open(  # noqa: SIM115 - the handler owns the stream
-                self.baseFilename,
-                self.mode,
+                fd,
+                "a" if "a" in self.mode else "w",
                 encoding=self.encoding or "utf-8",
                 buffering=1,
             )
 
 
 def _define_log_file_name(task_id: str | None, task_type: str | None) -> str:
-    """Compute the ``_running`` log file name for a task (logging.md §3)."""
+    """Compute the ``_running`` log file name for a task (logging.md §3).
+
+    Raises:
+        InvalidNameError: the task id, ``OTF_RUN_ID`` or ``OTF_LOG_RUN_PREFIX``
+            would place the file outside the log directory.
+    """
     global LOG_DIRECTORY
     LOG_DIRECTORY = os.environ.get("OTF_LOG_DIRECTORY", "logs")
     prefix = os.environ.get("OTF_LOG_RUN_PREFIX")
     if not prefix:
         prefix = datetime.datetime.now().strftime("%Y%m%d-%H%M%S.%f")[:-3]
         os.environ["OTF_LOG_RUN_PREFIX"] = prefix
+    check_run_id(prefix, "OTF_LOG_RUN_PREFIX")
+    if task_id is not None:
+        check_task_id(task_id)
     type_part = f"_{task_type}" if task_type else ""
     run_id = os.environ.get("OTF_RUN_ID")
     if run_id:
+        check_run_id(run_id, "OTF_RUN_ID")
         return f"{LOG_DIRECTORY}/{run_id}/{prefix}{type_part}_{task_id}_running.log"
     directory = task_id if task_id is not None else "no_task_id"
     return f"{LOG_DIRECTORY}/{directory}/{prefix}{type_part}_running.log"
@@ -163,6 +231,34 @@ def _add_file_handler(
     handler = TaskFileHandler(filename)
     handler.setFormatter(formatter)
     logger.addHandler(handler)
+
+
+class _FirstError(logging.Handler):
+    """Remembers the first error an OTF logger reports: the run's cause.
+
+    Generic summaries ("Execution(s) failed", "Task completed with result:
+    False") come after the line that says which host and operation failed
+    and why; the CLI repeats that first line last on stderr.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.message is None and record.name.startswith("opentaskpy."):
+            self.message = clean_message(record.getMessage())
+
+
+_first_error = _FirstError()
+
+
+def first_error() -> str | None:
+    """Return the first ERROR message an ``opentaskpy`` logger emitted, masked.
+
+    Recorded once the CLI has set up logging (``override_root_logger``).
+    """
+    return _first_error.message
 
 
 def init_logging(
@@ -209,6 +305,8 @@ def init_logging(
                 root.removeHandler(existing)
         stream._otf_stream = True  # type: ignore[attr-defined]
         root.addHandler(stream)
+        if _first_error not in root.handlers:
+            root.addHandler(_first_error)
         if not any(isinstance(f, SensitiveDataFilter) for f in root.filters):
             root.addFilter(SensitiveDataFilter())
 
@@ -346,4 +444,7 @@ def get_latest_log_file(task_id: str, task_type: str) -> str | None:
     return None
 
 
-logger = init_logging("opentaskpy.otflogging")
+try:
+    logger = init_logging("opentaskpy.otflogging")
+except InvalidNameError:  # an inherited OTF_TASK_ID; the CLI reports it
+    logger = logging.getLogger("opentaskpy.otflogging")

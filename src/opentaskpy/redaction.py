@@ -1,4 +1,4 @@
-"""Keeping secrets out of logs and error messages.
+r"""Keeping secrets out of logs and error messages.
 
 Two mechanisms work together:
 
@@ -10,6 +10,17 @@ Two mechanisms work together:
   under a sensitive key at any depth, and the loader registers every lookup
   plugin result, so a secret cannot leak through a log line that merely
   mentions it (a paramiko debug line, an exception message, ...).
+
+A value is masked in every form it can take in a log line: raw, JSON-escaped
+(``\"``, ``\\``, ``\t``, ``\u00fc``), ``repr``/``ascii`` and URL-encoded.
+Values shorter than :data:`MIN_SECRET_LENGTH` are masked only where they stand
+alone (as a whole word, or quoted as a JSON/``repr`` value): masking every
+``ab`` inside every word would make logs unreadable without hiding more.
+
+Fields that hold paths (``keyFile``, ``knownHostsFile``, ``...Path``) are not
+secrets even below ``credentials``: a path tells the reader which file was
+used, its contents are the secret. A lookup's result is registered by the
+loader whatever field it lands in.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import json
 import logging
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 SENSITIVE_KEY_REGEXES = [
     "password",
@@ -40,9 +52,11 @@ _SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
 # Identity fields inside a credentials block are not secrets; masking the
 # user name everywhere would only make logs harder to read.
 _IDENTITY_KEYS = {"username", "transferusername", "user", "name"}
+# Names of fields that hold a path: keyFile, knownHostsFile, key_file, keyPath.
+_PATH_KEY = re.compile(r"(file|path|filename|dir|directory)$", re.IGNORECASE)
 _SENSITIVE_TEXT = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in SENSITIVE_REGEXES]
-# Values shorter than this are not masked: masking "1" or "ab" everywhere
-# would make logs unreadable and leaks almost nothing.
+# Values shorter than this are masked only where they stand alone (see the
+# module docstring).
 MIN_SECRET_LENGTH = 4
 
 _lock = threading.Lock()
@@ -53,7 +67,7 @@ _secret_pattern: re.Pattern[str] | None = None
 def is_secret_key(key: object) -> bool:
     """Whether values under ``key`` are secrets (user names never are)."""
     text = str(key)
-    return text.lower() not in _IDENTITY_KEYS and bool(_SENSITIVE_KEY.search(text))
+    return not is_plain_key(text) and bool(_SENSITIVE_KEY.search(text))
 
 
 def is_identity_key(key: object) -> bool:
@@ -61,15 +75,21 @@ def is_identity_key(key: object) -> bool:
     return str(key).lower() in _IDENTITY_KEYS
 
 
+def is_plain_key(key: object) -> bool:
+    """Whether values under ``key`` are never secrets (user names, paths)."""
+    text = str(key)
+    return text.lower() in _IDENTITY_KEYS or bool(_PATH_KEY.search(text))
+
+
 def secret_values(obj: object, sensitive: bool = False) -> set[str]:
     """Return every value found under a sensitive key at any depth.
 
-    Below a sensitive key every leaf is secret, except user names.
+    Below a sensitive key every leaf is secret, except user names and paths.
     """
     found: set[str] = set()
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if not is_identity_key(key):
+            if not is_plain_key(key):
                 found |= secret_values(value, sensitive or is_secret_key(key))
     elif isinstance(obj, list):
         for item in obj:
@@ -84,7 +104,7 @@ def mask_secrets(obj: object, sensitive: bool = False) -> object:
     if isinstance(obj, dict):
         return {
             key: value
-            if is_identity_key(key)
+            if is_plain_key(key)
             else mask_secrets(value, sensitive or is_secret_key(key))
             for key, value in obj.items()
         }
@@ -95,8 +115,48 @@ def mask_secrets(obj: object, sensitive: bool = False) -> object:
     return obj
 
 
+def _forms(text: str) -> set[str]:
+    """Every form ``text`` can take in a log line (quotes excluded)."""
+    json_ascii = json.dumps(text)[1:-1]
+    return {
+        text,
+        json_ascii,
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        json.dumps(json_ascii)[1:-1],  # a JSON document quoted inside JSON
+        repr(text)[1:-1],
+        ascii(text)[1:-1],
+        quote(text),
+        quote(text, safe=""),
+        quote_plus(text, safe=""),
+    }
+
+
+def _alternative(form: str) -> str:
+    """Return the regex for one form: anywhere if long, standing alone if short."""
+    escaped = re.escape(form)
+    if len(form) >= MIN_SECRET_LENGTH:
+        return escaped
+    if re.search(r"\w", form):
+        return rf"(?<!\w){escaped}(?!\w)"
+    # Only punctuation: "whole word" means nothing, a quoted value does.
+    return rf"(?<=\"){escaped}(?=\")|(?<=\'){escaped}(?=\')"
+
+
+def _compile(secrets: set[str]) -> re.Pattern[str]:
+    forms: set[str] = set()
+    for secret in secrets:
+        forms |= _forms(secret)
+    forms.discard("")
+    # Longest first, so a secret containing another is masked whole.
+    ordered = sorted(forms, key=lambda f: (-len(f), f))
+    return re.compile("|".join(_alternative(f) for f in ordered))
+
+
 def register_secret(value: object) -> None:
-    """Mask ``value`` (as text, and each of its lines) in every later log line."""
+    """Mask ``value`` (as text, and each of its lines) in every later log line.
+
+    The pattern is compiled here, once per new secret, never per record.
+    """
     global _secret_pattern
     if value is None or isinstance(value, bool):
         return
@@ -104,13 +164,12 @@ def register_secret(value: object) -> None:
     unescaped = text.replace("\\n", "\n")
     candidates = {text, text.strip(), unescaped}
     candidates |= {line.strip() for line in unescaped.splitlines()}
-    new = {c for c in candidates if len(c) >= MIN_SECRET_LENGTH} - _secrets
+    new = {c for c in candidates if c.strip()} - _secrets
     if not new:
         return
     with _lock:
         _secrets.update(new)
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secret_pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        _secret_pattern = _compile(_secrets)
 
 
 def register_secrets_from(obj: object) -> None:
@@ -141,7 +200,7 @@ def redact(log_message: str) -> str:
     else:
         if isinstance(parsed, dict):
             for key in parsed:
-                if _SENSITIVE_KEY.search(str(key)):
+                if is_secret_key(key):
                     parsed[key] = REDACT_STRING
         log_message = json.dumps(parsed)
     for regex in _SENSITIVE_TEXT:

@@ -72,6 +72,7 @@ def main(
     if not task_id:
         args = _parser().parse_args()
         task_id, verbosity, config_dir = args.taskId, args.verbosity, args.configDir
+    otflogging.check_task_id(task_id, "-t")  # before anything is written
     if config_dir:
         CONFIG_PATH = config_dir
 

@@ -64,6 +64,8 @@ def describe_error(exc: BaseException, ctx: ErrorContext) -> str:
 
 def _describe(exc: BaseException, ctx: ErrorContext) -> str:
     exc = _original(exc)
+    if isinstance(exc, otflogging.InvalidNameError):
+        return str(exc)  # names the option or variable already
     protocol = _unknown_protocol(exc, ctx)
     if protocol:
         return protocol
@@ -373,7 +375,7 @@ def emit_error_line(prog: str, text: str, task_id: str | None = None) -> None:
         text: the description (one line).
         task_id: the task id, for the JSON form.
     """
-    line = otflogging.redact(f"{prog}: error: {text}")
+    line = otflogging.escape_controls(otflogging.redact(f"{prog}: error: {text}"))
     if os.environ.get("OTF_LOG_JSON") == "1":
         line = _json_line(line, task_id)
     print(line, file=sys.stderr, flush=True)

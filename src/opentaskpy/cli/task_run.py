@@ -95,6 +95,7 @@ def main() -> None:
     # in their own sessions) and lets transfers remove partial files.
     signal.signal(signal.SIGTERM, _terminate)
     config_dir = args.configDir or CONFIG_PATH
+    _check_ids(args.taskId, args.runId)
 
     if args.runId:
         os.environ["OTF_RUN_ID"] = args.runId
@@ -144,8 +145,29 @@ def main() -> None:
         )
 
     if not result:
-        if task_run.failure_reason:
-            _error_line(task_run.failure_reason, args.taskId)
+        # The last line a user sees says what failed and why: the definition's
+        # fault, or else the first error the run reported (which names the
+        # host and operation), repeated after "Task completed ...".
+        where = task_run.task_file or f"task {args.taskId}"
+        cause = otflogging.first_error() or "task failed (see its log file)"
+        _error_line(task_run.failure_reason or f"{where}: {cause}", args.taskId)
+        sys.exit(1)
+
+
+def _check_ids(task_id: str, run_id: str | None) -> None:
+    """Exit with one line, before any log is written, for an unsafe id.
+
+    Ids become directory and file names below the log directory; ``..`` or an
+    absolute path would put the logs anywhere.
+    """
+    try:
+        otflogging.check_task_id(task_id, "-t")
+        if run_id:
+            otflogging.check_run_id(run_id, "-r")
+        elif os.environ.get("OTF_RUN_ID"):
+            otflogging.check_run_id(os.environ["OTF_RUN_ID"], "OTF_RUN_ID")
+    except otflogging.InvalidNameError as exc:
+        _error_line(str(exc), task_id)
         sys.exit(1)
 
 

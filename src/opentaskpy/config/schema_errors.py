@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 from opentaskpy.redaction import (
     MIN_SECRET_LENGTH,
     REDACT_STRING,
-    is_identity_key,
+    is_plain_key,
     is_secret_key,
     mask_secrets,
     redact,
@@ -115,7 +115,7 @@ def to_violation(error: ValidationError, document: object) -> SchemaViolation:
     """
     parts = [p for p in error.absolute_path if isinstance(p, str)]
     under_sensitive = any(is_secret_key(p) for p in parts) and not (
-        parts and is_identity_key(parts[-1])
+        parts and is_plain_key(parts[-1])
     )
     secrets = {s for s in secret_values(document) if len(s) >= MIN_SECRET_LENGTH}
     message = error.message

@@ -1,0 +1,88 @@
+"""Log file paths: the rule for task and run ids, private directories.
+
+Task ids and run ids become directory and file names below the log
+directory; :func:`check_task_id` and :func:`check_run_id` refuse anything
+that could climb out of it (``..``, an absolute path) or split a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+# C0 and C1 controls, DEL, line/paragraph separators, lone surrogates.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+class InvalidNameError(ValueError):
+    """A task id, run id or log prefix that would leave the log directory."""
+
+
+def _id_problem(value: str, allow_subdirs: bool) -> str | None:
+    if not value:
+        return "it is empty"
+    if _CONTROL.search(value):
+        return "it holds a control character"
+    if value.startswith("/"):
+        return "it is an absolute path"
+    if "/" in value and not allow_subdirs:
+        return "it holds '/'"
+    parts = value.split("/")
+    if "" in parts:
+        return "it has an empty part"
+    dots = next((p for p in parts if p in (".", "..")), None)
+    if dots is not None:
+        return f"it is {dots!r}" if len(parts) == 1 else f"it has a {dots!r} part"
+    return None
+
+
+def check_task_id(task_id: str, label: str = "task id") -> str:
+    """Return ``task_id`` if it is a plain name, else raise :class:`InvalidNameError`.
+
+    A task id names a task file under the config directory: names separated
+    by ``/`` (``execs/deep``), none of them empty, ``.`` or ``..``, no leading
+    ``/`` and no control characters. Anything else could put a log file
+    outside the log directory. A leading ``-`` is allowed: ids never reach a
+    command line as an argument.
+    """
+    problem = _id_problem(task_id, allow_subdirs=True)
+    if problem:
+        raise InvalidNameError(
+            f"{label} {task_id!r} is not a valid task id: {problem} (a task id "
+            "is a task file name, optionally below sub-directories: names "
+            "separated by '/', none of them empty, '.' or '..')"
+        )
+    return task_id
+
+
+def check_run_id(run_id: str, label: str = "run id") -> str:
+    """Return ``run_id`` if it is a plain name, else raise :class:`InvalidNameError`.
+
+    A run id is one directory name below the log directory: not empty, not
+    ``.`` or ``..``, without ``/`` or control characters.
+    """
+    problem = _id_problem(run_id, allow_subdirs=False)
+    if problem:
+        raise InvalidNameError(
+            f"{label} {run_id!r} is not a valid run id: {problem} (a run id is "
+            "one directory name: no '/', not '.' or '..')"
+        )
+    return run_id
+
+
+def make_private_dirs(directory: str) -> None:
+    """Create ``directory`` and missing parents with mode 0700 (less the umask).
+
+    Existing directories are left as they are. ``os.makedirs`` would give
+    intermediate directories the default mode.
+    """
+    if os.path.isdir(directory):
+        return
+    parent = os.path.dirname(directory)
+    if parent and parent != directory:
+        make_private_dirs(parent)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise
