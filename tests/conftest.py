@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from opentaskpy import redaction
 from support.fixtures import debug_logging, staging_base  # noqa: F401 - fixtures
 from support.server_fixtures import (  # noqa: F401 - fixtures for every directory
     dirs,
@@ -56,6 +57,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     yield workdir
+    # Secrets (and short lookup results) registered by one test would mask
+    # words in the next test's messages.
+    redaction.forget_secrets()
     # Loggers keep file handlers on per-test paths; drop them between tests.
     for logger in list(logging.Logger.manager.loggerDict.values()):
         if isinstance(logger, logging.Logger):

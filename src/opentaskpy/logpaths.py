@@ -79,7 +79,7 @@ def make_private_dirs(directory: str) -> None:
     if os.path.isdir(directory):
         return
     parent = os.path.dirname(directory)
-    if parent and parent != directory:
+    if parent and parent != directory and not os.path.lexists(parent):
         make_private_dirs(parent)
     try:
         os.mkdir(directory, 0o700)

@@ -238,27 +238,36 @@ class _FirstError(logging.Handler):
 
     Generic summaries ("Execution(s) failed", "Task completed with result:
     False") come after the line that says which host and operation failed
-    and why; the CLI repeats that first line last on stderr.
+    and why; the CLI repeats that first line last on stderr. Paramiko's own
+    error records (traceback fragments) are not causes.
     """
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.message: str | None = None
+        self.cause: tuple[str | None, str] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.message is None and record.name.startswith("opentaskpy."):
-            self.message = clean_message(record.getMessage())
+        name = record.name
+        if (
+            self.cause is None
+            and name.startswith("opentaskpy.")
+            and ("paramiko" not in name)
+        ):
+            self.cause = (_logger_tasks.get(name), clean_message(record.getMessage()))
 
 
 _first_error = _FirstError()
+# Logger name -> task id, so that a cause can name the batch step it came from.
+_logger_tasks: dict[str, str] = {}
 
 
-def first_error() -> str | None:
-    """Return the first ERROR message an ``opentaskpy`` logger emitted, masked.
+def first_error() -> tuple[str | None, str] | None:
+    """Return the task id and message of the first error the run reported.
 
-    Recorded once the CLI has set up logging (``override_root_logger``).
+    The message is masked and escaped. Recorded once the CLI has set up
+    logging (``override_root_logger``); ``None`` when nothing failed loudly.
     """
-    return _first_error.message
+    return _first_error.cause
 
 
 def init_logging(
@@ -311,6 +320,8 @@ def init_logging(
             root.addFilter(SensitiveDataFilter())
 
     logger = logging.getLogger(f"{name}.{task_id}" if task_id else name)
+    if task_id:
+        _logger_tasks[logger.name] = task_id
     if not any(isinstance(f, SensitiveDataFilter) for f in logger.filters):
         logger.addFilter(SensitiveDataFilter())
     logger.setLevel(env_level if env_level else root.getEffectiveLevel())
@@ -384,6 +395,7 @@ def close_log_file(logger__: logging.Logger, result: bool | None = False) -> Non
         names = {name for name, _ in closed} | {logger__.name}
         for name in names:
             logging.Logger.manager.loggerDict.pop(name, None)
+            _logger_tasks.pop(name, None)
 
 
 def get_latest_log_file(task_id: str, task_type: str) -> str | None:

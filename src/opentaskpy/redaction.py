@@ -29,7 +29,6 @@ import json
 import logging
 import re
 import threading
-from urllib.parse import quote, quote_plus
 
 SENSITIVE_KEY_REGEXES = [
     "password",
@@ -117,6 +116,8 @@ def mask_secrets(obj: object, sensitive: bool = False) -> object:
 
 def _forms(text: str) -> set[str]:
     """Every form ``text`` can take in a log line (quotes excluded)."""
+    from urllib.parse import quote, quote_plus  # only when a secret appears
+
     json_ascii = json.dumps(text)[1:-1]
     return {
         text,
@@ -170,6 +171,18 @@ def register_secret(value: object) -> None:
     with _lock:
         _secrets.update(new)
         _secret_pattern = _compile(_secrets)
+
+
+def forget_secrets() -> None:
+    """Forget every registered value (for a process that starts an unrelated run).
+
+    The test suite calls it between tests: a lookup result registered by one
+    test must not mask a word in the next one's log.
+    """
+    global _secret_pattern
+    with _lock:
+        _secrets.clear()
+        _secret_pattern = None
 
 
 def register_secrets_from(obj: object) -> None:

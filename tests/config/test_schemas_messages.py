@@ -31,14 +31,14 @@ def ssh_source(**protocol: Any) -> dict[str, Any]:
 def test_printed_and_logged_line_names_path_message_and_value(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    doc = ssh_source(credentials={"keyFile": "x"})
+    doc = ssh_source(credentials={"keyFile": "/k/id", "key": "key-contents"})
     with caplog.at_level(logging.ERROR):
         assert validate_transfer_json(doc) is False
     out = capsys.readouterr().out
-    # keyFile matches the sensitive-key list, so its value is masked.
+    # The key's contents are masked; keyFile holds a path, which is not.
     expected = (
         "$.source.protocol.credentials: 'username' is a required property "
-        '(value: {"keyFile": "********"})'
+        '(value: {"keyFile": "/k/id", "key": "********"})'
     )
     assert out == expected + "\n"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]

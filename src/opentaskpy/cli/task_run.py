@@ -148,10 +148,20 @@ def main() -> None:
         # The last line a user sees says what failed and why: the definition's
         # fault, or else the first error the run reported (which names the
         # host and operation), repeated after "Task completed ...".
-        where = task_run.task_file or f"task {args.taskId}"
-        cause = otflogging.first_error() or "task failed (see its log file)"
-        _error_line(task_run.failure_reason or f"{where}: {cause}", args.taskId)
+        _error_line(task_run.failure_reason or _cause(task_run), args.taskId)
         sys.exit(1)
+
+
+def _cause(task_run: TaskRun) -> str:
+    """``<task file>: [task <step>: ]<first error>`` for a failed run."""
+    where = task_run.task_file or f"task {task_run.task_id}"
+    found = otflogging.first_error()
+    if found is None:
+        return f"{where}: task failed (see its log file)"
+    step, message = found
+    if step and step != task_run.task_id:
+        return f"{where}: task {step}: {message}"
+    return f"{where}: {message}"
 
 
 def _check_ids(task_id: str, run_id: str | None) -> None:
