@@ -1,14 +1,23 @@
-"""Log file paths: the rule for task and run ids, private directories.
+"""Log files: the rule for task and run ids, private files and directories.
 
 Task ids and run ids become directory and file names below the log
 directory; :func:`check_task_id` and :func:`check_run_id` refuse anything
 that could climb out of it (``..``, an absolute path) or split a log line.
+
+Log files are created with mode 0600 and log directories with 0700, less
+whatever the process umask removes (a stricter umask such as 0277 gives
+read-only files). Directories that already exist keep their mode.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
+
+# Held while a log file is opened, closed or renamed (shared with otflogging).
+file_lock = threading.RLock()
 
 # C0 and C1 controls, DEL, line/paragraph separators, lone surrogates.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -86,3 +95,36 @@ def make_private_dirs(directory: str) -> None:
     except FileExistsError:
         if not os.path.isdir(directory):
             raise
+
+
+class TaskFileHandler(logging.FileHandler):
+    """A lazily opened, line-buffered, private file handler.
+
+    Log files are created with mode 0600 and their directories with 0700,
+    less whatever the process umask removes: logs can hold host names, paths
+    and command output that other local users have no business reading.
+    A symlink planted at the log path is not followed.
+    """
+
+    def __init__(
+        self,
+        filename: str,
+        mode: str = "a",
+        encoding: str | None = None,
+        delay: bool = True,
+    ):
+        make_private_dirs(os.path.dirname(os.path.abspath(filename)))
+        super().__init__(filename, mode, encoding, delay)
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        flags |= os.O_APPEND if "a" in self.mode else os.O_TRUNC
+        with file_lock:
+            make_private_dirs(os.path.dirname(self.baseFilename))
+            fd = os.open(self.baseFilename, flags, 0o600)
+            return open(  # noqa: SIM115 - the handler owns the stream
+                fd,
+                "a" if "a" in self.mode else "w",
+                encoding=self.encoding or "utf-8",
+                buffering=1,
+            )

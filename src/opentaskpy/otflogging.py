@@ -18,14 +18,15 @@ import json
 import logging
 import os
 import re
-import threading
 
 from opentaskpy.logpaths import (  # noqa: F401 - part of this module's API
     InvalidNameError,
+    TaskFileHandler,
     check_run_id,
     check_task_id,
     make_private_dirs,
 )
+from opentaskpy.logpaths import file_lock as _lock
 from opentaskpy.redaction import (  # noqa: F401 - part of this module's API
     REDACT_STRING,
     SENSITIVE_KEY_REGEXES,
@@ -43,7 +44,6 @@ OTF_LOG_FORMAT = (
 )
 LOG_DIRECTORY = os.environ.get("OTF_LOG_DIRECTORY", "logs")
 _PREFIX_FORMAT = re.compile(r"\d{8}-\d{6}\.\d{3}")
-_lock = threading.RLock()
 
 
 # --------------------------------------------------------------------------
@@ -161,39 +161,6 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
 # --------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------
-
-
-class TaskFileHandler(logging.FileHandler):
-    """A lazily opened, line-buffered, private file handler.
-
-    Log files are created with mode 0600 and their directories with 0700,
-    less whatever the process umask removes: logs can hold host names, paths
-    and command output that other local users have no business reading.
-    A symlink planted at the log path is not followed.
-    """
-
-    def __init__(
-        self,
-        filename: str,
-        mode: str = "a",
-        encoding: str | None = None,
-        delay: bool = True,
-    ):
-        make_private_dirs(os.path.dirname(os.path.abspath(filename)))
-        super().__init__(filename, mode, encoding, delay)
-
-    def _open(self):  # type: ignore[no-untyped-def]
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        flags |= os.O_APPEND if "a" in self.mode else os.O_TRUNC
-        with _lock:
-            make_private_dirs(os.path.dirname(self.baseFilename))
-            fd = os.open(self.baseFilename, flags, 0o600)
-            return open(  # noqa: SIM115 - the handler owns the stream
-                fd,
-                "a" if "a" in self.mode else "w",
-                encoding=self.encoding or "utf-8",
-                buffering=1,
-            )
 
 
 def _define_log_file_name(task_id: str | None, task_type: str | None) -> str:
