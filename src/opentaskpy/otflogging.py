@@ -262,6 +262,8 @@ def init_logging(
         level = env_level
     if not task_id:
         task_id = os.environ.get("OTF_TASK_ID")
+        if task_id:
+            check_task_id(task_id, "OTF_TASK_ID")
     if not task_type:
         task_type = "WRAPPER"
 
