@@ -68,9 +68,7 @@ def test_escaped_secret_is_masked_at_v1(task_run, cfg_dir, isolated_env, secret)
     assert "LEAK" not in text
 
 
-def test_short_secret_is_masked_as_value_and_word_only(
-    task_run, cfg_dir, isolated_env
-):
+def test_short_secret_is_masked_as_value_and_word_only(task_run, cfg_dir, isolated_env):
     write_json(cfg_dir / "short.json", _sftp_source("xyz", directory="/data/xyz/in"))
     proc = task_run("-t", "short", "-c", cfg_dir, "-v", "1", "--noop")
     assert proc.returncode == 0, proc.stderr
