@@ -133,14 +133,19 @@ def _forms(text: str) -> set[str]:
 
 
 def _alternative(form: str) -> str:
-    """Return the regex for one form: anywhere if long, standing alone if short."""
-    escaped = re.escape(form)
+    """Return the regex for one form: anywhere if long, standing alone if short.
+
+    Every alternative starts with a literal character (the boundary checks
+    come after it), so the regex engine can skip ahead to the characters
+    that can start a secret: this runs on every log record.
+    """
     if len(form) >= MIN_SECRET_LENGTH:
-        return escaped
+        return re.escape(form)
+    first, rest = re.escape(form[0]), re.escape(form[1:])
     if re.search(r"\w", form):
-        return rf"(?<!\w){escaped}(?!\w)"
+        return rf"{first}(?<!\w{first}){rest}(?!\w)"
     # Only punctuation: "whole word" means nothing, a quoted value does.
-    return rf"(?<=\"){escaped}(?=\")|(?<=\'){escaped}(?=\')"
+    return "|".join(rf"{first}(?<={q}{first}){rest}(?={q})" for q in ("\"", "'"))
 
 
 def _compile(secrets: set[str]) -> re.Pattern[str]:
