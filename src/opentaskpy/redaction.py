@@ -145,7 +145,7 @@ def _alternative(form: str) -> str:
     if re.search(r"\w", form):
         return rf"{first}(?<!\w{first}){rest}(?!\w)"
     # Only punctuation: "whole word" means nothing, a quoted value does.
-    return "|".join(rf"{first}(?<={q}{first}){rest}(?={q})" for q in ("\"", "'"))
+    return "|".join(rf"{first}(?<={q}{first}){rest}(?={q})" for q in ('"', "'"))
 
 
 def _compile(secrets: set[str]) -> re.Pattern[str]:
