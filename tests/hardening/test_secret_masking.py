@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -154,3 +155,17 @@ def test_stricter_umask_is_respected(cfg_dir, isolated_env):
     assert modes["logs"] == modes["logs/ok"] == 0o500, modes  # 0700 less 0277
     files = [m for p, m in modes.items() if p.endswith(".log")]
     assert files == [0o400, 0o400], modes  # 0600 less 0277
+
+
+def test_short_secrets_in_a_message_and_never_in_the_record_prefix(
+    isolated_env: Path,
+) -> None:
+    otflogging.register_secret("-")  # punctuation only: masked when quoted
+    otflogging.register_secret("20")  # masked as a whole word
+    logger = otflogging.init_logging("hardening.short", task_id="short", task_type="T")
+    logger.setLevel(logging.INFO)
+    logger.info("""q="-" word 20 inside 2020 a-b 'x-'""")
+    line = Path(logger.handlers[0].baseFilename).read_text().splitlines()[0]
+    # The timestamp (2026-..., "20" and "-" in it) and separators stay intact.
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \u2014 INFO - ", line)
+    assert line.endswith("""q="********" word ******** inside 2020 a-b 'x-'""")
