@@ -57,6 +57,8 @@ _PREFIX_FORMAT = re.compile(r"\d{8}-\d{6}\.\d{3}")
 # separators, and lone surrogates (the undecodable bytes of a POSIX file
 # name, which a UTF-8 log file cannot even hold).
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# The same, newlines excepted: tracebacks are multi-line by nature.
+_UNSAFE_IN_BLOCK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
@@ -84,6 +86,11 @@ def clean_message(text: str) -> str:
     return escape_controls(mask_values(text))
 
 
+def _clean_block(text: str) -> str:
+    """Like :func:`clean_message` but keeping line breaks (tracebacks)."""
+    return _UNSAFE_IN_BLOCK.sub(_escape_char, mask_values(text))
+
+
 class _RedactingFormatterMixin:
     """Masks and escapes the message; masks exception text and stack traces.
 
@@ -96,14 +103,14 @@ class _RedactingFormatterMixin:
         return super().formatMessage(record)  # type: ignore[misc, no-any-return]
 
     def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
-        return mask_values(super().formatException(ei))  # type: ignore[misc]
+        return _clean_block(super().formatException(ei))  # type: ignore[misc]
 
     def formatStack(self, stack_info: str) -> str:  # noqa: N802
-        return mask_values(super().formatStack(stack_info))  # type: ignore[misc]
+        return _clean_block(super().formatStack(stack_info))  # type: ignore[misc]
 
 
 class PlainFormatter(_RedactingFormatterMixin, logging.Formatter):
-    """The OTF text format, with value redaction of the finished line."""
+    """The OTF text format: one line per message, secrets masked."""
 
 
 class ConsoleFormatter(PlainFormatter):
@@ -154,7 +161,7 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
             "run_id": os.environ.get("OTF_RUN_ID"),
         }
         if record.exc_info:
-            entry["exception"] = mask_values(self.formatException(record.exc_info))
+            entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
 
 

@@ -9,9 +9,12 @@ used to be masked as ``********`` because ``keyFile`` was taken for a secret.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from pathlib import Path
 
+from opentaskpy import otflogging
 from support.helpers import write_json
 
 FORGED = "2026-01-01 00:00:00,000 \u2014 ERROR - forged - x.py:1 [MainThread] \u2014 "
@@ -98,3 +101,20 @@ def test_key_file_from_a_lookup_stays_masked(task_run, cfg_dir, tmp_path):
     assert "not-to-be-shown" not in proc.stderr
     assert proc.stderr.splitlines()[-1].startswith("task-run: error: ")
     assert "********" in proc.stderr.splitlines()[-1]
+
+
+def test_undecodable_name_is_logged_escaped_even_in_a_traceback(
+    isolated_env: Path, capsys
+) -> None:
+    name = os.fsdecode(b"/data/bad\xff\xfe.csv")
+    logger = otflogging.init_logging("hardening.bytes", task_id="bytes", task_type="T")
+    logger.setLevel(logging.INFO)
+    try:
+        raise FileNotFoundError(2, "No such file or directory\r", name)
+    except FileNotFoundError:
+        logger.exception("Cannot read %s", name)
+    text = Path(logger.handlers[0].baseFilename).read_text()
+    assert "Logging error" not in capsys.readouterr().err
+    assert "Cannot read /data/bad\\xff\\xfe.csv\n" in text
+    assert "Traceback (most recent call last):\n" in text
+    assert "No such file or directory\\r: '/data/bad\\udcff\\udcfe.csv'" in text
