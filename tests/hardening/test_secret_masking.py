@@ -169,3 +169,30 @@ def test_short_secrets_in_a_message_and_never_in_the_record_prefix(
     # The timestamp (2026-..., "20" and "-" in it) and separators stay intact.
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \u2014 INFO - ", line)
     assert line.endswith("""q="********" word ******** inside 2020 a-b 'x-'""")
+
+
+def test_short_lookup_secret_is_masked_but_a_random_number_is_not(
+    task_run, cfg_dir, tmp_path
+):
+    (tmp_path / "pw").write_text("ab")
+    write_json(
+        cfg_dir / "variables.json.j2",
+        {
+            "RUN": "{{ lookup('random_number', min=7, max=7) }}",
+            "PW": "{{ lookup('file', path='" + str(tmp_path / "pw") + "') }}",
+        },
+    )
+    write_json(
+        cfg_dir / "echo.json.j2",
+        {
+            "type": "execution",
+            "protocol": {"name": "local"},
+            "directory": "/tmp",
+            "command": "echo run {{ RUN }} pw {{ PW }} abc",
+        },
+    )
+    proc = task_run("-t", "echo", "-c", cfg_dir, "-v", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "REMOTE OUTPUT: run 7 pw ******** abc" in proc.stderr
+    assert '"command": "echo run 7 pw ******** abc"' in proc.stderr
+    assert " ab " not in proc.stderr

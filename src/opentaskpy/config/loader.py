@@ -355,7 +355,10 @@ class ConfigLoader:
                 err.add_note(f"raised by lookup plugin '{plugin}'")
             templating.annotate(err, self._current_file())
             raise
-        otflogging.register_secret(result)
+        # Lookups fetch secrets (files, vaults); a plugin whose results are
+        # not secret says so, or a random "7" would mask every "7" logged.
+        if getattr(module, "RESULT_IS_SECRET", True):
+            otflogging.register_secret(result)
         return str(result)
 
     def _resolve_lookup_value(self, value: Any, resolve_lookups: bool = True) -> Any:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from opentaskpy.redaction import (
-    MIN_SECRET_LENGTH,
     REDACT_STRING,
     is_plain_key,
     is_secret_key,
@@ -117,7 +116,8 @@ def to_violation(error: ValidationError, document: object) -> SchemaViolation:
     under_sensitive = any(is_secret_key(p) for p in parts) and not (
         parts and is_plain_key(parts[-1])
     )
-    secrets = {s for s in secret_values(document) if len(s) >= MIN_SECRET_LENGTH}
+    # Only quoted occurrences are replaced, so short secrets are safe too.
+    secrets = {s for s in secret_values(document) if s}
     message = error.message
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(repr(secret), repr(REDACT_STRING))

@@ -6,6 +6,8 @@ from opentaskpy.exceptions import LookupPluginError
 from opentaskpy.otflogging import init_logging
 
 PLUGIN_NAME = "random_number"
+# A random number is no secret: the loader does not mask it in logs.
+RESULT_IS_SECRET = False
 
 logger = init_logging(__name__)
 
