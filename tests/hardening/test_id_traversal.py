@@ -16,14 +16,9 @@ import sys
 import pytest
 
 from opentaskpy import otflogging
-from support.helpers import write_json
+from support.helpers import local_exec, write_json
 
-OK_TASK = {
-    "type": "execution",
-    "protocol": {"name": "local"},
-    "directory": "/tmp",
-    "command": "true",
-}
+OK_TASK = local_exec("true")
 
 BAD = [
     (["-t", "../../escape/x"], {}, "-t '../../escape/x'"),

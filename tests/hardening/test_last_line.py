@@ -9,16 +9,7 @@ from __future__ import annotations
 
 import json
 
-from support.helpers import write_json
-
-
-def _local_exec(command: str) -> dict:
-    return {
-        "type": "execution",
-        "protocol": {"name": "local"},
-        "directory": "/tmp",
-        "command": command,
-    }
+from support.helpers import local_exec, write_json
 
 
 def _last_two(stderr: str) -> list[str]:
@@ -26,7 +17,7 @@ def _last_two(stderr: str) -> list[str]:
 
 
 def test_failed_execution_ends_with_host_operation_and_cause(task_run, cfg_dir):
-    write_json(cfg_dir / "fail.json", _local_exec("exit 3"))
+    write_json(cfg_dir / "fail.json", local_exec("exit 3"))
     proc = task_run("-t", "fail", "-c", cfg_dir)
     assert proc.returncode == 1, proc.stderr
     before, last = _last_two(proc.stderr)
@@ -69,7 +60,7 @@ def test_failed_transfer_ends_with_host_and_cause(task_run, cfg_dir, tmp_path):
 
 
 def test_failed_batch_step_is_named_in_the_last_line(task_run, cfg_dir):
-    write_json(cfg_dir / "step.json", _local_exec("exit 4"))
+    write_json(cfg_dir / "step.json", local_exec("exit 4"))
     write_json(
         cfg_dir / "nightly.json",
         {"type": "batch", "tasks": [{"order_id": 1, "task_id": "step"}]},
@@ -83,7 +74,7 @@ def test_failed_batch_step_is_named_in_the_last_line(task_run, cfg_dir):
 
 
 def test_json_logging_ends_with_the_cause_too(task_run, cfg_dir):
-    write_json(cfg_dir / "fail.json", _local_exec("exit 5"))
+    write_json(cfg_dir / "fail.json", local_exec("exit 5"))
     proc = task_run("-t", "fail", "-c", cfg_dir, env={"OTF_LOG_JSON": "1"})
     assert proc.returncode == 1, proc.stderr
     last = json.loads(_last_two(proc.stderr)[-1])

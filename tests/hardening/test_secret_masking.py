@@ -21,7 +21,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from opentaskpy import otflogging
-from support.helpers import write_json
+from support.helpers import local_exec, write_json
 
 SECRETS = {
     "quote": 'LEAK"q-LEAK',
@@ -123,15 +123,7 @@ def _modes(root: Path) -> dict[str, int]:
 
 
 def _ok_task(cfg_dir: Path) -> None:
-    write_json(
-        cfg_dir / "ok.json",
-        {
-            "type": "execution",
-            "protocol": {"name": "local"},
-            "directory": "/tmp",
-            "command": "true",
-        },
-    )
+    write_json(cfg_dir / "ok.json", local_exec("true"))
 
 
 def test_log_files_and_directories_are_private(cfg_dir, isolated_env):
@@ -184,12 +176,7 @@ def test_short_lookup_secret_is_masked_but_a_random_number_is_not(
     )
     write_json(
         cfg_dir / "echo.json.j2",
-        {
-            "type": "execution",
-            "protocol": {"name": "local"},
-            "directory": "/tmp",
-            "command": "echo run {{ RUN }} pw {{ PW }} abc",
-        },
+        local_exec("echo run {{ RUN }} pw {{ PW }} abc"),
     )
     proc = task_run("-t", "echo", "-c", cfg_dir, "-v", "1")
     assert proc.returncode == 0, proc.stderr
