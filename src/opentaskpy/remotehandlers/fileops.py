@@ -17,15 +17,17 @@ semantics:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import posixpath
 import re
-import secrets
 import stat as stat_module
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from logging import Logger
 from typing import NamedTuple
+
+from opentaskpy.remotehandlers import owner
 
 
 class FileStat(NamedTuple):
@@ -108,6 +110,19 @@ class FileSystem(ABC):
     def touch(self, path: str) -> None:
         """Create or truncate an empty file."""
 
+    def name_max(self, directory: str) -> int:
+        """Longest file name in bytes that ``directory`` accepts."""
+        return DEFAULT_NAME_MAX
+
+    def reopen(self) -> None:
+        """Get ready for clean-up after an operation was interrupted mid-way.
+
+        A session still busy with the interrupted operation is replaced, so
+        removing a temporary file does not wait behind it. Nothing to do
+        where operations cannot be left half-way (the local disk).
+        """
+        return
+
     def makedirs(self, path: str) -> None:
         """Create ``path`` and every missing parent."""
         missing: list[str] = []
@@ -154,38 +169,77 @@ def list_matching(fs: FileSystem, directory: str, file_pattern: str) -> dict:
     }
 
 
-def temporary_name(directory: str, final_name: str) -> str:
-    """Return a unique, hidden name next to the final one, for atomic publishing."""
-    return join(directory, f".{final_name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
-
-
+#: Suffix of every temporary name (see :func:`temporary_name`).
 PARTIAL_SUFFIX = ".otf-partial"
+#: Longest file name in bytes on almost every file system (``NAME_MAX``).
+DEFAULT_NAME_MAX = 255
+
+
+def temporary_name(final_name: str, max_len: int = DEFAULT_NAME_MAX) -> str:
+    """Return a unique, hidden temporary name for ``final_name`` (a bare name).
+
+    The form is ``.{final}.{owner}.otf-partial``: ``owner`` says which process
+    on which host writes it (:mod:`~opentaskpy.remotehandlers.owner`), so a
+    clean-up never removes the file of a live run. The name fits in
+    ``max_len`` bytes whatever the final name's length: a final name too long
+    to fit is cut at a character boundary and followed by ``~`` and a hash of
+    the whole name, so two long names sharing a prefix still differ.
+    """
+    tail = f".{owner.tag()}{PARTIAL_SUFFIX}"
+    budget = max_len - 1 - len(tail)
+    encoded = os.fsencode(final_name)
+    if len(encoded) <= budget:
+        return f".{final_name}{tail}"
+    digest = hashlib.sha256(encoded).hexdigest()[:8]
+    cut = max(0, budget - len(digest) - 1)
+    while cut and (encoded[cut] & 0xC0) == 0x80:  # inside a UTF-8 character
+        cut -= 1
+    return f".{os.fsdecode(encoded[:cut])}~{digest}{tail}"
+
+
+def temporary_owner(name: str) -> tuple[bool, owner.Owner | None]:
+    """Whether ``name`` is a temporary name, and the owner it names.
+
+    Names of older versions (``.{final}.{random}.otf-partial``) are temporary
+    names without an owner.
+    """
+    if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+        return False, None
+    stem = name[1 : -len(PARTIAL_SUFFIX)]
+    return True, owner.parse(stem.rpartition(".")[2])
 
 
 def remove_stale_partials(
-    fs: FileSystem, directory: str, final_names: set[str], logger: Logger | None = None
+    fs: FileSystem,
+    directory: str,
+    final_names: Iterable[str] = (),
+    logger: Logger | None = None,
 ) -> None:
-    """Remove temporary files a crashed or cut-off publish left behind.
+    """Remove temporary files that crashed or killed runs left behind.
 
-    Only files named like :func:`temporary_name` for one of ``final_names``
-    are removed (one listing per directory). A failed publish removes its own
-    temporary file, but cannot when the connection to the host is lost.
+    A temporary file of any final name is removed when its owner is provably
+    dead or it is older than the documented age (see
+    :mod:`~opentaskpy.remotehandlers.owner`); the temporary file of a live
+    run, here or on another host, is left alone. ``final_names`` (the names
+    this run delivers) does not limit the clean-up: debris of a dead run
+    rarely has the names of the next one.
     """
     try:
         entries = fs.listdir_attr(directory)
     except OSError:
         return
-    for name, _ in entries:
-        if not (name.startswith(".") and name.endswith(PARTIAL_SUFFIX)):
+    for name, st in entries:
+        temporary, writer = temporary_owner(name)
+        if not temporary or st.is_dir:
             continue
-        original = name[1 : -len(PARTIAL_SUFFIX)].rpartition(".")[0]
-        if original in final_names:
-            try:
-                fs.remove(join(directory, name))
-                if logger:
-                    logger.info(f"[{fs.host}] Removed stale partial file {name}")
-            except OSError:
-                pass
+        if not owner.is_abandoned(writer, st.modified_time):
+            continue
+        try:
+            fs.remove(join(directory, name))
+        except OSError:
+            continue
+        if logger:
+            logger.info(f"[{fs.host}] Removed stale partial file {name}")
 
 
 def check_size(fs: FileSystem, path: str, expected: int, shown: str = "") -> None:
@@ -247,7 +301,10 @@ def publish(
             has then been removed.
     """
     final_path = join(directory, final_name)
-    target = temporary_name(directory, final_name) if atomic else final_path
+    if atomic:
+        target = join(directory, temporary_name(final_name, fs.name_max(directory)))
+    else:
+        target = final_path
     try:
         written = place(target) if place is not None else fs.put(local_path, target)
         if expected_size is not None:
@@ -266,12 +323,20 @@ def publish(
             before_rename(target)
         if atomic:
             fs.rename(target, final_path)
-    except BaseException:
+    except BaseException as exc:
         if atomic:
-            with contextlib.suppress(OSError):
-                fs.remove(target)
+            interrupted = not isinstance(exc, Exception)  # a signal, Ctrl-C
+            _remove_after_failure(fs, target, interrupted)
         raise
     return final_path
+
+
+def _remove_after_failure(fs: FileSystem, target: str, interrupted: bool) -> None:
+    """Remove a temporary file; after a signal, on a fresh session."""
+    with contextlib.suppress(Exception):  # the connection may be gone
+        if interrupted:
+            fs.reopen()
+        fs.remove(target)
 
 
 def post_copy_action(
@@ -342,9 +407,15 @@ def post_copy_action(
 
 
 def create_flag(fs: FileSystem, full_path: str, logger: Logger) -> int:
-    """Create an empty flag file; 0 on success, 1 on failure."""
+    """Create an empty flag file; 0 on success, 1 on failure.
+
+    The file is created under a temporary name and renamed over
+    ``full_path``, so whatever is there (a symbolic link too) is replaced and
+    never written through.
+    """
+    directory, name = posixpath.split(full_path)
     try:
-        fs.touch(full_path)
+        publish(fs, "", directory or ".", name, place=fs.touch, expected_size=0)
     except OSError as exc:
         logger.error(f"[{fs.host}] Unable to create flag file {full_path}: {exc}")
         return 1

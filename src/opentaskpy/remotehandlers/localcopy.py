@@ -50,14 +50,37 @@ _UNSUPPORTED = {
 }
 
 
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_for_write(path: str) -> int:
+    """Open ``path`` for writing without ever following a symbolic link.
+
+    A new file is created exclusively (``O_EXCL`` fails on any existing name,
+    a link included). When the name exists, a link there is removed and the
+    file created exclusively again (the link is replaced, its target is never
+    written); an existing regular file is truncated (``O_NOFOLLOW``).
+
+    Returns:
+        The file descriptor.
+    """
+    try:
+        return os.open(path, _CREATE, 0o666)
+    except FileExistsError:
+        if not os.path.islink(path):
+            return os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    os.unlink(path)
+    return os.open(path, _CREATE, 0o666)
+
+
 def copy_file(source: str, target: str) -> None:
-    """Copy the content of ``source`` to ``target`` (created or truncated).
+    """Copy the content of ``source`` to ``target`` (see :func:`open_for_write`).
 
     Raises:
         OSError: the copy failed (e.g. no space left); ``target`` may then
             hold part of the data, so callers write to a temporary name.
     """
-    with open(source, "rb") as src, open(target, "wb") as dst:
+    with open(source, "rb") as src, open(open_for_write(target), "wb") as dst:
         in_fd, out_fd = src.fileno(), dst.fileno()
         st = os.fstat(in_fd)
         if st.st_size == 0:  # empty, or a pseudo-file that reports no size

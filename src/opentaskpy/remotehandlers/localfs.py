@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
-from opentaskpy.remotehandlers.localcopy import copy_file
+from opentaskpy.remotehandlers.localcopy import copy_file, open_for_write
 
 #: Read size for streaming a local file.
 CHUNK_BYTES = 1024 * 1024
@@ -62,9 +62,9 @@ class LocalFileSystem(FileSystem):
                 yield data
 
     def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
-        """Write ``chunks`` to a new file at ``path``; return the bytes written."""
+        """Write ``chunks`` to ``path`` (see ``open_for_write``); return the bytes."""
         written = 0
-        with open(path, "wb") as handle:
+        with open(open_for_write(path), "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
                 written += len(chunk)
@@ -91,6 +91,12 @@ class LocalFileSystem(FileSystem):
         os.chmod(path, mode)
 
     def touch(self, path: str) -> None:
-        """Create or truncate an empty file."""
-        with open(path, "w"):
-            pass
+        """Create or truncate an empty file (a link there is replaced, not followed)."""
+        os.close(open_for_write(path))
+
+    def name_max(self, directory: str) -> int:
+        """Return the file system's name limit for ``directory`` (``NAME_MAX``)."""
+        try:
+            return os.pathconf(directory, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            return super().name_max(directory)

@@ -13,12 +13,19 @@ Request sizes: :mod:`~opentaskpy.remotehandlers.sftpsession`.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable, Iterator
+import stat as stat_module
+from collections.abc import Generator, Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
+from opentaskpy.remotehandlers.localcopy import open_for_write
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpread import read_pipelined
-from opentaskpy.remotehandlers.sftpsession import announces, request_sizes
+from opentaskpy.remotehandlers.sftpsession import (
+    SFTPSession,
+    announces,
+    name_max,
+    request_sizes,
+)
 from opentaskpy.remotehandlers.sftpwrite import write_pipelined
 
 #: Bytes requested per download window (bounds memory at any file size).
@@ -27,9 +34,11 @@ WINDOW_BYTES = 8 * 1024 * 1024
 WRITE_WINDOW_BYTES = 8 * 1024 * 1024
 #: Buffer of files opened for reading (one SFTP read request per refill).
 READ_BUFFER = 32768
+#: Seconds a clean-up session may take to open and answer (see ``reopen``).
+REOPEN_TIMEOUT = 1.5
 
 
-def regroup(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+def regroup(chunks: Iterable[bytes], size: int) -> Generator[bytes, None, None]:
     """Yield the bytes of ``chunks`` in pieces of ``size`` (the last one shorter)."""
     pending = bytearray()
     for chunk in chunks:
@@ -62,6 +71,7 @@ class SFTPFileSystem(FileSystem):
         self.sftp = sftp
         self.host = host
         self.posix_rename = posix_rename
+        self._name_max: dict[str, int] = {}
 
     def stat(self, path: str) -> FileStat | None:
         """Stat ``path`` (following links); ``None`` if missing."""
@@ -88,7 +98,7 @@ class SFTPFileSystem(FileSystem):
         """Download to a worker file (see :meth:`read_chunks`)."""
         chunks = self.read_chunks(remote_path)
         first = next(chunks, b"")  # the remote file is open before the local one
-        with open(local_path, "wb") as handle:
+        with open(open_for_write(local_path), "wb") as handle:
             handle.write(first)
             for data in chunks:
                 handle.write(data)
@@ -110,7 +120,36 @@ class SFTPFileSystem(FileSystem):
         """
         _, write_size = request_sizes(self.sftp)
         depth = max(1, WRITE_WINDOW_BYTES // write_size)
-        return write_pipelined(self.sftp, path, regroup(chunks, write_size), depth)
+        blocks = regroup(chunks, write_size)
+        try:
+            return write_pipelined(self.sftp, path, blocks, depth, "wxb")
+        except OSError:
+            import inspect  # only when the name exists already
+
+            if inspect.getgeneratorstate(blocks) != inspect.GEN_CREATED:
+                raise  # the file was created: a write failed
+            mode = self._mode_for_existing(path)
+            if mode is None:
+                raise
+        return write_pipelined(self.sftp, path, blocks, depth, mode)
+
+    def _mode_for_existing(self, path: str) -> str | None:
+        """How to open ``path`` after an exclusive create failed; ``None`` if missing.
+
+        Files are created exclusively (``O_EXCL`` on the server, which fails
+        on any existing name, a symbolic link included), so no write ever
+        follows a link. When the name exists it is looked at: a link is
+        removed and the file created exclusively again (the link is
+        replaced, its target never written); a regular file is truncated.
+        """
+        try:
+            attrs = self.sftp.lstat(path)
+        except FileNotFoundError:
+            return None
+        if stat_module.S_ISLNK(attrs.st_mode or 0):
+            self.sftp.remove(path)
+            return "wxb"
+        return "wb"
 
     def rename(self, source: str, target: str) -> None:
         """Rename, replacing ``target``."""
@@ -145,9 +184,32 @@ class SFTPFileSystem(FileSystem):
         self.sftp.chmod(path, mode)
 
     def touch(self, path: str) -> None:
-        """Create or truncate an empty file."""
-        with self.sftp.open(path, "w"):
-            pass
+        """Create or truncate an empty file (a link there is replaced, not followed)."""
+        self.write_chunks((), path)
+
+    def name_max(self, directory: str) -> int:
+        """Return the server's ``statvfs`` name limit for ``directory`` (asked once)."""
+        if directory not in self._name_max:
+            self._name_max[directory] = name_max(self.sftp, directory) or 255
+        return self._name_max[directory]
+
+    def reopen(self) -> None:
+        """Replace the session by a fresh one on the same connection.
+
+        After an interrupted transfer the session's channel still holds
+        megabytes of queued writes; a clean-up request sent on it would wait
+        behind all of them. Closing the channel discards them, and a new
+        session answers at once.
+        """
+        channel = self.sftp.get_channel()
+        transport = channel.get_transport() if channel is not None else None
+        self.sftp.close()
+        if transport is None or not transport.is_active():
+            return
+        fresh = transport.open_session(timeout=REOPEN_TIMEOUT)
+        fresh.settimeout(REOPEN_TIMEOUT)
+        fresh.invoke_subsystem("sftp")
+        self.sftp = SFTPSession(fresh)
 
     def open_read(self, path: str) -> paramiko.SFTPFile:
         """Open a remote file for buffered reading (log watches).

@@ -162,3 +162,23 @@ def extended_request(sftp: paramiko.SFTPClient, name: str) -> paramiko.Message |
     except (OSError, EOFError):
         return None
     return msg if t == _CMD_EXTENDED_REPLY else None
+
+
+def name_max(sftp: paramiko.SFTPClient, path: str) -> int | None:
+    """Return the longest file name in ``path`` (``statvfs@openssh.com``).
+
+    ``None`` when the server did not announce the extension or refused it.
+    """
+    if "statvfs@openssh.com" not in getattr(sftp, "server_extensions", {}):
+        return None
+    wire = cast(Primitives, sftp)
+    try:
+        t, reply = wire._request(_CMD_EXTENDED, "statvfs@openssh.com", path)
+    except (OSError, EOFError):
+        return None
+    if t != _CMD_EXTENDED_REPLY:
+        return None
+    # bsize, frsize, blocks, bfree, bavail, files, ffree, fsid, flag, namemax
+    for _ in range(9):
+        reply.get_int64()
+    return reply.get_int64() or None

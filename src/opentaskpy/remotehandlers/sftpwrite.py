@@ -29,7 +29,11 @@ CMD_FSTAT = _sftp.CMD_FSTAT
 
 
 def write_pipelined(
-    client: paramiko.SFTPClient, path: str, blocks: Iterable[bytes], depth: int
+    client: paramiko.SFTPClient,
+    path: str,
+    blocks: Iterable[bytes],
+    depth: int,
+    mode: str = "wb",
 ) -> int:
     """Create or truncate ``path`` and write ``blocks`` to it in order.
 
@@ -39,6 +43,8 @@ def write_pipelined(
         blocks: the content, one write request per item (each must fit the
             server's maximum packet size).
         depth: write requests in flight at most.
+        mode: how to open ``path``: ``"wb"`` creates or truncates, ``"wxb"``
+            creates exclusively (fails when the name exists).
 
     Returns:
         The number of bytes written, which is also the file's size on the
@@ -61,7 +67,7 @@ def write_pipelined(
         wire._convert_status(msg)  # raises the server's error, if any
 
     offset = 0
-    with client.open(path, "wb") as remote:
+    with client.open(path, mode) as remote:
         handle = remote.handle
         for block in blocks:
             if len(outstanding) >= depth:
