@@ -6,11 +6,14 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from support.sshd import SSHHost, SSHTestEnv
+
+if TYPE_CHECKING:
+    from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 
 T = TypeVar("T")
 
@@ -84,3 +87,25 @@ def run_killing_host(
         if server.process is None:
             server.start()
     return result, killed.is_set()
+
+
+@contextlib.contextmanager
+def sftp_filesystem(env: SSHTestEnv, host: str) -> Iterator[SFTPFileSystem]:
+    """An :class:`SFTPFileSystem` on a fresh connection to ``host``, closed after."""
+    import logging
+
+    from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
+    from opentaskpy.remotehandlers.sshconn import SSHConnection
+
+    server = env.hosts[host]
+    conn = SSHConnection(
+        server.address,
+        env.protocol(host, hostKeyValidation=False),
+        logging.getLogger(f"tests.sftp_filesystem.{host}"),
+        allow_password=True,
+    )
+    try:
+        conn.connect(retry=False)
+        yield SFTPFileSystem(conn.sftp(), host)
+    finally:
+        conn.close()

@@ -99,6 +99,7 @@ class LocalTransfer(RemoteTransferHandler):
             except OSError as exc:
                 self.logger.error(f"Unable to create directory {directory}: {exc}")
                 return 1
+        fileops.remove_stale_partials(self.fs, directory, logger=self.logger)
         result = 0
         for content in contents:
             name = fileops.apply_rename(content.name, self.spec.get("rename"))

@@ -128,6 +128,7 @@ class Transfer(TaskHandler):
         self._kill_event = kill_event
         try:
             self._set_remote_handlers()
+            staging.remove_abandoned(staging.staging_base(), self.logger)
             self._log_watch(kill_event)
             self._file_watch(kill_event)
             files = self._list_source_files()
