@@ -67,7 +67,8 @@ def write_pipelined(
         wire._convert_status(msg)  # raises the server's error, if any
 
     offset = 0
-    with client.open(path, mode) as remote:
+    remote = client.open(path, mode)
+    try:
         handle = remote.handle
         for block in blocks:
             if len(outstanding) >= depth:
@@ -81,7 +82,15 @@ def write_pipelined(
         # FSTAT and CLOSE go out behind the last writes: the server answers
         # in order, so a small file costs one round trip for all of them.
         size_num = wire._async_request(answers, CMD_FSTAT, handle)
+    except Exception:
         remote.close()
+        raise
+    except BaseException:
+        # A signal: closing the handle would wait behind every write in
+        # flight. The caller abandons this session (FileSystem.reopen).
+        remote._closed = True  # type: ignore[attr-defined]  # no CLOSE on __del__
+        raise
+    remote.close()
     while outstanding:
         settle_oldest()  # answered by now: only the statuses are checked
     size = attributes(wire, *answer(wire, answers, size_num)).st_size
