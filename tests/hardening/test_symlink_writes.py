@@ -114,3 +114,15 @@ def test_sftp_writes_replace_a_link_at_the_name(ssh_env, dirs, tmp_path):
         existing = ssh_env.write_file(dirs["dst"] / "existing", "old old old")
         fs.put(str(local), str(existing))
         assert existing.read_bytes() == b"new content"
+
+
+def test_variable_cache_file_replaces_a_link(tmp_path):
+    from opentaskpy.config.variablecaching import file as cache_file
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text(VICTIM_TEXT)
+    link = tmp_path / "cache.txt"
+    _plant(link, victim)
+    cache_file.run(file=str(link), value="cached")
+    _assert_replaced(link, victim)
+    assert link.read_text() == "cached"

@@ -31,6 +31,8 @@ import os
 import shutil
 from collections.abc import Callable
 
+from opentaskpy.safewrite import open_for_write
+
 #: ``FICLONE`` ioctl request (linux/fs.h).
 FICLONE = 0x40049409
 #: Bytes per ``copy_file_range`` call (interruptible, same speed as larger).
@@ -48,29 +50,6 @@ _UNSUPPORTED = {
     errno.EBADF,
     errno.EPERM,
 }
-
-
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def open_for_write(path: str) -> int:
-    """Open ``path`` for writing without ever following a symbolic link.
-
-    A new file is created exclusively (``O_EXCL`` fails on any existing name,
-    a link included). When the name exists, a link there is removed and the
-    file created exclusively again (the link is replaced, its target is never
-    written); an existing regular file is truncated (``O_NOFOLLOW``).
-
-    Returns:
-        The file descriptor.
-    """
-    try:
-        return os.open(path, _CREATE, 0o666)
-    except FileExistsError:
-        if not os.path.islink(path):
-            return os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-    os.unlink(path)
-    return os.open(path, _CREATE, 0o666)
 
 
 def copy_file(source: str, target: str) -> None:

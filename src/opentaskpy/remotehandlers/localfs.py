@@ -7,7 +7,8 @@ import shutil
 from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
-from opentaskpy.remotehandlers.localcopy import copy_file, open_for_write
+from opentaskpy.remotehandlers.localcopy import copy_file
+from opentaskpy.safewrite import open_for_write
 
 #: Read size for streaming a local file.
 CHUNK_BYTES = 1024 * 1024

@@ -17,7 +17,6 @@ import stat as stat_module
 from collections.abc import Generator, Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
-from opentaskpy.remotehandlers.localcopy import open_for_write
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpread import read_pipelined
 from opentaskpy.remotehandlers.sftpsession import (
@@ -27,6 +26,7 @@ from opentaskpy.remotehandlers.sftpsession import (
     request_sizes,
 )
 from opentaskpy.remotehandlers.sftpwrite import write_pipelined
+from opentaskpy.safewrite import open_for_write
 
 #: Bytes requested per download window (bounds memory at any file size).
 WINDOW_BYTES = 8 * 1024 * 1024

@@ -2,6 +2,7 @@
 
 from opentaskpy.exceptions import CachingPluginError
 from opentaskpy.otflogging import init_logging
+from opentaskpy.safewrite import open_for_write
 
 CACHE_NAME = "file"
 
@@ -10,6 +11,8 @@ logger = init_logging(__name__)
 
 def run(**kwargs):  # type: ignore[no-untyped-def]
     """Write ``value`` to ``file`` (overwrite, UTF-8, no trailing newline).
+
+    A symbolic link at ``file`` is replaced, never written through.
 
     Raises:
         CachingPluginError: ``file`` or ``value`` is missing.
@@ -23,7 +26,7 @@ def run(**kwargs):  # type: ignore[no-untyped-def]
             )
     path = kwargs["file"]
     try:
-        with open(path, "w", encoding="utf-8") as handle:
+        with open(open_for_write(path), "w", encoding="utf-8") as handle:
             handle.write(str(kwargs["value"]))
     except FileNotFoundError as err:
         logger.error(f"Failed to write cache file {path}: {err}")
