@@ -45,8 +45,9 @@ def test_dummy_to_local_destination_pushes_nothing(
     obj = Transfer(None, "dummy-dest", definition)
     assert obj.run() is True
     assert os.listdir(dst) == []
-    # (upstream quirk, kept) the empty staging directory is left; it is private
-    assert os.listdir(obj.local_staging_dir) == []
+    # (upstream quirk, kept) the staging directory is left with nothing but
+    # its owner file (which lets a later run remove it); it is private
+    assert os.listdir(obj.local_staging_dir) == [".otf-owner"]
     assert stat.S_IMODE(os.stat(obj.local_staging_dir).st_mode) == 0o700
     assert obj.run() is True  # a second run reuses it
 
