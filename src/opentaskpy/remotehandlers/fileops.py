@@ -415,9 +415,19 @@ def create_flag(fs: FileSystem, full_path: str, logger: Logger) -> int:
     """
     directory, name = posixpath.split(full_path)
     try:
-        publish(fs, "", directory or ".", name, place=fs.touch, expected_size=0)
+        publish(
+            fs,
+            "",
+            directory or ".",
+            name,
+            verify_size=False,
+            place=fs.touch,
+            expected_size=0,
+        )
     except OSError as exc:
-        logger.error(f"[{fs.host}] Unable to create flag file {full_path}: {exc}")
+        # The error's own path is the temporary name: name the flag instead.
+        reason = exc.strerror or exc
+        logger.error(f"[{fs.host}] Unable to create flag file {full_path}: {reason}")
         return 1
     logger.info(f"[{fs.host}] Created flag file: {full_path}")
     return 0
