@@ -7,11 +7,17 @@ semantics:
 
 * listing: start-anchored regex on bare names, ``{directory}/{name}`` keys;
 * publishing: write under a unique temporary name in the destination
-  directory, check the size, set the mode, then rename into place; on failure
-  the temporary file is removed, so no consumer ever sees a partial file;
+  directory (:func:`temporary_name`: it names its owner and fits the file
+  system's name limit), check the size, set the mode, then rename into
+  place; on failure the temporary file is removed, so no consumer ever sees
+  a partial file, and what killed runs left is removed by the next run
+  (:func:`remove_stale_partials`);
 * post-copy actions: ``delete``, ``move`` and ``rename`` with the reference's
   path rules;
-* flag files: an empty file at an absolute path.
+* flag files: an empty file at an absolute path, published like a file.
+
+Nothing is ever written through a symbolic link: the file systems create
+files exclusively, and a link at a final name is replaced by the rename.
 """
 
 from __future__ import annotations
