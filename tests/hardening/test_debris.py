@@ -17,20 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from support.ssh_helpers import remote_dest, remote_source, transfer_def, write_json
+from support.helpers import transfer_def, wait_for, write_json
+from support.ssh_helpers import remote_dest, remote_source
 
 pytestmark = pytest.mark.usefixtures("ssh_client_env")
 
 SIZE = 200 * 1024 * 1024
-
-
-def _wait_for(predicate, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def _big_file(path: Path, env=None) -> None:
@@ -57,7 +49,7 @@ def _start(cfg_dir: Path, task: str, env: dict) -> subprocess.Popen:
 def _signal_when(proc: subprocess.Popen, predicate, sig: int) -> float:
     """Send ``sig`` once ``predicate`` holds; return when it was sent."""
     try:
-        assert _wait_for(predicate), "the transfer never got under way"
+        assert wait_for(predicate, timeout=120), "the transfer never got under way"
         sent = time.monotonic()
         proc.send_signal(sig)
         proc.communicate(timeout=120)
@@ -107,11 +99,10 @@ def test_sigkill_partial_at_a_local_destination_is_removed_by_the_next_run(
 
 
 def test_sigkill_staging_directory_is_removed_by_the_next_run(
-    ssh_env, dirs, tmp_path, cfg_dir, task_run, ssh_client_env
+    ssh_env, dirs, cfg_dir, task_run, ssh_client_env, staging_base
 ):
     _big_file(dirs["src"] / "big.bin", ssh_env)
-    staging = tmp_path / "staging"
-    staging.mkdir()
+    staging = staging_base
     env = {**ssh_client_env, "OTF_STAGING_DIR": str(staging)}
     second = ssh_env.make_dir(dirs["dst"].parent.name, "dst2")
     # Two destinations: the file is staged on the worker once for both.

@@ -8,7 +8,8 @@ import pytest
 
 from opentaskpy.remotehandlers import fileops
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.ssh_helpers import remote_dest, transfer_def
+from support.helpers import transfer_def
+from support.ssh_helpers import remote_dest
 
 pytestmark = pytest.mark.usefixtures("ssh_client_env")
 

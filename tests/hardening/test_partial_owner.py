@@ -17,32 +17,21 @@ import pytest
 
 from opentaskpy.remotehandlers import fileops
 from opentaskpy.remotehandlers.localfs import LocalFileSystem
-from support.ssh_helpers import (
-    remote_dest,
-    sftp_filesystem,
-    transfer_def,
-    write_json,
-)
+from support.helpers import transfer_def, wait_for, write_json
+from support.ssh_helpers import remote_dest, sftp_filesystem
 
-SIZE = 64 * 1024 * 1024
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+SIZE = 128 * 1024 * 1024
 
 
 def _partials(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if p.name.endswith(".otf-partial")]
 
 
-def _source(directory: Path, data: bytes) -> dict:
+def _source(directory: Path, data: bytes, copies: int = 1) -> dict:
     directory.mkdir()
-    (directory / "same.bin").write_bytes(data)
+    with (directory / "same.bin").open("wb") as handle:
+        for _ in range(copies):
+            handle.write(data)
     return {
         "directory": str(directory),
         "fileRegex": r"same\.bin",
@@ -53,9 +42,10 @@ def _source(directory: Path, data: bytes) -> dict:
 def test_a_second_run_leaves_the_first_runs_upload_alone(
     ssh_env, dirs, tmp_path, task_run, cfg_dir, ssh_client_env
 ):
-    big = os.urandom(1024 * 1024) * (SIZE // (1024 * 1024))
+    block = os.urandom(1024 * 1024)
     first = transfer_def(
-        _source(tmp_path / "a", big), remote_dest(ssh_env, "sftp", dirs["dst"])
+        _source(tmp_path / "a", block, SIZE // len(block)),
+        remote_dest(ssh_env, "sftp", dirs["dst"]),
     )
     second = transfer_def(
         _source(tmp_path / "b", b"small"), remote_dest(ssh_env, "sftp", dirs["dst"])
@@ -73,7 +63,7 @@ def test_a_second_run_leaves_the_first_runs_upload_alone(
         text=True,
     )
     try:
-        started = _wait_for(
+        started = wait_for(
             lambda: any(p.stat().st_size > 1024 * 1024 for p in _partials(dirs["dst"]))
         )
         assert started, "the first run never started its upload"

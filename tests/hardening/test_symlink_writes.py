@@ -13,7 +13,8 @@ import pytest
 
 from opentaskpy.remotehandlers.localfs import LocalFileSystem
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.ssh_helpers import remote_dest, sftp_filesystem, transfer_def
+from support.helpers import transfer_def
+from support.ssh_helpers import remote_dest, sftp_filesystem
 
 pytestmark = pytest.mark.usefixtures("ssh_client_env")
 

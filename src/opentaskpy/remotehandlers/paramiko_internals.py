@@ -131,6 +131,20 @@ INTERNALS: tuple[Internal, ...] = (
         kind="instance",
     ),
     Internal(
+        "paramiko.file.BufferedFile",
+        "_closed",
+        "sftpwrite: an upload interrupted by a signal marks its file closed, "
+        "so no CLOSE request waits behind the writes in flight",
+        kind="instance",
+    ),
+    Internal(
+        "paramiko.sftp_file.SFTPFile._close",
+        "self._closed",
+        "sftpwrite: SFTPFile sends no CLOSE (also not from __del__) once "
+        "_closed is set",
+        kind="mentions",
+    ),
+    Internal(
         _PIPE,
         "_buffer",
         "sshio.ByteBufferPipe: replaces the storage of a channel's buffer",
