@@ -8,6 +8,7 @@ schema, then hands it to the matching task handler.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from opentaskpy import otflogging
@@ -97,24 +98,68 @@ class TaskRun:
                 self.logger.error("JSON format does not match schema")
                 self._explain_violation(task_type, definition)
                 return False
-            if self.noop:
+            if self.noop and task_type != "batch":
                 # The WRAPPER log stays _running: nothing closes it in noop
                 # mode (upstream quirk, cli.md §1.4).
                 self.logger.info("Noop set, exiting")
                 return True
-            handler = self._make_handler(task_type, global_variables, definition)
-            try:
-                result = bool(handler.run())
-            except Exception as exc:
-                # For failures reported through return_result the handler has
-                # already marked the exception handled and this just returns;
-                # anything else is re-raised as a plain Exception (spec §2.4).
-                handler.return_result(1, str(exc), exc)
-                result = False
+            if self.noop and task_type == "batch":
+                return self._check_batch()
+            retrying = self._retrying(task_type, global_variables, definition)
+            if retrying is not None:
+                result = retrying
+            else:
+                handler = self._make_handler(task_type, global_variables, definition)
+                try:
+                    result = bool(handler.run())
+                except Exception as exc:
+                    # For failures reported through return_result the handler
+                    # has already marked the exception handled and this just
+                    # returns; anything else is re-raised as a plain Exception.
+                    handler.return_result(1, str(exc), exc)
+                    result = False
 
         self.logger.info(f"Task completed with result: {result}")
         otflogging.close_log_file(self.logger, result)
         return result
+
+    def _retrying(
+        self, task_type: str, global_variables: dict, definition: dict
+    ) -> bool | None:
+        """Run with ``OTF_RETRIES`` retries; ``None`` when none are asked for."""
+        if task_type == "batch" or not os.environ.get("OTF_RETRIES"):
+            return None
+        import copy
+
+        from opentaskpy.taskhandlers import retry
+
+        policy = retry.RetryPolicy.from_env()
+        if policy.retries == 0:
+            return None
+        return retry.run_task_retrying(
+            lambda: self._make_handler(
+                task_type, global_variables, copy.deepcopy(definition)
+            ),
+            "T" if task_type == "transfer" else "E",
+            policy,
+            self.logger,
+            f"Task {self.task_id}",
+        )
+
+    def _check_batch(self) -> bool:
+        """Noop on a batch: check every step and the whole graph, report all."""
+        from opentaskpy.config.batch_checks import check_batch
+
+        errors = check_batch(self.config_loader, self.task_id)
+        for line in errors:
+            self.logger.error(line)
+        if errors:
+            self.failure_reason = (
+                f"{self._file()}: {len(errors)} error(s) in the batch (see above)"
+            )
+            return False
+        self.logger.info("Noop set, exiting")
+        return True
 
     def _find_task_file(self) -> str | None:
         """Path of the task file, or ``None`` if it is missing or ambiguous.

@@ -88,6 +88,7 @@ class ConfigLoader:
         self.global_variables: dict = {}
         self.file_cache: dict[str, str] = {}
         self._variables_sources: list[templating.VariablesSource] = []
+        self._warned_partial: set[str] = set()
 
         self._template_env: jinja2.Environment | None = None
         self.loaded_filters: dict[str, Callable] = {}
@@ -234,35 +235,56 @@ class ConfigLoader:
             return self.global_variables
 
     def find_task_file(self, task_id: str) -> str:
-        """Return the single pre-loaded file matching ``task_id`` (§2.2).
+        """Return the file of ``task_id``: exact name first, then end of name.
+
+        A file named exactly ``<task_id>.json`` (or ``.json.j2``) wins. Without
+        one, a file whose name merely ends with it is still accepted, as the
+        reference does, with a warning naming the file chosen.
 
         Raises:
             FileNotFoundError: no file matches.
-            DuplicateConfigFileError: several files match.
+            DuplicateConfigFileError: several files match equally well.
         """
-        # Plain suffix test without separator check: "basic" also matches
-        # "scp-basic.json" (upstream quirk).
-        matches = [
-            path
-            for path in list(self.file_cache)
-            if path.endswith(f"{task_id}.json") or path.endswith(f"{task_id}.json.j2")
-        ]
+        names = (f"{task_id}.json", f"{task_id}.json.j2")
+        exact = [p for p in self.file_cache if os.path.basename(p) in names]
+        matches = exact or [p for p in self.file_cache if p.endswith(names)]
         if not matches:
             raise FileNotFoundError(f"Couldn't find task with name: {task_id}")
         if len(matches) > 1:
+            listed = ", ".join(sorted(matches))
             err = DuplicateConfigFileError(
                 f"Found more than one task with name: {task_id}"
             )
-            err.add_note("matching files: " + ", ".join(sorted(matches)))
+            err.add_note("matching files: " + listed)
             raise err
+        if not exact and task_id not in self._warned_partial:
+            self._warned_partial.add(task_id)
+            self.logger.warning(
+                f"Task id {task_id!r} matches no file name exactly; using "
+                f"{matches[0]} (its name only ends with the id)"
+            )
         return matches[0]
 
-    def load_task_definition(self, task_id: str, cache: bool = True) -> dict:
+    def task_files(self) -> dict[str, str]:
+        """Every task id of the config directory and its file (variables excluded)."""
+        found: dict[str, str] = {}
+        for path in sorted(self.file_cache):
+            name = os.path.basename(path)
+            if name in ("variables.json", "variables.json.j2"):
+                continue
+            found[name.removesuffix(".j2").removesuffix(".json")] = path
+        return found
+
+    def load_task_definition(
+        self, task_id: str, cache: bool = True, extra_variables: dict | None = None
+    ) -> dict:
         """Find, render and return the definition of ``task_id`` (§6).
 
         Args:
             task_id: the task id (file name without ``.json``/``.json.j2``).
             cache: if false, re-scan the config directory first.
+            extra_variables: names visible to this render only (a batch's
+                foreach ``item``); they never become global variables.
 
         Returns:
             A new dict on every call.
@@ -279,7 +301,7 @@ class ConfigLoader:
                 if isinstance(task_vars, dict):
                     # Persistent for the loader's lifetime (upstream quirk).
                     self.global_variables = self.global_variables | task_vars
-            rendered = self._render_task(path, text)
+            rendered = self._render_task(path, text, extra_variables)
             definition = templating.loads_named(
                 rendered, f"{path} (after rendering templates)"
             )
@@ -295,7 +317,7 @@ class ConfigLoader:
             overrides.apply_attribute_overrides(definition, self.logger)
             return definition
 
-    def _render_task(self, path: str, text: str) -> str:
+    def _render_task(self, path: str, text: str, extra: dict | None = None) -> str:
         """Render a task file's text; a text without templates is returned as is."""
         if not templating.json_needs_render(text):
             return text
@@ -309,7 +331,10 @@ class ConfigLoader:
             try:
                 if self.lazy_load:
                     self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
-                return template.render(self.global_variables)
+                context = self.global_variables
+                if extra:
+                    context = {**context, **extra}
+                return template.render(context)
             except jinja2.UndefinedError as err:
                 if getattr(err, "otf_config_file", None):
                     raise

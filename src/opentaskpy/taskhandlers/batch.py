@@ -10,15 +10,22 @@ variables that tune it).
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import re
 import threading
 from typing import Any
 
+from opentaskpy.config.batch_spec import dependencies_of, find_cycle
 from opentaskpy.config.validation_cache import find_violation
 from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
+from opentaskpy.taskhandlers import batchsteps, steprunner
 from opentaskpy.taskhandlers.execution import Execution
+from opentaskpy.taskhandlers.retry import RetryPolicy
+from opentaskpy.taskhandlers.scheduler import (
+    DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
+)
+from opentaskpy.taskhandlers.scheduler import BatchScheduler, units_of
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
 from opentaskpy.taskhandlers.transfer import Transfer
 from opentaskpy.verbosity import VERBOSE1
@@ -29,9 +36,10 @@ DEFAULT_TASK_RETRY_ON_RERUN = False
 DEFAULT_TASK_EXIT_CODE = 0
 TASK_TYPE = "B"
 BATCH_TASK_LOG_MARKER = "__OTF_BATCH_TASK_MARKER__"
-DEFAULT_BATCH_POLL_INTERVAL = 5
 
 _MARK = re.compile(r"ORDER_ID::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
+# A foreach instance's mark; the step's own mark above never matches it.
+_ITEM_MARK = re.compile(r"ORDER_ID::(\d+)::ITEM::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
 
 
 class Batch(TaskHandler):
@@ -69,7 +77,11 @@ class Batch(TaskHandler):
         self.logger = init_logging("opentaskpy.taskhandlers.batch", task_id, TASK_TYPE)
         super().__init__(global_config)
         # Guards every step's status; step threads notify it when they finish.
-        self._condition = threading.Condition()
+        self.condition = self._condition = threading.Condition()
+        self._previous_items: dict[int, dict[int, str]] = {}
+        self.variables = dict(global_config or {}) | dict(
+            batch_definition.get("variables") or {}
+        )
 
         try:
             previous = self._previous_statuses()
@@ -78,10 +90,13 @@ class Batch(TaskHandler):
                 self._add_step(entry, previous.get(entry["order_id"]))
             self._warn_unknown_dependencies()
             for entry in self.task_order_tree.values():
-                if entry["status"] == "NOT_STARTED":
-                    entry["task_handler"] = self._create_handler(
-                        entry["task_id"], entry["task"]
-                    )
+                if entry["status"] != "NOT_STARTED":
+                    continue
+                for unit in units_of(entry):
+                    if unit["status"] == "NOT_STARTED":
+                        unit["task_handler"] = self._create_handler(
+                            unit.get("unit_id", entry["task_id"]), unit["task"]
+                        )
         except Exception:
             # The batch never ran: its log must not stay "_running" (it would
             # look like a live run, or a resume candidate).
@@ -104,6 +119,12 @@ class Batch(TaskHandler):
                 if BATCH_TASK_LOG_MARKER not in line:
                     continue
                 mark = line.split(f"{BATCH_TASK_LOG_MARKER}: ", 1)[-1].strip()
+                item = _ITEM_MARK.search(mark)
+                if item:
+                    self.logger.info(f"Found log mark: {mark}")
+                    steps = self._previous_items.setdefault(int(item.group(1)), {})
+                    steps[int(item.group(2))] = item.group(4)
+                    continue
                 match = _MARK.search(mark)
                 if match:
                     self.logger.info(f"Found log mark: {mark}")
@@ -113,8 +134,13 @@ class Batch(TaskHandler):
     def _add_step(self, entry: dict, previous_status: str | None) -> None:
         order_id = entry["order_id"]
         step_id = entry["task_id"]
-        definition = self.config_loader.load_task_definition(step_id)
-        self._report_invalid_step(step_id, definition)
+        instances = None
+        if "foreach" in entry:
+            instances = batchsteps.instances(self, entry)
+            definition = instances[0]["task"] if instances else {}
+        else:
+            definition = self.config_loader.load_task_definition(step_id)
+            self._report_invalid_step(step_id, definition)
         self.tasks[order_id] = definition
         retry_on_rerun = entry.get("retry_on_rerun", DEFAULT_TASK_RETRY_ON_RERUN)
         status = "NOT_STARTED"
@@ -147,11 +173,29 @@ class Batch(TaskHandler):
             "thread": None,
             "kill_event": None,
             "finished": False,
+            "outcome": "success" if status == "COMPLETED" else None,
+            "dependencies": dependencies_of(entry),
+            "policy": RetryPolicy.from_step(entry),
+            "overall_timeout": entry.get("overall_timeout"),
+            "foreach_concurrency": entry.get("foreach_concurrency"),
+            "instances": instances,
         }
+        if instances is not None and status != "COMPLETED":
+            batchsteps.resume_instances(self, order_id, retry_on_rerun)
 
     def _warn_unknown_dependencies(self) -> None:
+        graph = {
+            order_id: [d.order_id for d in entry["dependencies"]]
+            for order_id, entry in self.task_order_tree.items()
+        }
+        cycle = find_cycle(graph)
+        if cycle:
+            self.logger.error(
+                "Dependency cycle, these tasks will not run: "
+                + " -> ".join(str(order_id) for order_id in cycle)
+            )
         for order_id, entry in self.task_order_tree.items():
-            for dependency in entry["batch_task_spec"].get("dependencies") or []:
+            for dependency in graph[order_id]:
                 if dependency not in self.task_order_tree:
                     self.logger.error(
                         f"Task {order_id} ({entry['task_id']}) depends on task "
@@ -216,8 +260,8 @@ class Batch(TaskHandler):
         if "dependencies" not in spec:
             return False
         return all(
-            self.task_order_tree.get(dependency, {}).get("status") in statuses
-            for dependency in spec["dependencies"]
+            self.task_order_tree.get(dependency.order_id, {}).get("status") in statuses
+            for dependency in dependencies_of(spec)
         )
 
     def check_not_dependency_statuses(
@@ -237,7 +281,7 @@ class Batch(TaskHandler):
         if not spec.get("dependencies"):
             return True
         task_id = batch_task.get("task_id")
-        for dependency in spec["dependencies"]:
+        for dependency in [d.order_id for d in dependencies_of(spec)]:
             status = self.task_order_tree.get(dependency, {}).get("status")
             if status not in statuses:
                 self.logger.log(
@@ -262,45 +306,82 @@ class Batch(TaskHandler):
         Returns:
             ``True`` when every step completed successfully.
         """
-        from opentaskpy.taskhandlers.scheduler import BatchScheduler
-
         if BatchScheduler(self).run(kill_event):
             return self.return_result(0, "All batch tasks completed successfully")
         return self.return_result(1, "Batch failed")
 
-    def task_runner(self, batch_task: dict, event: threading.Event) -> None:
-        """Thread body for one step: run its handler, then record the outcome.
+    def task_runner(
+        self, batch_task: dict, event: threading.Event, unit: dict | None = None
+    ) -> None:
+        """Thread body for one step (or foreach instance): attempts, then outcome.
 
         Args:
             batch_task: the step's ``task_order_tree`` entry.
-            event: the step's kill event (set on timeout or batch kill).
+            event: the first attempt's kill event (set on timeout or batch kill).
+            unit: the foreach instance to run (``None``: the step itself).
         """
-        task_id = batch_task["task_id"]
-        order_id = batch_task["batch_task_spec"]["order_id"]
-        self.logger.info(f"Running task {task_id}")
-        self.logger.info(
-            f"Spawning task handler for {task_id} with timeout of "
-            f"{batch_task['timeout']}"
+        steprunner.run_unit(self, batch_task, unit or batch_task, event)
+
+    def finish_unit(
+        self, entry: dict, unit: dict, status: str, event: threading.Event
+    ) -> None:
+        """Record a unit's end (called by its thread) and wake the scheduler."""
+        unit_id = unit.get("unit_id", entry["task_id"])
+        with self._condition:
+            if unit["stop"].is_set() or event.is_set():
+                # The scheduler already set TIMED_OUT/KILLED, or this
+                # attempt timed out and no retry followed.
+                self.logger.info(f"Killing task handler for {unit_id}")
+                if not unit["stop"].is_set():
+                    unit["status"] = "TIMED_OUT"
+                self._mark(entry, unit, "FAILED")
+            else:
+                self.logger.info(f"{unit_id} has finished running")
+                unit["status"] = status
+                self._mark(entry, unit, status)
+            if unit is not entry:
+                state = (
+                    "has completed" if unit["status"] == "COMPLETED" else "has failed"
+                )
+                self.logger.info(f"Task {self.unit_label(entry, unit)} {state}")
+            # Let connections and clients be garbage-collected now.
+            unit["task_handler"] = None
+            unit["finished"] = True
+            self._condition.notify_all()
+
+    def _mark(self, entry: dict, unit: dict, status: str) -> None:
+        order_id = entry["batch_task_spec"]["order_id"]
+        if unit is entry:
+            self._log_task_result(status, order_id, entry["task_id"])
+        else:
+            batchsteps.log_item_result(self, status, order_id, unit, entry["task_id"])
+
+    def unit_label(self, entry: dict, unit: dict) -> str:
+        """``order_id (task_id)``, plus ``item N`` for a foreach instance."""
+        label = f"{entry['batch_task_spec']['order_id']} ({entry['task_id']})"
+        return label if unit is entry else f"{label} item {unit['index'] + 1}"
+
+    def new_handler(self, entry: dict, unit: dict) -> TaskHandler:
+        """Build a fresh handler for another attempt of a unit."""
+        return self._create_handler(
+            unit.get("unit_id", entry["task_id"]), copy.deepcopy(unit["task"])
         )
-        result = False
-        try:
-            result = bool(self._execute(batch_task["task_handler"], event))
-        except BaseException:  # the step must still be recorded as finished
-            self.logger.exception(f"[{task_id}] Failed to run task")
-        finally:
-            with self._condition:
-                if event.is_set():
-                    # The scheduler already set TIMED_OUT/KILLED.
-                    self.logger.info(f"Killing task handler for {task_id}")
-                    self._log_task_result("FAILED", order_id, task_id)
-                else:
-                    self.logger.info(f"{task_id} has finished running")
-                    batch_task["status"] = "COMPLETED" if result else "FAILED"
-                    self._log_task_result(batch_task["status"], order_id, task_id)
-                # Let connections and clients be garbage-collected now.
-                batch_task["task_handler"] = None
-                batch_task["finished"] = True
-                self._condition.notify_all()
+
+    def expression_context(self, unit: dict | None = None) -> dict[str, Any]:
+        """Names for conditions: variables, a read-only step view, the item."""
+        return batchsteps.expression_context(self, unit)
+
+    def skip_reason(self, order_id: int) -> str | None:
+        """Evaluate a step's ``skip_if`` (called with the condition held)."""
+        return batchsteps.skip_reason(self, order_id)
+
+    def finish_step(self, order_id: int, status: str, reason: str) -> None:
+        """Record a step that ends without running (skipped or refused)."""
+        batchsteps.finish_step(self, order_id, status, reason)
+
+    def finish_foreach(self, order_id: int) -> None:
+        """Set a foreach step's status from its instances."""
+        batchsteps.finish_foreach(self, order_id)
 
     def _log_task_result(self, status: str, order_id: int, task_id: str) -> None:
         """Log the resume marker for a step."""
@@ -318,15 +399,4 @@ class Batch(TaskHandler):
         Returns:
             The handler's result, ``False`` if it raised.
         """
-        task_id = getattr(task_handler, "task_id", None)
-        try:
-            result = task_handler.run(kill_event=event)
-        except Exception as exc:
-            # Closes the step's log as failed; raises again unless the
-            # exception came from the handler's own return_result.
-            with contextlib.suppress(Exception):
-                task_handler.return_result(1, str(exc), exc)
-            self.logger.exception(f"[{task_id}] Failed to run task")
-            result = False
-        self.logger.info(f"[{task_id}] Returned {result}")
-        return bool(result)
+        return steprunner.attempt(self, task_handler, event or threading.Event())[0]
