@@ -13,10 +13,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 
 from opentaskpy import otflogging
 from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error_line
+from opentaskpy.cli.extras import add_version_option, require_task_id
+from opentaskpy.config import batch_checks
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
 
@@ -32,22 +33,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Validate a batch definition and all its steps."
     )
-    parser.add_argument("-t", "--taskId", required=True, type=str, help="batch id")
+    parser.add_argument("-t", "--taskId", type=str, help="batch id")
     parser.add_argument("-v", "--verbosity", type=int, help=CLI_HELP)
     parser.add_argument(
         "-c", "--configDir", type=str, help=f"config directory (default {CONFIG_PATH})"
     )
+    parser.add_argument(
+        "--all", action="store_true", help="check every task of the config directory"
+    )
+    parser.add_argument(
+        "--graph",
+        choices=("mermaid", "dot", "svg"),
+        help="print a picture of the batch (svg needs Graphviz's dot)",
+    )
+    parser.add_argument(
+        "-r", "--runId", type=str, help="with --graph: colour steps by their outcome"
+    )
+    add_version_option(parser)
     return parser
-
-
-def _validators() -> dict[str, Callable[[dict], bool]]:
-    from opentaskpy.config import schemas
-
-    return {
-        "transfer": schemas.validate_transfer_json,
-        "execution": schemas.validate_execution_json,
-        "batch": schemas.validate_batch_json,
-    }
 
 
 def main(
@@ -56,6 +59,10 @@ def main(
     configDir: str | None = None,  # noqa: N803
 ) -> bool:
     """Validate batch ``taskId`` and every task it references.
+
+    Every problem is logged before returning; when a step could not be
+    loaded or checked at all, its exception is raised after the others were
+    logged (the command line reports it as its one error line).
 
     Args:
         taskId: the batch id; when falsy the command line is parsed instead.
@@ -69,13 +76,33 @@ def main(
     global CONFIG_PATH
     _current_step.clear()
     task_id, config_dir = taskId, configDir
+    args = None
     if not task_id:
-        args = _parser().parse_args()
+        parser = _parser()
+        args = parser.parse_args()
+        require_task_id(parser, args, "all")
         task_id, verbosity, config_dir = args.taskId, args.verbosity, args.configDir
     otflogging.check_task_id(task_id, "-t")  # before anything is written
     if config_dir:
         CONFIG_PATH = config_dir
+    logger = _setup_logging(verbosity)
+    loader = ConfigLoader(CONFIG_PATH)
+    if args is not None and args.all:
+        return _check_all(loader, logger)
+    batch = loader.load_task_definition(task_id)
+    start = time.perf_counter()
+    problems = batch_checks.check_batch(loader, task_id)
+    if not _report(problems, logger):
+        return False
+    if args is not None and args.graph:
+        _print_graph(loader, batch, task_id, args.graph, args.runId)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    logger.info(f"Batch definition is valid in {elapsed_ms} ms")
+    logger.info("Batch definition is valid")
+    return True
 
+
+def _setup_logging(verbosity: int | None) -> logging.Logger:
     level = cli_level(verbosity)
     logging.basicConfig(
         format=otflogging.OTF_LOG_FORMAT,
@@ -87,87 +114,51 @@ def main(
     os.environ["OTF_NOOP"] = "true"
     logger = otflogging.init_logging(__name__)
     logger.log(VERBOSE2, f"Log verbosity: {verbosity}")
+    return logger
 
-    loader = ConfigLoader(CONFIG_PATH)
-    batch = loader.load_task_definition(task_id)
-    batch_file = _task_file(loader, task_id)
-    entries = batch.get("tasks")
-    if not isinstance(entries, list):
-        logger.error(f"{batch_file}: tasks: missing or not a list")
-        return False
-    for index, entry in enumerate(entries):
-        missing = [
-            k
-            for k in ("order_id", "task_id")
-            if not isinstance(entry, dict) or k not in entry
-        ]
-        if missing:
-            logger.error(f"{batch_file}: tasks[{index}]: missing {missing[0]!r}")
-            return False
 
-    tasks: dict[object, dict] = {}
-    for entry in entries:
-        tasks[entry["order_id"]] = loader.load_task_definition(entry["task_id"])
-
-    for order_id in range(1, len(tasks) + 1):
-        if order_id not in tasks:
-            logger.error(f"Task {order_id} is missing from the batch definition")
-            return False
-
-    validators = _validators()
-    start = time.perf_counter()
-    for entry in entries:
-        definition = tasks[entry["order_id"]]
-        validate = validators.get(str(definition.get("type")))
-        if validate is not None and not _checked(validate, loader, entry, definition):
+def _report(problems: list[batch_checks.Problem], logger: logging.Logger) -> bool:
+    """Log every problem; raise the first one that is an exception."""
+    for problem in problems:
+        if problem.schema:
             logger.error("JSON format does not match schema")
-            logger.error(_violation_line(loader, entry["task_id"], definition))
-            return False
-        for dependency in entry.get("dependencies") or []:
-            if dependency not in tasks:
-                logger.error(
-                    f"Task {entry['order_id']} has a dependency on task "
-                    f"{dependency} which is not defined"
-                )
-                return False
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    logger.info(f"Batch definition is valid in {elapsed_ms} ms")
-    logger.info("Batch definition is valid")
-    return True
+        logger.error(problem.message)
+    if len(problems) > 1:
+        logger.error(f"{len(problems)} problems found")
+    for problem in problems:
+        if problem.error is not None:
+            _current_step.update(file=problem.file, definition=problem.definition)
+            raise problem.error
+    return not problems
 
 
-def _checked(
-    validate: Callable[[dict], bool],
-    loader: ConfigLoader,
-    entry: dict,
-    definition: dict,
-) -> bool:
-    """Run ``validate``, remembering the step so an exception can name it."""
-    _current_step.update(
-        file=_task_file(loader, entry["task_id"]), definition=definition
-    )
-    result = validate(definition)
-    _current_step.clear()
-    return result
+def _check_all(loader: ConfigLoader, logger: logging.Logger) -> bool:
+    """Check every task of the config directory; log every problem."""
+    task_ids = loader.task_files()
+    failed = 0
+    for task_id in task_ids:
+        problems = batch_checks.check_task(loader, task_id)
+        for problem in problems:
+            logger.error(problem.message)
+        failed += bool(problems)
+    logger.info(f"{len(task_ids)} tasks checked, {failed} with problems")
+    return failed == 0
 
 
-def _violation_line(loader: ConfigLoader, task_id: str, definition: dict) -> str:
-    """``<file>: <json path>: <message> (value: ...)`` for an invalid step."""
-    from opentaskpy.config import schemas
+def _print_graph(
+    loader: ConfigLoader, batch: dict, task_id: str, kind: str, run_id: str | None
+) -> None:
+    from opentaskpy.cli import graph
 
-    kind = str(definition.get("type"))
-    finder = getattr(schemas, "find_violation", None)
-    violation = finder(kind, definition) if finder else None
-    detail = violation.describe() if violation else f"does not match the {kind} schema"
-    return f"{_task_file(loader, task_id)}: {detail}"
-
-
-def _task_file(loader: ConfigLoader, task_id: str) -> str:
-    finder = getattr(loader, "find_task_file", None)
-    try:
-        return str(finder(task_id)) if finder else f"task {task_id}"
-    except Exception:
-        return f"task {task_id}"
+    outcomes = graph.run_outcomes(run_id, task_id) if run_id else None
+    nodes = graph.describe_steps(loader, batch)
+    if kind == "mermaid":
+        text = graph.mermaid(nodes, outcomes)
+    else:
+        text = graph.dot(nodes, task_id, outcomes)
+        if kind == "svg":
+            text = graph.svg(text)
+    sys.stdout.write(text)
 
 
 def _run() -> int:
@@ -193,7 +184,7 @@ def _run() -> int:
 
 def _requested_task_id() -> str | None:
     args, _ = _parser().parse_known_args()
-    return str(args.taskId)
+    return str(args.taskId) if args.taskId else None
 
 
 def console_main() -> None:

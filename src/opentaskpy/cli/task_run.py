@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from opentaskpy import otflogging
+from opentaskpy.cli.extras import add_version_option, list_tasks, require_task_id
 from opentaskpy.taskrun import TaskRun
 from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
 
@@ -49,6 +50,9 @@ Environment variables:
                              accepted for compatibility; unused (the batch
                              scheduler starts steps as soon as they can run)
   OTF_LOG_MEMORY_USAGE       log process memory while a batch runs
+  OTF_RETRIES, OTF_RETRY_DELAY, OTF_RETRY_BACKOFF, OTF_RETRY_MAX_DELAY,
+  OTF_RETRY_ON               retry a failed transfer or execution (see
+                             docs/batches.md; batch steps have their own)
   <VARIABLE> or <VAR.PATH>   override a global or task variable
 
 Overriding task attributes:
@@ -69,9 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--noop", action="store_true", help="load and validate only, do not run"
     )
+    parser.add_argument("-t", "--taskId", type=str, help="id of the task to run")
     parser.add_argument(
-        "-t", "--taskId", required=True, type=str, help="id of the task to run"
+        "--list", action="store_true", help="list the task ids of the config directory"
     )
+    add_version_option(parser)
     parser.add_argument(
         "-r", "--runId", type=str, help="run id used to group log files"
     )
@@ -89,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     """Parse the command line, run the task, exit 1 on failure."""
-    args = _parser().parse_args()
+    parser = _parser()
+    args = parser.parse_args()
+    require_task_id(parser, args, "list")
+    if args.list:
+        sys.exit(list_tasks(args.configDir or CONFIG_PATH))
     # Schedulers stop jobs with SIGTERM. Turning it into SystemExit lets the
     # batch and execution handlers kill the commands they started (which run
     # in their own sessions) and lets transfers remove partial files.
