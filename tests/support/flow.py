@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from support.helpers import write_json
@@ -48,3 +51,17 @@ def fail_until(name: str, n: int) -> str:
 def read_times(path: Path) -> list[float]:
     """The timestamps (one per line) written by :func:`fail_until`."""
     return [float(line) for line in path.read_text().split()]
+
+
+def run_validator(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``otf-batch-validator`` (its console entry) with no ``OTF_*`` variables."""
+    code = "from opentaskpy.cli.batch_validator import console_main; console_main()"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )

@@ -170,6 +170,11 @@ def _run() -> int:
     try:
         return 0 if main() else 1
     except Exception as exc:
+        from opentaskpy.cli.graph import GraphError
+
+        if isinstance(exc, GraphError):
+            emit_error_line(PROG, str(exc), _requested_task_id())
+            return 1
         ctx = ErrorContext(
             config_dir=CONFIG_PATH,
             task_id=_requested_task_id(),

@@ -1,0 +1,166 @@
+"""Whole-config checks: every problem in one run, --all, --list, task ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.flow import batch_task, exec_task
+from support.flow import run_validator as validator
+from support.helpers import write_json
+
+
+def test_cycle_is_named(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
+    exec_task(cfg_dir, "a", "true", tmp_path)
+    exec_task(cfg_dir, "b", "true", tmp_path)
+    batch_task(
+        cfg_dir,
+        "cycle",
+        [
+            {"order_id": 1, "task_id": "a", "dependencies": [2]},
+            {"order_id": 2, "task_id": "b", "dependencies": [1]},
+        ],
+    )
+    proc = validator("-t", "cycle", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    assert "dependency cycle: 1 (a) -> 2 (b) -> 1 (a)" in proc.stderr
+
+
+def test_missing_step_fails_validator_and_noop(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path, task_run
+):
+    exec_task(cfg_dir, "real", "true", tmp_path)
+    batch_task(
+        cfg_dir,
+        "ghostly",
+        [{"order_id": 1, "task_id": "real"}, {"order_id": 2, "task_id": "ghost"}],
+    )
+    proc = validator("-t", "ghostly", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    assert "Couldn't find task with name: ghost" in proc.stderr
+    noop = task_run("--noop", "-t", "ghostly", "-c", cfg_dir)
+    assert noop.returncode == 1
+    assert "Couldn't find task with name: ghost" in noop.stderr
+    assert "Traceback" not in noop.stderr
+
+
+def _three_problems(cfg: Path, workdir: Path) -> Path:
+    exec_task(cfg, "good", "true", workdir)
+    bad = write_json(
+        cfg / "steps" / "bad-dir.json",
+        {
+            "type": "execution",
+            "directory": ["not", "a", "string"],
+            "command": "true",
+            "protocol": {"name": "local"},
+        },
+    )
+    batch_task(
+        cfg,
+        "three",
+        [
+            {"order_id": 1, "task_id": "good", "dependencies": [7]},
+            {"order_id": 2, "task_id": "bad-dir"},
+            {"order_id": 3, "task_id": "good", "skip_if": "MISSPELT == 1"},
+        ],
+    )
+    return bad
+
+
+def test_three_errors_reported_together(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path, task_run
+):
+    bad = _three_problems(cfg_dir, tmp_path)
+    for proc in (
+        validator("-t", "three", "-c", cfg_dir, cwd=isolated_env),
+        task_run("--noop", "-t", "three", "-c", cfg_dir),
+    ):
+        assert proc.returncode == 1
+        assert "Task 1 has a dependency on task 7 which is not defined" in proc.stderr
+        assert f"{bad}: $.directory" in proc.stderr
+        assert (
+            "step 3 (good): skip_if 'MISSPELT == 1': unknown name(s) MISSPELT"
+            in proc.stderr
+        )
+        assert "Traceback" not in proc.stderr
+
+
+def test_nested_batch_steps_are_checked(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+):
+    bad = _three_problems(cfg_dir, tmp_path)
+    batch_task(cfg_dir, "outer", [{"order_id": 1, "task_id": "three"}])
+    proc = validator("-t", "outer", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    assert f"{bad}: $.directory" in proc.stderr
+
+
+def test_misspelt_batch_field_is_an_error(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+):
+    exec_task(cfg_dir, "a", "true", tmp_path)
+    path = batch_task(cfg_dir, "typo", [{"order_id": 1, "task_id": "a", "retrys": 2}])
+    proc = validator("-t", "typo", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    assert f"{path}: $.tasks[0]" in proc.stderr
+    assert "retrys" in proc.stderr
+
+
+def test_all_checks_every_task(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
+    exec_task(cfg_dir, "fine", "true", tmp_path)
+    assert validator("--all", "-c", cfg_dir, cwd=isolated_env).returncode == 0
+    bad = _three_problems(cfg_dir, tmp_path)
+    proc = validator("--all", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    assert f"{bad}: $.directory" in proc.stderr
+    assert "tasks checked" in proc.stderr
+
+
+def test_list_tasks(cfg_dir: Path, tmp_path: Path, task_run):
+    step = exec_task(cfg_dir, "listed-exec", "true", tmp_path)
+    batch = batch_task(cfg_dir, "listed-batch", [{"order_id": 1, "task_id": "x"}])
+    proc = task_run("--list", "-c", cfg_dir)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()}
+    assert rows["listed-exec"] == ["execution", str(step)]
+    assert rows["listed-batch"] == ["batch", str(batch)]
+    assert "variables" not in rows
+
+
+def test_end_of_name_match_warns(cfg_dir: Path, tmp_path: Path, task_run):
+    path = exec_task(cfg_dir, "sleep10", "touch sleep10.ran", tmp_path)
+    proc = task_run("-t", "ep10", "-c", cfg_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "sleep10.ran").exists()
+    assert f"Task id 'ep10' matches no file name exactly; using {path}" in proc.stderr
+
+
+def test_exact_name_wins_over_end_of_name(cfg_dir: Path, tmp_path: Path, task_run):
+    exec_task(cfg_dir, "basic", "touch basic.ran", tmp_path)
+    exec_task(cfg_dir, "scp-basic", "touch scp.ran", tmp_path)
+    proc = task_run("-t", "basic", "-c", cfg_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "basic.ran").exists()
+    assert not (tmp_path / "scp.ran").exists()
+    assert "matches no file name exactly" not in proc.stderr
+
+
+def test_two_candidates_are_an_error(cfg_dir: Path, tmp_path: Path, task_run):
+    one = exec_task(cfg_dir, "a-job", "true", tmp_path)
+    two = exec_task(cfg_dir, "b-job", "true", tmp_path)
+    proc = task_run("-t", "job", "-c", cfg_dir)
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("task-run: error:")]
+    assert len(lines) == 1
+    assert str(one) in lines[0] and str(two) in lines[0]
+
+
+def test_version(task_run, isolated_env: Path):
+    from importlib import metadata
+
+    expected = metadata.version("opentaskpy")
+    proc = task_run("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"task-run {expected}"
+    proc = validator("--version", cwd=isolated_env)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"otf-batch-validator {expected}"
