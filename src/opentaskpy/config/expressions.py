@@ -22,6 +22,8 @@ RESERVED_NAMES = ("steps", "step", "item", "item_index")
 
 _env: ImmutableSandboxedEnvironment | None = None
 _env_lock = threading.Lock()
+# Compiled expressions by source: a foreach step evaluates its check per item.
+_compiled: dict[str, Any] = {}
 
 
 class ExpressionError(InvalidConfigError):
@@ -57,8 +59,20 @@ def evaluate(step: str, field: str, expression: str, context: dict[str, Any]) ->
         ExpressionError: it does not compile or cannot be evaluated.
     """
     try:
-        compiled = environment().compile_expression(expression)
-        return compiled(**context)
+        compiled = _compiled.get(expression)
+        if compiled is None:
+            compiled = environment().compile_expression(
+                expression, undefined_to_none=False
+            )
+            _compiled[expression] = compiled
+        result = compiled(**context)
+        from jinja2 import Undefined
+
+        if isinstance(result, Undefined):
+            # A bare unknown name: StrictUndefined raises as soon as it is
+            # tested, which must happen here to be reported as ours.
+            bool(result)
+        return result
     except Exception as exc:
         raise ExpressionError(
             f"{_where(step, field, expression)} cannot be evaluated: {exc}",
