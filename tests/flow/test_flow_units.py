@@ -70,3 +70,37 @@ def test_failure_class_follows_the_exception_chain():
         assert failure_class("T", outer) == "no_files"
     assert failure_class("E", None) == "execution"
     assert failure_class("B", None) == "error"
+
+
+def test_batch_schema_accepts_flow_fields_and_stays_strict():
+    from opentaskpy.config.schemas import find_violation
+
+    entry = {
+        "order_id": 2,
+        "task_id": "x",
+        "dependencies": [1, {"order_id": 1, "on": "any"}],
+        "retries": 2,
+        "retry_delay": 0.5,
+        "retry_backoff": 1.5,
+        "retry_max_delay": 30,
+        "retry_on": ["connection", "no_files"],
+        "overall_timeout": 900,
+        "skip_if": "false",
+        "check": "true",
+        "foreach": ["a"],
+        "foreach_concurrency": 2,
+        "foreach_min_success": 1,
+    }
+    first = {"order_id": 1, "task_id": "y"}
+    assert find_violation("batch", {"type": "batch", "tasks": [first, entry]}) is None
+    for bad, path in (
+        ({"dependencies": [{"order_id": 1, "on": "later"}]}, ".dependencies[0].on"),
+        ({"dependencies": [{"order_id": 1, "when": "any"}]}, ".dependencies[0]"),
+        ({"retry_on": ["sometimes"]}, ".retry_on[0]"),
+        ({"retries": -1}, ".retries"),
+        ({"foreach": 3}, ".foreach"),
+        ({"skip_if": ""}, ".skip_if"),
+    ):
+        doc = {"type": "batch", "tasks": [{**first, **bad}]}
+        violation = find_violation("batch", doc)
+        assert violation is not None and violation.path == "$.tasks[0]" + path
