@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentaskpy import otflogging
-from opentaskpy.config import lookups, overrides, templating
-from opentaskpy.exceptions import DuplicateConfigFileError, InvalidConfigError
+from opentaskpy.config import lookups, overrides, task_files, templating
+from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.filters import default_filters
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
 
@@ -237,43 +237,19 @@ class ConfigLoader:
     def find_task_file(self, task_id: str) -> str:
         """Return the file of ``task_id``: exact name first, then end of name.
 
-        A file named exactly ``<task_id>.json`` (or ``.json.j2``) wins. Without
-        one, a file whose name merely ends with it is still accepted, as the
-        reference does, with a warning naming the file chosen.
+        See :func:`opentaskpy.config.task_files.find_task_file`.
 
         Raises:
             FileNotFoundError: no file matches.
             DuplicateConfigFileError: several files match equally well.
         """
-        names = (f"{task_id}.json", f"{task_id}.json.j2")
-        exact = [p for p in self.file_cache if os.path.basename(p) in names]
-        matches = exact or [p for p in self.file_cache if p.endswith(names)]
-        if not matches:
-            raise FileNotFoundError(f"Couldn't find task with name: {task_id}")
-        if len(matches) > 1:
-            listed = ", ".join(sorted(matches))
-            err = DuplicateConfigFileError(
-                f"Found more than one task with name: {task_id}"
-            )
-            err.add_note("matching files: " + listed)
-            raise err
-        if not exact and task_id not in self._warned_partial:
-            self._warned_partial.add(task_id)
-            self.logger.warning(
-                f"Task id {task_id!r} matches no file name exactly; using "
-                f"{matches[0]} (its name only ends with the id)"
-            )
-        return matches[0]
+        return task_files.find_task_file(
+            self.file_cache, task_id, self._warned_partial, self.logger
+        )
 
     def task_files(self) -> dict[str, str]:
-        """Every task id of the config directory and its file (variables excluded)."""
-        found: dict[str, str] = {}
-        for path in sorted(self.file_cache):
-            name = os.path.basename(path)
-            if name in ("variables.json", "variables.json.j2"):
-                continue
-            found[name.removesuffix(".j2").removesuffix(".json")] = path
-        return found
+        """Return every task id of the config directory and its file."""
+        return task_files.task_ids(self.file_cache)
 
     def load_task_definition(
         self, task_id: str, cache: bool = True, extra_variables: dict | None = None

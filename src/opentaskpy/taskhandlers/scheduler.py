@@ -35,17 +35,18 @@ import threading
 import time
 from typing import Any, Protocol
 
-from opentaskpy.config.batch_spec import ON_ANY, ON_FAILURE, ON_SUCCESS
+from opentaskpy.taskhandlers.batchenv import (
+    DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
+)
+from opentaskpy.taskhandlers.batchenv import max_concurrency as max_concurrency
+from opentaskpy.taskhandlers.batchenv import memory_usage_mb as memory_usage_mb
+from opentaskpy.taskhandlers.batchenv import poll_interval as poll_interval
+from opentaskpy.taskhandlers.readiness import Readiness
 
 #: How often a nested batch checks its parent's kill event (seconds).
 KILL_EVENT_CHECK_INTERVAL = 0.5
 #: Upper bound for one wait; every wake-up re-evaluates all steps.
 MAX_WAIT = 60.0
-DEFAULT_BATCH_POLL_INTERVAL = 5
-
-#: Outcomes that satisfy a dependency on failure (a step that never ran
-#: because its own dependency failed counts as failed).
-_FAILED_OUTCOMES = ("failure", "timeout", "killed", "blocked")
 
 
 class StepHost(Protocol):
@@ -68,45 +69,6 @@ class StepHost(Protocol):
 
     def finish_foreach(self, order_id: int) -> None:
         """Record the step status of a foreach step whose units all ended."""
-
-
-def memory_usage_mb() -> float:
-    """Return this process's resident set size in MB, ``-1.0`` if unknown."""
-    try:
-        import psutil
-    except ImportError:
-        return -1.0
-    return float(psutil.Process().memory_info().rss) / (1024 * 1024)
-
-
-def max_concurrency(logger: Any) -> int | None:
-    """Read ``OTF_BATCH_MAX_CONCURRENCY``; ``None`` means unlimited."""
-    raw = os.environ.get("OTF_BATCH_MAX_CONCURRENCY", "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        logger.warning(
-            f"Ignoring OTF_BATCH_MAX_CONCURRENCY={raw!r}: expected a whole number "
-            "of steps (0 or unset for unlimited)"
-        )
-        return None
-    return value or None
-
-
-def poll_interval(logger: Any) -> float:
-    """Read ``OTF_BATCH_POLL_INTERVAL`` (kept for compatibility, not used)."""
-    raw = os.environ.get("OTF_BATCH_POLL_INTERVAL")
-    if raw is None:
-        return float(DEFAULT_BATCH_POLL_INTERVAL)
-    try:
-        return float(raw)
-    except ValueError:
-        logger.warning(f"Ignoring OTF_BATCH_POLL_INTERVAL={raw!r}: not a number")
-        return float(DEFAULT_BATCH_POLL_INTERVAL)
 
 
 def units_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,7 +98,7 @@ class BatchScheduler:
         self.poll_interval = poll_interval(self.logger)
         self.log_memory = bool(os.environ.get("OTF_LOG_MEMORY_USAGE"))
         self.killing = False
-        self._memo: dict[int, str | None] = {}
+        self.readiness = Readiness(self.tree)
 
     def run(self, kill_event: threading.Event | None = None) -> bool:
         """Run until no step is running or runnable.
@@ -205,45 +167,6 @@ class BatchScheduler:
             if u["thread"] is not None
         ]
 
-    # -- dependencies ---------------------------------------------------------
-
-    def _outcome(self, order_id: int) -> str | None:
-        """Return a step's final outcome, ``"blocked"`` if it can never run."""
-        entry = self.tree.get(order_id)
-        if entry is None:
-            return "blocked"
-        if entry.get("outcome"):
-            return str(entry["outcome"])
-        if entry["status"] != "NOT_STARTED":
-            return None
-        if order_id in self._memo:
-            return self._memo[order_id]
-        self._memo[order_id] = None  # a cycle waits forever: never final
-        state = "blocked" if self._dependency_state(order_id)[0] == "blocked" else None
-        self._memo[order_id] = state
-        return state
-
-    def _dependency_state(self, order_id: int) -> tuple[str, str]:
-        """``("ready"|"wait"|"blocked"|"skip", reason)`` of a not-started step."""
-        waiting = False
-        skip = ""
-        for dependency in self.tree[order_id]["dependencies"]:
-            outcome = self._outcome(dependency.order_id)
-            if outcome is None:
-                waiting = True
-                continue
-            status = self.tree.get(dependency.order_id, {}).get("status")
-            if dependency.on == ON_SUCCESS and status != "COMPLETED":
-                return "blocked", ""
-            if dependency.on == ON_FAILURE and outcome not in _FAILED_OUTCOMES:
-                skip = skip or (
-                    f"it runs only when task {dependency.order_id} fails "
-                    f"(outcome: {outcome})"
-                )
-        if skip:
-            return "skip", skip
-        return ("wait", "") if waiting else ("ready", "")
-
     # -- starting ---------------------------------------------------------------
 
     def _start_runnable(self) -> bool:
@@ -253,12 +176,12 @@ class BatchScheduler:
             ``True`` when something changed state without a thread finishing
             (a step was skipped or refused), so the caller loops again.
         """
-        self._memo = {}
+        self.readiness.new_pass()
         changed = False
         for order_id in sorted(self.tree):
             entry = self.tree[order_id]
             if entry["status"] == "NOT_STARTED":
-                state, reason = self._dependency_state(order_id)
+                state, reason = self.readiness.state(order_id)
                 if state == "skip":
                     self.host.finish_step(order_id, "SKIPPED", reason)
                     return True
@@ -455,17 +378,3 @@ class BatchScheduler:
     def _log_memory(self) -> None:
         if self.log_memory:
             self.logger.info(f"[memory] RSS: {memory_usage_mb():.1f} MB")
-
-
-__all__ = [
-    "DEFAULT_BATCH_POLL_INTERVAL",
-    "KILL_EVENT_CHECK_INTERVAL",
-    "MAX_WAIT",
-    "ON_ANY",
-    "BatchScheduler",
-    "StepHost",
-    "max_concurrency",
-    "memory_usage_mb",
-    "poll_interval",
-    "units_of",
-]
