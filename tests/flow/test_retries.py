@@ -175,3 +175,46 @@ def test_single_task_run_bad_retry_setting(cfg_dir: Path, tmp_path: Path, task_r
     assert proc.returncode == 1
     assert "OTF_RETRIES='lots'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_ends_the_wait_between_attempts(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    exec_task(cfg_dir, "fails-slowly", "exit 1", tmp_path)
+    batch_task(
+        cfg_dir,
+        "wait-batch",
+        [{"order_id": 1, "task_id": "fails-slowly", "retries": 1, "retry_delay": 600}],
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opentaskpy", "-t", "wait-batch", "-c", str(cfg_dir)],
+        cwd=isolated_env,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            logs = list((isolated_env / "logs" / "wait-batch").glob("*_B_*.log"))
+            if logs and "retrying in 600 s" in logs[0].read_text():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the batch never started waiting")
+        proc.send_signal(signal.SIGTERM)
+        # Far below the 600 s delay: the wait ended when the batch was stopped.
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "attempt 2 of 2" not in batch_log(isolated_env, "wait-batch")
