@@ -7,19 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.helpers import write_json
+from support.helpers import local_exec, write_json
 
 
 def exec_task(cfg: Path, task_id: str, command: str, directory: Path) -> Path:
     """Write a local execution ``task_id`` running ``command`` in ``directory``."""
     return write_json(
-        cfg / "steps" / f"{task_id}.json",
-        {
-            "type": "execution",
-            "directory": str(directory),
-            "command": command,
-            "protocol": {"name": "local"},
-        },
+        cfg / "steps" / f"{task_id}.json", local_exec(command, str(directory))
     )
 
 
