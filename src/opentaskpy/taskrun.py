@@ -39,19 +39,29 @@ class TaskRun:
             violation); ``None`` otherwise.
     """
 
-    def __init__(self, task_id: str, config_dir: str, noop: bool = False):
+    def __init__(
+        self,
+        task_id: str,
+        config_dir: str,
+        noop: bool = False,
+        check_steps: bool = False,
+    ):
         """Create the logger and the config loader (which resolves variables).
 
         Args:
             task_id: the task id to run.
             config_dir: the configuration directory.
             noop: if true, stop after validation.
+            check_steps: with ``noop``, check a batch as a whole (every step,
+                dependencies, conditions) as ``task-run --noop`` does;
+                without it only the batch document is validated.
         """
         self.logger = otflogging.init_logging(__name__, task_id)
         self.task_id = task_id
         self.config_dir = config_dir
         self.active_task_definition: dict | None = None
         self.noop = noop
+        self.check_steps = check_steps
         self.task_file: str | None = None
         self.failure_reason: str | None = None
         self.config_loader = ConfigLoader(config_dir)
@@ -98,13 +108,13 @@ class TaskRun:
                 self.logger.error("JSON format does not match schema")
                 self._explain_violation(task_type, definition)
                 return False
-            if self.noop and task_type != "batch":
+            if self.noop and self.check_steps and task_type == "batch":
+                return self._check_batch()
+            if self.noop:
                 # The WRAPPER log stays _running: nothing closes it in noop
                 # mode (upstream quirk, cli.md §1.4).
                 self.logger.info("Noop set, exiting")
                 return True
-            if self.noop and task_type == "batch":
-                return self._check_batch()
             retrying = self._retrying(task_type, global_variables, definition)
             if retrying is not None:
                 result = retrying
@@ -150,13 +160,16 @@ class TaskRun:
         """Noop on a batch: check every step and the whole graph, report all."""
         from opentaskpy.config.batch_checks import check_batch
 
-        errors = check_batch(self.config_loader, self.task_id)
-        for line in errors:
-            self.logger.error(line)
-        if errors:
+        problems = check_batch(self.config_loader, self.task_id)
+        for problem in problems:
+            self.logger.error(problem.message)
+        if len(problems) == 1:
+            self.failure_reason = problems[0].message
+        elif problems:
             self.failure_reason = (
-                f"{self._file()}: {len(errors)} error(s) in the batch (see above)"
+                f"{self._file()}: {len(problems)} problems found (listed above)"
             )
+        if problems:
             return False
         self.logger.info("Noop set, exiting")
         return True

@@ -135,7 +135,8 @@ def main() -> None:
     show_traceback = logger.getEffectiveLevel() <= logging.DEBUG
 
     try:
-        task_run = TaskRun(args.taskId, config_dir, noop="OTF_NOOP" in os.environ)
+        noop = "OTF_NOOP" in os.environ
+        task_run = TaskRun(args.taskId, config_dir, noop=noop, check_steps=noop)
     except Exception as exc:
         otflogging.close_log_file(logger, False)
         _fail(exc, config_dir, args.taskId, show_traceback)
