@@ -82,7 +82,8 @@ def main(
         args = parser.parse_args()
         require_task_id(parser, args, "all")
         task_id, verbosity, config_dir = args.taskId, args.verbosity, args.configDir
-    otflogging.check_task_id(task_id, "-t")  # before anything is written
+    if task_id:  # --all names no task
+        otflogging.check_task_id(task_id, "-t")  # before anything is written
     if config_dir:
         CONFIG_PATH = config_dir
     logger = _setup_logging(verbosity)
