@@ -27,6 +27,8 @@ install_system_packages() {
   command -v gpg >/dev/null 2>&1 || need+=(gnupg)
   command -v ps >/dev/null 2>&1 || need+=(procps)
   command -v useradd >/dev/null 2>&1 || need+=(passwd)
+  # Graphviz renders otf-batch-validator --graph svg (its test draws a real picture).
+  command -v dot >/dev/null 2>&1 || need+=(graphviz)
   [ ${#need[@]} -eq 0 ] && return
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo -n"
