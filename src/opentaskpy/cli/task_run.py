@@ -37,6 +37,9 @@ Environment variables:
                              (default: ~/.ssh/known_hosts)
   OTF_SSH_RETRY_ATTEMPTS, OTF_SSH_RETRY_WAIT_SCALE
                              SSH/SFTP connection attempts (6) and wait factor
+  OTF_SSH_NO_PROGRESS_TIMEOUT
+                             seconds a host may stop answering before the run
+                             gives up on it (default: 60)
   OTF_STAGING_DIR            base directory for the local staging directory
   OTF_VALIDATION_CACHE_DIR   where definitions that passed validation are
                              remembered (default: $XDG_CACHE_HOME or ~/.cache,

@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import os
 
+from opentaskpy.exceptions import RemoteTransferError
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers import fileops, streaming
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.remotehandlers.ssherrors import describe_error
 
 
 class SFTPTransfer(SFTPBackedTransfer):
@@ -180,9 +182,14 @@ class SFTPTransfer(SFTPBackedTransfer):
                     place=functools.partial(content.write_to, fs),
                 )
             except Exception as exc:  # noqa: BLE001 - reported, next file tried
-                reason = exc or type(exc).__name__
-                self.logger.error(
-                    f"[{self.host}] Unable to transfer file via SFTP: {reason}"
+                reason = describe_error(exc)
+                message = (
+                    f"Unable to transfer file via SFTP: writing {directory}/{name} "
+                    f"on {self.host} failed: {reason}"
+                )
+                self.logger.error(f"[{self.host}] {message}")
+                self.last_error = RemoteTransferError(
+                    message, host=self.host, protocol="sftp", cause=reason
                 )
                 result = 1
         return result

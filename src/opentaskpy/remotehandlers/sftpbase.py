@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 
+from opentaskpy.exceptions import OTFError
 from opentaskpy.remotehandlers import fileops, streaming
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
@@ -30,6 +31,9 @@ class SFTPBackedTransfer(RemoteTransferHandler):
     _log_start_offset = 0
     #: SSH sources require the post-copy directory to exist; SFTP creates it.
     CREATE_POST_COPY_DIRS = False
+    #: What the last failed operation reported (host, protocol, cause), for
+    #: the task's error message.
+    last_error: OTFError | None = None
 
     def filesystem(self) -> SFTPFileSystem:
         """Connect if needed and return the file system of this end."""

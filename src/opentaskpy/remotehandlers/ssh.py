@@ -5,29 +5,34 @@ and :mod:`.fileops`. File work uses SFTP operations; a shell is only used for
 ``scp`` between two remote hosts, ``chown``/``chgrp`` and the fallback ``mv``
 across file systems, always with every argument quoted.
 
-An SSH destination receives files in ``$HOME/otf/{task_id}/`` first; the
-final step moves each into a temporary name in the destination directory,
-checks its size, sets mode/owner/group and renames it into place.
+An SSH destination receives a run's files in a private hidden directory
+inside the destination directory (or, with ``stageInHomeDirectory``, in the
+reference's ``$HOME/otf/{task_id}/``, see :mod:`.sshstaging`); the final
+step checks each file's size, sets mode/owner/group and renames it into
+place. Host-to-host ``scp`` runs with the no-progress timeout's OpenSSH
+options, and a command whose host stops answering is stopped there when the
+host can still be reached.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import posixpath
 import shlex
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops, streaming
+from opentaskpy.remotehandlers import sshstaging
 from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.ssh_execution import SSHExecution
+from opentaskpy.remotehandlers.ssh_execution import SSHExecution, stop_remote_process
 from opentaskpy.remotehandlers.ssh_utils import (
     setup_host_key_validation,
     strict_host_key_option,
 )
 from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.remotehandlers.sshdest import SSHReceiving
+from opentaskpy.remotehandlers.ssherrors import HostNotAnsweringError
+from opentaskpy.remotehandlers.sshoptions import openssh_liveness_options
 from opentaskpy.verbosity import VERBOSE2
 
 # The reference's option string, kept for compatibility; commands built here
@@ -35,8 +40,9 @@ from opentaskpy.verbosity import VERBOSE2
 # host-key checking.
 SSH_OPTIONS = "-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=5"
 REMOTE_SCRIPT_BASE_DIR = "/tmp"
-_SCP_OPTIONS = "-o BatchMode=yes -o ConnectTimeout=5"
+_SCP_OPTIONS = "-o BatchMode=yes"  # ConnectTimeout: openssh_liveness_options
 _GLOB_CHARS = "\\*?["
+_PID_MARKER = "__OTF_PID__"
 
 __all__ = [
     "REMOTE_SCRIPT_BASE_DIR",
@@ -71,7 +77,7 @@ def _scp_remote(user: str, host: str, path: str) -> str:
     return shlex.quote(f"{user}@{host}:{escaped}")
 
 
-class SSHTransfer(SFTPBackedTransfer):
+class SSHTransfer(SSHReceiving):
     """SSH source or destination."""
 
     def __init__(self, spec: dict):
@@ -139,177 +145,82 @@ class SSHTransfer(SFTPBackedTransfer):
         return SFTPFileSystem(self.connection().sftp(), self.host)
 
     def tidy(self) -> None:
-        """Close the SFTP session and the client."""
+        """Remove an unpublished receiving directory, close the session and client."""
         if self._conn is not None:
+            self.discard_received()
             self._conn.close()
         else:
             self.ssh_client.close()
 
-    def get_staging_directory(self, remote_spec: dict | None = None) -> str:
-        """``$HOME/otf/{task_id}/`` of the login user on this host."""
-        return f"{self.connection().home()}/otf/{self.spec['task_id']}/"
+    # -- host-to-host copies ----------------------------------------------
 
-    def _run_logged(self, conn: SSHConnection, command: str, label: str) -> int:
-        self.logger.info(f"[{conn.hostname}] Running: {command}")
+    def _run_copy(
+        self, conn: SSHConnection, command: str, peer: str, dest_host: str
+    ) -> tuple[int, str]:
+        """Run a host-to-host ``scp`` on ``conn``'s host; (rc, cause).
+
+        The command reports its PID first, so that it can be stopped on the
+        host if our session to the host stops answering.
+        """
+        runner = conn.hostname
+        operation = f"scp from {runner} to {peer}"
+        pid: int | None = None
+
+        def on_line(line: str) -> None:
+            nonlocal pid
+            if pid is None and line.startswith(_PID_MARKER):
+                with contextlib.suppress(ValueError):
+                    pid = int(line[len(_PID_MARKER) :])
+                return
+            self.logger.info(f"[{runner}] REMOTE OUTPUT: {line}")
+
+        self.logger.info(f"[{runner}] Running: {command}")
         self.logger.info("### START OF REMOTE OUTPUT ###")
-        result = conn.run(
-            command,
-            on_stdout=lambda line: self.logger.info(
-                f"[{conn.hostname}] REMOTE OUTPUT: {line}"
-            ),
-        )
-        if result.stderr.strip():
-            self.logger.info(
-                f"[{conn.hostname}] Remote stderr returned:\n{result.stderr}"
+        try:
+            result = conn.run(
+                f'echo "{_PID_MARKER}$$"; exec {command}',
+                on_stdout=on_line,
+                operation=operation,
             )
+        except HostNotAnsweringError as exc:
+            self.logger.info("### END OF REMOTE OUTPUT ###")
+            stop_remote_process(conn, pid, self.logger)
+            return 1, str(exc)
+        if result.stderr.strip():
+            self.logger.info(f"[{runner}] Remote stderr returned:\n{result.stderr}")
         self.logger.info("### END OF REMOTE OUTPUT ###")
         self.logger.info(
-            f"[{conn.hostname}] Got return code {result.exit_code} from {label}"
+            f"[{runner}] Got return code {result.exit_code} from SCP command"
         )
-        return result.exit_code
-
-    # -- destination side --------------------------------------------------
-
-    def _prepare_staging(self) -> tuple[SFTPFileSystem, str]:
-        staging = self.get_staging_directory()
-        fs = self.filesystem()
-        fs.makedirs(staging.rstrip("/"))
-        return fs, staging
-
-    def push_files_from_worker(
-        self, local_staging_directory: str, file_list: dict | None = None
-    ) -> int:
-        """Upload worker files into the remote staging directory."""
-        paths = self.worker_files(local_staging_directory, file_list)
-        return self.push_streams([streaming.worker_file(path) for path in paths])
-
-    def can_stream_to(self) -> bool:
-        """SSH destinations take streams into their remote staging directory."""
-        return True
-
-    def push_streams(self, contents: list[streaming.Content]) -> int:
-        """Upload contents into the remote staging directory (size-checked)."""
-        try:
-            fs, staging = self._prepare_staging()
-        except Exception as exc:  # noqa: BLE001 - reported as a failed push
-            self.logger.error(
-                f"[{self.host}] Unable to prepare staging directory: {exc}"
-            )
-            return 1
-        for content in contents:
-            target = staging + content.name
-            self.logger.info(f"[{self.host}] Uploading {content.label} to {target}")
-            try:
-                written = content.write_to(fs, target)
-                if written is not None:
-                    fileops.check_written(fs, target, written)
-            except Exception as exc:  # noqa: BLE001 - partial upload removed below
-                self.logger.error(
-                    f"[{self.host}] Unable to upload {content.label}: {exc}"
-                )
-                with contextlib.suppress(Exception):  # connection may be gone
-                    fs.remove(target)
-                return 1
-        return 0
+        if result.exit_code == 0:
+            return 0, ""
+        return 1, sshstaging.describe_copy_failure(result.stderr, runner, peer)
 
     def pull_files(self, files: dict, remote_spec: dict | None = None) -> int:  # type: ignore[override]
         """Have this host fetch the files from the source host with ``scp``."""
         user = self.spec["protocol"]["credentials"]["transferUsername"]
-        try:
-            _, staging = self._prepare_staging()
-        except Exception as exc:  # noqa: BLE001
-            self.logger.error(
-                f"[{self.host}] Unable to prepare staging directory: {exc}"
-            )
-            return 1
         remote_spec = remote_spec or self.remote_spec or {}
+        peer = remote_spec["hostname"]
+        try:
+            _, staging = self.prepare_receiving()
+        except Exception as exc:  # noqa: BLE001 - reported as a failed pull
+            return self._failed(f"Unable to prepare receiving from {peer}", exc)
         src_protocol = remote_spec.get("protocol") or {}
-        sources = " ".join(
-            _scp_remote(user, remote_spec["hostname"], path) for path in files
-        )
+        sources = " ".join(_scp_remote(user, peer, path) for path in files)
         command = (
             f"scp -P {int(src_protocol.get('port', 22))} "
-            f"{strict_host_key_option(src_protocol)} {_SCP_OPTIONS} -- "
-            f"{sources} {shlex.quote(staging)}"
+            f"{strict_host_key_option(src_protocol)} {_SCP_OPTIONS} "
+            f"{openssh_liveness_options()} -- {sources} {shlex.quote(staging)}"
         )
-        return self._run_logged(self.connection(), command, "SCP command")
-
-    def move_files_to_final_location(self, files: dict) -> int:
-        """Publish each staged file into ``directory`` (atomic, quoted)."""
-        try:
-            conn = self.connection()
-            fs, staging = self._prepare_staging()
-            directory = self.spec["directory"]
-            if fs.stat(directory) is None:
-                if not self.spec.get("createDirectoryIfNotExists"):
-                    missing = f"Destination directory {directory} does not exist"
-                    self.logger.error(f"[{self.host}] {missing}")
-                    return 1
-                fs.makedirs(directory)
-            names = [posixpath.basename(p) for p in files]
-            fileops.remove_stale_partials(
-                fs, directory, {self.final_name(n) for n in names}, self.logger
+        self.expect_files(files)
+        rc, cause = self._run_copy(self.connection(), command, peer, self.host)
+        if rc:
+            cause = self.explain_failure(cause)
+            self.discard_received()
+            return self._failed(
+                f"Host-to-host copy (scp) from {peer} to {self.host} failed", cause
             )
-            for name in names:
-                self._publish_staged(
-                    conn, fs, staging + name, directory, self.final_name(name)
-                )
-        except Exception as exc:  # noqa: BLE001 - reported as one failure
-            self.logger.error(
-                f"[{self.host}] Error moving file into final location: {exc}"
-            )
-            return 1
         return 0
-
-    def _publish_staged(
-        self,
-        conn: SSHConnection,
-        fs: SFTPFileSystem,
-        staged: str,
-        directory: str,
-        final_name: str,
-    ) -> None:
-        st = fs.stat(staged)
-        if st is None:
-            raise FileNotFoundError(f"Staged file {staged} not found")
-
-        def place(temporary: str) -> None:
-            try:
-                fs.rename(staged, temporary)
-            except OSError:
-                # Different file systems: posix-rename cannot cross them.
-                command = f"mv -f -- {shlex.quote(staged)} {shlex.quote(temporary)}"
-                rc = conn.run(command).exit_code
-                if rc != 0:
-                    self.logger.error(
-                        f"[{self.host}] Got return code {rc} from SSH mv command"
-                    )
-                    raise OSError(f"Unable to move {staged} to {directory}") from None
-
-        def ownership(temporary: str) -> None:
-            permissions = self.spec.get("permissions") or {}
-            for tool, key in (("chown", "owner"), ("chgrp", "group")):
-                if permissions.get(key):
-                    value = shlex.quote(permissions[key])
-                    command = f"{tool} -- {value} {shlex.quote(temporary)}"
-                    rc = conn.run(command).exit_code
-                    if rc != 0:
-                        # The reference ignores these exit codes.
-                        self.logger.warning(f"[{self.host}] {tool} returned {rc}")
-
-        self.logger.info(f"[{self.host}] Moving {staged} to {directory}/{final_name}")
-        fileops.publish(
-            fs,
-            staged,
-            directory,
-            final_name,
-            mode=self.spec.get("mode"),
-            place=place,
-            expected_size=st.size,
-            before_rename=ownership,
-        )
-
-    # -- source side -------------------------------------------------------
 
     def transfer_files(
         self,
@@ -324,27 +235,30 @@ class SSHTransfer(SFTPBackedTransfer):
         """
         if dest_remote_handler is None:
             dest_remote_handler = SSHTransfer(remote_spec)
+        peer = remote_spec["hostname"]
         try:
             source = self.connection()
-            staging = dest_remote_handler.get_staging_directory(remote_spec)
-            dest_fs = dest_remote_handler.filesystem()
-            dest_fs.makedirs(staging.rstrip("/"))
+            _, staging = dest_remote_handler.prepare_receiving()
         except Exception as exc:  # noqa: BLE001 - e.g. destination unreachable
-            self.logger.error(f"[{self.host}] Unable to prepare the transfer: {exc}")
-            return 1
+            return self._failed(f"Unable to prepare the transfer to {peer}", exc)
         dest_protocol = remote_spec.get("protocol") or {}
         creds = dest_protocol.get("credentials") or {}
         user = creds.get("transferUsername") or creds["username"]
         paths = " ".join(shlex.quote(p) for p in files)
-        target = shlex.quote(f"{user}@{remote_spec['hostname']}:{staging}")
+        target = shlex.quote(f"{user}@{peer}:{staging}")
         command = (
             f"scp -P {int(dest_protocol.get('port', 22))} "
-            f"{strict_host_key_option(dest_protocol)} {_SCP_OPTIONS} -- {paths} "
-            f"{target}"
+            f"{strict_host_key_option(dest_protocol)} {_SCP_OPTIONS} "
+            f"{openssh_liveness_options()} -- {paths} {target}"
         )
-        rc = self._run_logged(source, command, "SCP command")
-        if rc != 0:
-            for path in files:
-                with contextlib.suppress(Exception):  # may not exist
-                    dest_fs.remove(staging + posixpath.basename(path))
+        dest_remote_handler.expect_files(files)
+        rc, cause = self._run_copy(source, command, peer, peer)
+        if rc:
+            cause = dest_remote_handler.explain_failure(cause)
+            dest_remote_handler.discard_received()
+            self._failed(
+                f"Host-to-host copy (scp) from {self.host} to {peer} failed", cause
+            )
+            assert self.last_error is not None
+            self.last_error.host = peer
         return rc

@@ -8,6 +8,7 @@ the whole remote process tree (``ps -ef`` + :mod:`.process_tree`).
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import shlex
@@ -18,6 +19,7 @@ from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
 from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.remotehandlers.ssherrors import HostNotAnsweringError, describe_error
 from opentaskpy.verbosity import VERBOSE2
 
 
@@ -101,11 +103,17 @@ class SSHExecution(RemoteExecutionHandler):
                 self._command_line(),
                 on_stdout=self._on_line,
                 on_channel=self._set_channel,
+                operation="the execution's command",
             )
             if result.stderr:
                 self.logger.info(
                     f"[{self.remote_host}] Remote stderr returned:\n{result.stderr}"
                 )
+        except HostNotAnsweringError as exc:
+            self.logger.error(f"[{self.remote_host}] {exc}")
+            if self._conn is not None:
+                stop_remote_process(self._conn, self.remote_pid, self.logger)
+            return False
         except Exception as exc:  # noqa: BLE001 - any failure fails the execution
             self.logger.error(f"[{self.remote_host}] Exception caught: {exc}")
             return False
@@ -182,3 +190,32 @@ class SSHExecution(RemoteExecutionHandler):
         """Close the connection."""
         if self._conn is not None:
             self._conn.close()
+
+
+def stop_remote_process(
+    conn: SSHConnection, pid: int | None, logger: logging.Logger
+) -> None:
+    """Stop ``pid`` and its children on ``conn``'s host over a new session.
+
+    Used when our session to the host stopped answering: the command may
+    still run there. Bounded by the no-progress timeout; a host that cannot
+    be reached at all is reported, not waited for.
+    """
+    host = conn.hostname
+    if pid is None:
+        return
+    fresh = SSHConnection(host, conn.protocol, logger, timeout=conn.timeout)
+    try:
+        fresh.connect(retry=False)
+        targets = kill_targets(fresh.run("ps -ef", operation="ps -ef").stdout, pid)
+        command = kill_command(targets)
+        if command:
+            fresh.run(command, operation="kill")
+            logger.info(f"[{host}] Stopped the remote command (PID {pid})")
+    except Exception as exc:  # noqa: BLE001 - the host is likely still silent
+        logger.warning(
+            f"[{host}] Could not stop the remote command (PID {pid}): "
+            f"{describe_error(exc)}"
+        )
+    finally:
+        fresh.close()

@@ -15,29 +15,65 @@ key differs from the recorded one is refused with an error naming the host
 and both fingerprints.
 
 Retries: up to 6 attempts, waiting 5, 5, 8, 16 and 32 s (exponential
-``2·2^(n-1)`` clamped to 5–60 s), never for host-key problems or unknown
-host names. Environment knobs (meant for tests): ``OTF_SSH_RETRY_WAIT_SCALE``
+``2·2^(n-1)`` clamped to 5–60 s), never for host-key problems, unknown
+host names, unusable key files or a refused authentication (retrying a
+refused key or password only counts towards locking the account).
+Environment knobs (meant for tests): ``OTF_SSH_RETRY_WAIT_SCALE``
 multiplies every wait (e.g. ``0`` for no waiting) and
 ``OTF_SSH_RETRY_ATTEMPTS`` overrides the number of attempts.
+
+A host that stops answering: once a session has been silent for a third of
+the no-progress timeout (``OTF_SSH_NO_PROGRESS_TIMEOUT``, see
+:mod:`.sshoptions`), a keepalive probe (a channel open, which the server must
+answer) is sent; no answer within the rest of the timeout raises
+:class:`HostNotAnsweringError` naming the host. SFTP channels time out
+after the same limit.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import logging
 import os
 import select
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpsession import SFTPSession
+from opentaskpy.remotehandlers.ssherrors import (
+    HostNotAnsweringError,
+    not_answering,
+    quiet_transport_errors,
+)
+from opentaskpy.remotehandlers.sshhostkeys import (
+    HostKeyChangedError,
+    TrustOnFirstUsePolicy,
+    describe_bad_host_key,
+    fingerprint,
+    known_hosts_file,
+    setup_host_keys,
+)
 from opentaskpy.remotehandlers.sshio import open_session
-from opentaskpy.remotehandlers.sshoptions import connect_kwargs
+from opentaskpy.remotehandlers.sshoptions import (
+    KeyFileError,
+    connect_kwargs,
+    no_progress_timeout,
+)
+
+# Host-key names live in .sshhostkeys; importing them from here still works.
+__all__ = [
+    "CommandResult",
+    "HostKeyChangedError",
+    "SSHConnection",
+    "TrustOnFirstUsePolicy",
+    "describe_bad_host_key",
+    "fingerprint",
+    "known_hosts_file",
+    "retry_waits",
+    "setup_host_keys",
+]
 
 DEFAULT_ATTEMPTS = 6
 #: Largest SSH packet we accept on the SFTP channel: a 64 KiB read answer
@@ -50,80 +86,17 @@ SFTP_MAX_PACKET = 2**17 + 2**10
 #: (a 4 MiB read window in a 4 MiB channel window: 1 GiB in 5.4 s; in 32 MiB:
 #: 2.9 s).
 SFTP_WINDOW = 32 * 2**20
-_known_hosts_lock = threading.Lock()
 _NO_RETRY_TEXTS = ("not found in known_hosts", "Name or service not known")
 
 
-class HostKeyChangedError(paramiko.SSHException):
-    """The server's host key differs from the recorded one (never retried)."""
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """OpenSSH-style SHA256 fingerprint of a key."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def known_hosts_file() -> str:
-    """Return the trust-on-first-use known_hosts file (``OTF_KNOWN_HOSTS_FILE``)."""
-    return os.environ.get("OTF_KNOWN_HOSTS_FILE") or os.path.expanduser(
-        "~/.ssh/known_hosts"
-    )
-
-
-class TrustOnFirstUsePolicy(paramiko.MissingHostKeyPolicy):
-    """Accept an unknown host once and record its key for next time."""
-
-    def __init__(self, path: str, logger: logging.Logger):
-        """Record keys in ``path``; log through ``logger``."""
-        self.path = path
-        self.logger = logger
-
-    def missing_host_key(
-        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
-    ) -> None:
-        """Append the key to the known_hosts file and accept it."""
-        line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line() or ""
-        with _known_hosts_lock:
-            directory = os.path.dirname(self.path)
-            if directory:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a") as handle:
-                handle.write(line if line.endswith("\n") else line + "\n")
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        self.logger.warning(
-            f"[{hostname}] Trusting host key on first use: {key.get_name()} "
-            f"{fingerprint(key)} (recorded in {self.path})"
-        )
-
-
-def setup_host_keys(
-    client: paramiko.SSHClient, protocol: dict, logger: logging.Logger
-) -> None:
-    """Apply the host-key policy of ``protocol`` to ``client``."""
-    logger.info("Loading system host keys")
-    client.load_system_host_keys()
-    validation = protocol.get("hostKeyValidation")
-    tofu_file = known_hosts_file()
-    # Loading into the HostKeys object (not client.load_host_keys) so paramiko
-    # never rewrites the file itself.
-    if os.path.exists(tofu_file) and validation is not False:
-        client.get_host_keys().load(tofu_file)
-    if validation:
-        extra = protocol.get("knownHostsFile")
-        if extra:
-            logger.info(f"Loading host keys from {extra}")
-            client.get_host_keys().load(extra)
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    elif validation is False:
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    else:
-        client.set_missing_host_key_policy(TrustOnFirstUsePolicy(tofu_file, logger))
-
-
 def _should_retry(exc: BaseException) -> bool:
-    if isinstance(exc, HostKeyChangedError | paramiko.BadHostKeyException):
+    if isinstance(
+        exc,
+        HostKeyChangedError
+        | paramiko.BadHostKeyException
+        | paramiko.AuthenticationException
+        | KeyFileError,
+    ):
         return False
     return not any(text in str(exc) for text in _NO_RETRY_TEXTS)
 
@@ -141,20 +114,6 @@ def retry_waits(attempts: int | None = None) -> list[float]:
         os.environ.get("OTF_SSH_RETRY_ATTEMPTS", str(DEFAULT_ATTEMPTS))
     )
     return [min(max(2 * 2 ** (n - 1), 5), 60) * scale for n in range(1, attempts)]
-
-
-def describe_bad_host_key(
-    exc: paramiko.BadHostKeyException, port: int = 22
-) -> HostKeyChangedError:
-    """Turn paramiko's error into one naming the host and both fingerprints."""
-    host = exc.hostname if port == 22 else f"[{exc.hostname}]:{port}"
-    return HostKeyChangedError(
-        f"Host key for {host} has changed: the server offered "
-        f"{exc.key.get_name()} {fingerprint(exc.key)} but "
-        f"{fingerprint(exc.expected_key)} is recorded (known_hosts: "
-        f"{known_hosts_file()}). Refusing to connect; remove the old entry if "
-        "the change is expected."
-    )
 
 
 @dataclass
@@ -240,10 +199,14 @@ class SSHConnection:
                 self.client.close()
                 self.client = self._new_client()
             attempts += 1
+            quiet_transport_errors(self.client)
             try:
-                self.client.connect(**kwargs)
-            except paramiko.BadHostKeyException as exc:
-                raise describe_bad_host_key(exc, kwargs["port"]) from None
+                try:
+                    self.client.connect(**kwargs)
+                except paramiko.BadHostKeyException as exc:
+                    raise describe_bad_host_key(exc, kwargs["port"]) from None
+                except paramiko.SSHException as exc:
+                    raise self._silent_server(exc, kwargs["port"]) from exc
             except Exception as exc:
                 self.logger.warning(
                     f"[{self.hostname}] Connection attempt failed: {exc}"
@@ -259,8 +222,47 @@ class SSHConnection:
                 if not waits or not _should_retry(exc):
                     raise
                 time.sleep(waits.pop(0))
+        transport = self.client.get_transport()
+        if transport is not None:
+            # Keeps NAT and firewall state alive on quiet sessions; whether
+            # the host still answers is checked by :meth:`check_alive`.
+            transport.set_keepalive(max(1, int(no_progress_timeout() / 3)))
         self._sftp = None
         return self
+
+    def _silent_server(self, exc: Exception, port: int) -> Exception:
+        """Name a server that took the connection but never answered SSH.
+
+        paramiko reports it as "No existing session" (its handshake timed
+        out before authentication could start) or a banner error.
+        """
+        text = str(exc)
+        if text != "No existing session" and "protocol banner" not in text:
+            return exc
+        cause = f"no SSH handshake answer within {self.timeout:g} s"
+        return HostNotAnsweringError(
+            f"Host {self.hostname} (port {port}) accepted the connection but "
+            f"did not answer the SSH handshake: {cause}",
+            host=self.hostname,
+            protocol="ssh",
+            cause=cause,
+        )
+
+    def check_alive(self, operation: str, timeout: float | None = None) -> None:
+        """Raise :class:`HostNotAnsweringError` unless the host answers in time.
+
+        The probe is a channel open, which the server must confirm or
+        refuse (paramiko's own keepalive asks for no answer).
+        """
+        timeout = timeout or no_progress_timeout()
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise not_answering(self.hostname, operation, timeout)
+        try:
+            probe = transport.open_session(timeout=timeout)
+        except Exception:  # noqa: BLE001 - timed out or the transport died
+            raise not_answering(self.hostname, operation, timeout) from None
+        probe.close()
 
     def sftp(self) -> paramiko.SFTPClient:
         """Return the connection's SFTP session, opened on first use."""
@@ -270,6 +272,8 @@ class SSHConnection:
             assert transport is not None
             channel = open_session(transport, SFTP_WINDOW, SFTP_MAX_PACKET)
             channel.invoke_subsystem("sftp")
+            # A silent host fails SFTP operations instead of blocking them.
+            channel.settimeout(no_progress_timeout())
             self._sftp = SFTPSession(channel)
         return self._sftp
 
@@ -278,21 +282,30 @@ class SSHConnection:
         command: str,
         on_stdout: Callable[[str], None] | None = None,
         on_channel: Callable[[paramiko.Channel], None] | None = None,
+        operation: str | None = None,
     ) -> CommandResult:
         """Run ``command`` (already shell-quoted) and wait for it to finish.
 
         Stdout lines are passed to ``on_stdout`` as they arrive; stderr is
-        collected concurrently so a chatty command never blocks.
+        collected concurrently so a chatty command never blocks. A command
+        may run silently for any time, but the host must keep answering
+        keepalive probes (:meth:`check_alive`).
+
+        Raises:
+            HostNotAnsweringError: the host stopped answering; the channel
+                is closed (``operation`` names what was running).
         """
         self.connect()
         transport = self.client.get_transport()
         assert transport is not None
-        channel = transport.open_session()
+        limit = no_progress_timeout()
+        channel = transport.open_session(timeout=limit)
         if on_channel:
             on_channel(channel)
         channel.exec_command(command)
         out, err = bytearray(), bytearray()
         pending = b""
+        quiet_since = time.monotonic()
         while True:
             select.select([channel], [], [], 0.5)
             got = False
@@ -317,6 +330,11 @@ class SSHConnection:
                 break
             if channel.closed and not got:
                 break
+            if got:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= limit / 3:
+                self._probe_or_give_up(channel, operation or command, limit)
+                quiet_since = time.monotonic()
         if on_stdout and pending:
             on_stdout(pending.decode(errors="replace"))
         code = channel.recv_exit_status()
@@ -324,6 +342,15 @@ class SSHConnection:
         return CommandResult(
             code, out.decode(errors="replace"), err.decode(errors="replace")
         )
+
+    def _probe_or_give_up(
+        self, channel: paramiko.Channel, operation: str, limit: float
+    ) -> None:
+        try:
+            self.check_alive(operation, limit * 2 / 3)
+        except HostNotAnsweringError:
+            channel.close()
+            raise not_answering(self.hostname, operation, limit) from None
 
     def uname(self) -> str:
         """Return ``uname -a`` of the host, learning ``$HOME`` in the same trip."""

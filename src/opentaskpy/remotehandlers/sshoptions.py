@@ -4,7 +4,16 @@ Key selection (first match wins): ``OTF_SSH_KEY`` naming an existing file
 when the credentials have no ``keyFile``; credentials ``keyFile`` (any key
 type paramiko supports, plus PKCS#8 RSA); inline ``key`` text; ``password``
 (SFTP only); otherwise paramiko's default key discovery (``~/.ssh/id_*``).
-The SSH agent is never used.
+The SSH agent is never used. A key file is refused, as OpenSSH refuses it,
+when it belongs to the running user and group or others may access it; a
+missing or unreadable key file is reported with its path (a path is not a
+secret, only key contents are).
+
+No-progress timeout (``OTF_SSH_NO_PROGRESS_TIMEOUT``, seconds, default 60):
+how long a host may stay silent before we give up on it. It bounds our own
+sessions (keepalive probes, SFTP channel timeouts) and every OpenSSH client
+we start on a host (``ServerAliveInterval``/``ServerAliveCountMax`` and
+``ConnectTimeout`` of a host-to-host ``scp``).
 
 Algorithms: paramiko's defaults, except that AEAD ciphers (AES-GCM) and
 encrypt-then-MAC MACs are preferred when the server offers them. Both are
@@ -16,9 +25,12 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import socket
+import stat
 import threading
 
+from opentaskpy.exceptions import SSHClientError
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sshio import ReadAheadSocket
 
@@ -41,18 +53,91 @@ def load_key_text(text: str) -> paramiko.PKey:
     raise paramiko.SSHException(f"Unable to parse the inline private key: {last}")
 
 
+DEFAULT_NO_PROGRESS_TIMEOUT = 60.0
+
+
+def no_progress_timeout() -> float:
+    """Seconds a host may stay silent (``OTF_SSH_NO_PROGRESS_TIMEOUT``, default 60)."""
+    try:
+        value = float(os.environ.get("OTF_SSH_NO_PROGRESS_TIMEOUT") or 0)
+    except ValueError:
+        value = 0
+    return value if value > 0 else DEFAULT_NO_PROGRESS_TIMEOUT
+
+
+def openssh_liveness_options(timeout: float | None = None) -> str:
+    """``-o`` options bounding an OpenSSH client we start on a host.
+
+    The client gives up once the server has not answered ``ServerAlive``
+    probes for about ``timeout`` seconds (three probes), or when it cannot
+    connect within 5 s (the reference's ``ConnectTimeout``), or within
+    ``timeout`` when that is shorter.
+    """
+    timeout = timeout or no_progress_timeout()
+    interval = max(1, round(timeout / 3))
+    options = {
+        "ServerAliveInterval": interval,
+        "ServerAliveCountMax": 3,
+        "ConnectTimeout": max(1, round(min(timeout, 5))),
+    }
+    return " ".join(
+        f"-o {shlex.quote(f'{name}={value}')}" for name, value in options.items()
+    )
+
+
+class KeyFileError(SSHClientError):
+    """A private key file is missing, unreadable or readable by others."""
+
+
+def check_key_file(path: str, host: str | None = None) -> os.stat_result:
+    """Refuse a key file as OpenSSH does; return its ``stat``.
+
+    OpenSSH ignores a key file owned by the running user that group or
+    others may read or write ("UNPROTECTED PRIVATE KEY FILE"). Paths appear
+    in the messages: a path is not a secret.
+
+    Raises:
+        KeyFileError: the file is missing, unreadable or too open.
+    """
+    try:
+        st = os.stat(path)
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise KeyFileError(
+            f"Private key file {path} cannot be used: {exc.strerror or exc}",
+            host=host,
+            protocol="ssh",
+            cause=exc.strerror or str(exc),
+        ) from None
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        mode = f"{stat.S_IMODE(st.st_mode):04o}"
+        raise KeyFileError(
+            f"UNPROTECTED PRIVATE KEY FILE: permissions {mode} for {path} are "
+            "too open (group or others can access it); refusing to use it "
+            "(chmod 600 the file)",
+            host=host,
+            protocol="ssh",
+            cause="private key file readable by others",
+        )
+    return st
+
+
 _KEY_CACHE: dict[tuple[str, int, int], paramiko.PKey] = {}
 _KEY_LOCK = threading.Lock()
 
 
-def load_key_file(path: str) -> paramiko.PKey:
+def load_key_file(path: str, host: str | None = None) -> paramiko.PKey:
     """Load a private key file once per process (keyed by path, mtime, size).
 
     ``PKey.from_path`` costs ~85 ms for an RSA key (OpenSSL validates the
     key's primes on every load); executions on many hosts and transfers
     with several connections load the same file again and again.
+
+    Raises:
+        KeyFileError: see :func:`check_key_file`.
     """
-    st = os.stat(path)
+    st = check_key_file(path, host)
     cache_key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
     with _KEY_LOCK:
         key = _KEY_CACHE.get(cache_key)
@@ -112,11 +197,11 @@ def connect_kwargs(
     }
     env_key = os.environ.get("OTF_SSH_KEY")
     if env_key and os.path.isfile(env_key) and not credentials.get("keyFile"):
-        kwargs["pkey"] = load_key_file(env_key)
+        kwargs["pkey"] = load_key_file(env_key, hostname)
     elif credentials.get("keyFile"):
         # Loaded here (any type paramiko reads) so a refused key reports
         # "Authentication failed" rather than a misleading key-parsing error.
-        kwargs["pkey"] = load_key_file(credentials["keyFile"])
+        kwargs["pkey"] = load_key_file(credentials["keyFile"], hostname)
     elif credentials.get("key"):
         kwargs["pkey"] = load_key_text(credentials["key"])
     elif allow_password and credentials.get("password"):

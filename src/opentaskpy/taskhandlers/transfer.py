@@ -8,8 +8,10 @@ post-copy action, which runs only after every destination succeeded.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from opentaskpy import otflogging
@@ -21,6 +23,7 @@ from opentaskpy.exceptions import (
     FilesDoNotMeetConditionsError,
     LogWatchInitError,
     LogWatchTimeoutError,
+    OTFError,
     RemoteFileNotFoundError,
     RemoteTransferError,
 )
@@ -323,12 +326,12 @@ class Transfer(TaskHandler):
             self.logger,
         )
         if failure:
-            self._fail(failure, RemoteTransferError)
+            self._fail_from(failure, handler, self.source_remote_handler)
 
         if spec["protocol"]["name"] == "ssh" and handler.move_files_to_final_location(
             files
         ):
-            self._fail("Error moving file into final location", RemoteTransferError)
+            self._fail_from("Error moving file into final location", handler)
         if "flags" in spec and handler.create_flag_files():
             self._fail("Error creating flag files", RemoteTransferError)
         self.logger.info(f"Transferred {len(files)} files")
@@ -374,8 +377,29 @@ class Transfer(TaskHandler):
             for path, meta in files.items()
         }
 
-    def _fail(self, message: str, exception: type[Exception]) -> None:
+    def _fail(self, message: str, exception: Callable[[str], Exception]) -> None:
         raise _Done(self.return_result(1, message, exception))
+
+    def _fail_from(self, message: str, *handlers: Any) -> None:
+        """Fail with ``message`` and the cause a handler recorded, if any.
+
+        The raised :class:`RemoteTransferError` carries the handler's host,
+        protocol and cause, and its message names all three.
+        """
+        for handler in handlers:
+            detail = getattr(handler, "last_error", None)
+            if isinstance(detail, OTFError):
+                text = str(detail)
+                self._fail(
+                    text if text.startswith(message) else f"{message}: {text}",
+                    functools.partial(
+                        RemoteTransferError,
+                        host=detail.host,
+                        protocol=detail.protocol,
+                        cause=detail.cause,
+                    ),
+                )
+        self._fail(message, RemoteTransferError)
 
     def _finish(self, status: int, message: str) -> None:
         raise _Done(self.return_result(status, message))
