@@ -12,12 +12,12 @@ from pathlib import Path
 
 import paramiko
 
-from support.helpers import write_json
-from support.ssh_helpers import remote_source, transfer_def
+from support.helpers import transfer_def, write_json
+from support.ssh_helpers import cli_env, remote_source
 
 
 def _cli_env(client_env: dict, **extra: str) -> dict:
-    env = {k: v for k, v in client_env.items() if k != "OTF_LOG_LEVEL"}
+    env = cli_env(client_env)
     env.pop("OTF_SSH_RETRY_ATTEMPTS", None)  # the default policy (6 attempts)
     env.update(extra)
     return env

@@ -7,15 +7,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from support.helpers import write_json
+from support.helpers import transfer_def, write_json
 from support.ssh_faults import files_below
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.ssh_helpers import cli_env, remote_dest, remote_source
 
 SIZE = 32 * 1024 * 1024
-
-
-def _env(client_env: dict) -> dict:
-    return {k: v for k, v in client_env.items() if k != "OTF_LOG_LEVEL"}
 
 
 def _home_entries(ssh_env) -> set[str]:
@@ -37,7 +33,7 @@ def test_concurrent_runs_of_one_task_both_deliver_inside_the_directory(
         runs = list(
             pool.map(
                 lambda _: task_run(
-                    "-t", "h2h-twice", "-c", cfg_dir, env=_env(ssh_client_env)
+                    "-t", "h2h-twice", "-c", cfg_dir, env=cli_env(ssh_client_env)
                 ),
                 range(2),
             )
@@ -65,7 +61,7 @@ def test_a_failed_copy_leaves_no_temporary_file(
         remote_dest(ssh_env, "ssh2", dirs["dst"]),
     )
     write_json(cfg_dir / "transfers" / "h2h-fail.json", definition)
-    result = task_run("-t", "h2h-fail", "-c", cfg_dir, env=_env(ssh_client_env))
+    result = task_run("-t", "h2h-fail", "-c", cfg_dir, env=cli_env(ssh_client_env))
     assert result.returncode != 0
     assert files_below(dirs["dst"]) == []
     assert not (ssh_env.home / "otf").exists()
@@ -82,7 +78,7 @@ def test_stage_in_home_directory_keeps_the_reference_behaviour(
         remote_dest(ssh_env, "ssh2", dirs["dst"], stageInHomeDirectory=True),
     )
     write_json(cfg_dir / "transfers" / "h2h-home.json", definition)
-    result = task_run("-t", "h2h-home", "-c", cfg_dir, env=_env(ssh_client_env))
+    result = task_run("-t", "h2h-home", "-c", cfg_dir, env=cli_env(ssh_client_env))
     assert result.returncode == 0, result.stderr[-3000:]
     assert files_below(dirs["dst"]) == ["r.txt"]
     staging = ssh_env.home / "otf" / "h2h-home"

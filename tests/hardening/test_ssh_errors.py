@@ -15,18 +15,14 @@ import pytest
 
 from opentaskpy.exceptions import RemoteTransferError
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import write_json
+from support.helpers import transfer_def, write_json
 from support.ssh_faults import files_below, small_tmpfs
 from support.ssh_helpers import (
+    cli_env,
     remote_dest,
     remote_source,
     run_killing_host,
-    transfer_def,
 )
-
-
-def _env(client_env: dict) -> dict:
-    return {k: v for k, v in client_env.items() if k != "OTF_LOG_LEVEL"}
 
 
 def _errors(stderr: str) -> list[str]:
@@ -61,7 +57,7 @@ def test_full_destination_disk_says_enospc_and_leaves_nothing(
             remote_source(ssh_env, "ssh1", dirs["src"], r"big\.bin"), dest
         )
         write_json(cfg_dir / "transfers" / "enospc.json", definition)
-        result = task_run("-t", "enospc", "-c", cfg_dir, env=_env(ssh_client_env))
+        result = task_run("-t", "enospc", "-c", cfg_dir, env=cli_env(ssh_client_env))
         left = files_below(full)
     assert result.returncode != 0
     host = ssh_env.hosts["ssh2"].address
@@ -109,7 +105,9 @@ def test_host_key_refusal_inside_host_to_host_copy_is_named(
         cfg_dir / "transfers" / "h2h-hostkey.json", _strict_h2h(ssh_env, dirs, tmp_path)
     )
     with _transfer_user_knows_no_hosts(ssh_env, tmp_path):
-        result = task_run("-t", "h2h-hostkey", "-c", cfg_dir, env=_env(ssh_client_env))
+        result = task_run(
+            "-t", "h2h-hostkey", "-c", cfg_dir, env=cli_env(ssh_client_env)
+        )
     assert result.returncode != 0
     dest_host = ssh_env.hosts["ssh2"]
     assert any(
@@ -153,7 +151,7 @@ def test_lost_sftp_destination_connection_has_a_cause(
     )
     write_json(cfg_dir / "transfers" / "sftp-lost.json", definition)
     result, killed = run_killing_host(
-        lambda: task_run("-t", "sftp-lost", "-c", cfg_dir, env=_env(ssh_client_env)),
+        lambda: task_run("-t", "sftp-lost", "-c", cfg_dir, env=cli_env(ssh_client_env)),
         ssh_env.hosts["sftp"],
         dirs["dst"],
         after_bytes=1024 * 1024,
@@ -205,7 +203,7 @@ def test_silent_server_is_named_not_no_existing_session(
         source["protocol"]["port"] = port
         local = {"directory": str(tmp_path), "protocol": {"name": "local"}}
         write_json(cfg_dir / "transfers" / "silent.json", transfer_def(source, local))
-        env = _env(ssh_client_env)
+        env = cli_env(ssh_client_env)
         env["OTF_SSH_RETRY_ATTEMPTS"] = "1"
         result = task_run("-t", "silent", "-c", cfg_dir, env=env)
     assert result.returncode != 0

@@ -11,22 +11,15 @@ import contextlib
 
 import psutil
 
-from support.helpers import write_json
-from support.ssh_faults import (
-    HostFreezer,
-    largest_file_below,
-    user_processes,
-    wait_until,
-)
-from support.ssh_helpers import remote_dest, remote_source, transfer_def
+from support.helpers import transfer_def, wait_for, write_json
+from support.ssh_faults import HostFreezer, largest_file_below, user_processes
+from support.ssh_helpers import cli_env, remote_dest, remote_source
 
 BIG = 512 * 1024 * 1024
 
 
 def _env(client_env: dict) -> dict:
-    env = {k: v for k, v in client_env.items() if k != "OTF_LOG_LEVEL"}
-    env["OTF_SSH_NO_PROGRESS_TIMEOUT"] = "4"
-    return env
+    return {**cli_env(client_env), "OTF_SSH_NO_PROGRESS_TIMEOUT": "4"}
 
 
 def test_frozen_destination_ends_host_to_host_copy_without_orphans(
@@ -59,7 +52,7 @@ def test_frozen_destination_ends_host_to_host_copy_without_orphans(
                 if copy_target in line or f" {dest_host.address} " in f" {line} "
             ]
 
-        no_orphans = wait_until(lambda: not source_copies())
+        no_orphans = wait_for(lambda: not source_copies())
     finally:
         freezer.thaw()
     assert freezer.froze.is_set()

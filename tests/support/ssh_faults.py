@@ -102,16 +102,6 @@ def user_processes(uid: int) -> list[str]:
     return lines
 
 
-def wait_until(condition: Callable[[], bool], limit: float = 20) -> bool:
-    """Poll ``condition`` until true or ``limit`` seconds passed; its last value."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 @contextlib.contextmanager
 def small_tmpfs(env: SSHTestEnv, path: Path, size: str = "4m") -> Iterator[Path]:
     """Mount a tmpfs of ``size`` at ``path``, owned by the test user."""

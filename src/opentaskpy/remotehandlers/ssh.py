@@ -31,7 +31,10 @@ from opentaskpy.remotehandlers.ssh_utils import (
 )
 from opentaskpy.remotehandlers.sshconn import SSHConnection
 from opentaskpy.remotehandlers.sshdest import SSHReceiving
-from opentaskpy.remotehandlers.ssherrors import HostNotAnsweringError
+from opentaskpy.remotehandlers.ssherrors import (
+    HostNotAnsweringError,
+    quiet_transport_errors,
+)
 from opentaskpy.remotehandlers.sshoptions import openssh_liveness_options
 from opentaskpy.verbosity import VERBOSE2
 
@@ -86,9 +89,9 @@ class SSHTransfer(SSHReceiving):
         task_id = spec.get("task_id")
         self.logger = init_logging(__name__, task_id, self.TASK_TYPE)
         self.ssh_client = paramiko.SSHClient()
-        self.ssh_client.set_log_channel(
-            f"opentaskpy.remotehandlers.ssh.{task_id}.paramiko.transport"
-        )
+        log_channel = f"opentaskpy.remotehandlers.ssh.{task_id}.paramiko.transport"
+        self.ssh_client.set_log_channel(log_channel)
+        quiet_transport_errors(log_channel)
         setup_host_key_validation(self.ssh_client, spec, self.logger)
         self.spec.setdefault("createDirectoryIfNotExists", False)
         self._conn: SSHConnection | None = None

@@ -163,6 +163,7 @@ class SSHConnection:
         client = paramiko.SSHClient()
         if self.log_channel:
             client.set_log_channel(self.log_channel)
+        quiet_transport_errors(self.log_channel)
         setup_host_keys(client, self.protocol, self.logger)
         return client
 
@@ -199,7 +200,6 @@ class SSHConnection:
                 self.client.close()
                 self.client = self._new_client()
             attempts += 1
-            quiet_transport_errors(self.client)
             try:
                 try:
                     self.client.connect(**kwargs)

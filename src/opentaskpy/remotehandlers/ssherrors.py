@@ -12,7 +12,6 @@ import logging
 import threading
 
 from opentaskpy.exceptions import ErrorClass, SSHClientError
-from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sshoptions import KeyFileError, no_progress_timeout
 
 __all__ = [
@@ -59,9 +58,14 @@ _quieted: set[str] = set()
 _quiet_lock = threading.Lock()
 
 
-def quiet_transport_errors(client: paramiko.SSHClient) -> None:
-    """Install :class:`_TransportErrorsToDebug` on ``client``'s log channel."""
-    name = getattr(client, "_log_channel", None) or "paramiko.transport"
+def quiet_transport_errors(name: str | None) -> None:
+    """Install :class:`_TransportErrorsToDebug` on a paramiko log channel.
+
+    Args:
+        name: the channel given to ``set_log_channel`` (``None``: paramiko's
+            default ``paramiko.transport``).
+    """
+    name = name or "paramiko.transport"
     with _quiet_lock:
         if name not in _quieted:
             _quieted.add(name)
