@@ -80,6 +80,13 @@ def _scp_remote(user: str, host: str, path: str) -> str:
     return shlex.quote(f"{user}@{host}:{escaped}")
 
 
+def _fault_host(cause: str, runner: str, peer: str, destination: str) -> str:
+    """Return the host a copy failed on: full disk, silent peer, else the runner."""
+    if "ENOSPC" in cause:
+        return destination
+    return peer if peer in cause else runner
+
+
 class SSHTransfer(SSHReceiving):
     """SSH source or destination."""
 
@@ -158,7 +165,7 @@ class SSHTransfer(SSHReceiving):
     # -- host-to-host copies ----------------------------------------------
 
     def _run_copy(
-        self, conn: SSHConnection, command: str, peer: str, dest_host: str
+        self, conn: SSHConnection, command: str, peer: str
     ) -> tuple[int, str]:
         """Run a host-to-host ``scp`` on ``conn``'s host; (rc, cause).
 
@@ -216,12 +223,14 @@ class SSHTransfer(SSHReceiving):
             f"{openssh_liveness_options()} -- {sources} {shlex.quote(staging)}"
         )
         self.expect_files(files)
-        rc, cause = self._run_copy(self.connection(), command, peer, self.host)
+        rc, cause = self._run_copy(self.connection(), command, peer)
         if rc:
             cause = self.explain_failure(cause)
             self.discard_received()
             return self._failed(
-                f"Host-to-host copy (scp) from {peer} to {self.host} failed", cause
+                f"Host-to-host copy (scp) from {peer} to {self.host} failed",
+                cause,
+                host=_fault_host(cause, self.host, peer, self.host),
             )
         return 0
 
@@ -243,7 +252,9 @@ class SSHTransfer(SSHReceiving):
             source = self.connection()
             _, staging = dest_remote_handler.prepare_receiving()
         except Exception as exc:  # noqa: BLE001 - e.g. destination unreachable
-            return self._failed(f"Unable to prepare the transfer to {peer}", exc)
+            return self._failed(
+                f"Unable to prepare the transfer to {peer}", exc, host=peer
+            )
         dest_protocol = remote_spec.get("protocol") or {}
         creds = dest_protocol.get("credentials") or {}
         user = creds.get("transferUsername") or creds["username"]
@@ -255,13 +266,13 @@ class SSHTransfer(SSHReceiving):
             f"{openssh_liveness_options()} -- {paths} {target}"
         )
         dest_remote_handler.expect_files(files)
-        rc, cause = self._run_copy(source, command, peer, peer)
+        rc, cause = self._run_copy(source, command, peer)
         if rc:
             cause = dest_remote_handler.explain_failure(cause)
             dest_remote_handler.discard_received()
             self._failed(
-                f"Host-to-host copy (scp) from {self.host} to {peer} failed", cause
+                f"Host-to-host copy (scp) from {self.host} to {peer} failed",
+                cause,
+                host=_fault_host(cause, self.host, peer, peer),
             )
-            assert self.last_error is not None
-            self.last_error.host = peer
         return rc

@@ -260,6 +260,8 @@ class SSHConnection:
             raise not_answering(self.hostname, operation, timeout)
         try:
             probe = transport.open_session(timeout=timeout)
+        except paramiko.ChannelException:
+            return  # refused: the host answered
         except Exception:  # noqa: BLE001 - timed out or the transport died
             raise not_answering(self.hostname, operation, timeout) from None
         probe.close()

@@ -54,10 +54,16 @@ class SSHReceiving(SFTPBackedTransfer):
             self._run_dir = sshstaging.run_directory(self.spec["directory"])
         return self._run_dir
 
-    def _failed(self, message: str, exc: BaseException | str) -> int:
-        """Log one line naming host, operation and cause; remember it; 1."""
+    def _failed(
+        self, message: str, exc: BaseException | str, host: str | None = None
+    ) -> int:
+        """Log one line naming host, operation and cause; remember it; 1.
+
+        ``host`` is the host at fault when it is not this end's.
+        """
         cause = exc if isinstance(exc, str) else describe_error(exc)
-        host = exc.host if isinstance(exc, OTFError) and exc.host else self.host
+        if host is None:
+            host = exc.host if isinstance(exc, OTFError) and exc.host else self.host
         self.logger.error(f"[{self.host}] {message}: {cause}")
         self.last_error = RemoteTransferError(
             f"{message}: {cause}", host=host, protocol="ssh", cause=cause
