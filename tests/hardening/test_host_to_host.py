@@ -5,6 +5,8 @@ disturbs another, and no temporary file outlives a run.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from support.helpers import transfer_def, write_json
@@ -84,3 +86,31 @@ def test_stage_in_home_directory_keeps_the_reference_behaviour(
     staging = ssh_env.home / "otf" / "h2h-home"
     assert staging.is_dir() and os.listdir(staging) == []
     assert f"{staging}/" in result.stderr  # the scp target was ~/otf/<task>/
+
+
+def test_a_killed_runs_receiving_directory_is_removed_by_the_next_run(
+    ssh_env, dirs, cfg_dir, task_run, ssh_client_env, needs_host_to_host
+):
+    dead_owner = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from opentaskpy.remotehandlers import owner; print(owner.tag())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    debris = ssh_env.make_dir(
+        dirs["dst"].parent.name, "dst", f".otf-run.{dead_owner}.otf-partial"
+    )
+    ssh_env.write_file(debris / "half.bin", b"x" * 1000)
+    ssh_env.write_file(dirs["src"] / "n.txt", "n")
+    definition = transfer_def(
+        remote_source(ssh_env, "ssh1", dirs["src"], r"n\.txt"),
+        remote_dest(ssh_env, "ssh2", dirs["dst"]),
+    )
+    write_json(cfg_dir / "transfers" / "h2h-debris.json", definition)
+    result = task_run("-t", "h2h-debris", "-c", cfg_dir, env=cli_env(ssh_client_env))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert files_below(dirs["dst"]) == ["n.txt"]

@@ -36,7 +36,11 @@ def needs_root(ssh_env) -> None:
         pytest.skip("mounting a tmpfs needs root")
 
 
-@pytest.mark.parametrize("in_home", [False, True], ids=["in-directory", "in-home"])
+@pytest.mark.parametrize(
+    ("source_host", "in_home"),
+    [("ssh1", False), ("ssh1", True), ("local", False)],
+    ids=["host-to-host", "host-to-host-in-home", "from-worker"],
+)
 def test_full_destination_disk_says_enospc_and_leaves_nothing(
     ssh_env,
     dirs,
@@ -45,18 +49,24 @@ def test_full_destination_disk_says_enospc_and_leaves_nothing(
     ssh_client_env,
     needs_host_to_host,
     needs_root,
+    source_host,
     in_home,
 ):
     ssh_env.write_file(dirs["src"] / "big.bin", os.urandom(8 * 1024 * 1024))
+    if source_host == "local":
+        source = {
+            "directory": str(dirs["src"]),
+            "fileRegex": r"big\.bin",
+            "protocol": {"name": "local"},
+        }
+    else:
+        source = remote_source(ssh_env, source_host, dirs["src"], r"big\.bin")
     full = dirs["dst"] / "full"
     with small_tmpfs(ssh_env, full, "4m"):
         dest = remote_dest(ssh_env, "ssh2", full)
         if in_home:
             dest["stageInHomeDirectory"] = True
-        definition = transfer_def(
-            remote_source(ssh_env, "ssh1", dirs["src"], r"big\.bin"), dest
-        )
-        write_json(cfg_dir / "transfers" / "enospc.json", definition)
+        write_json(cfg_dir / "transfers" / "enospc.json", transfer_def(source, dest))
         result = task_run("-t", "enospc", "-c", cfg_dir, env=cli_env(ssh_client_env))
         left = files_below(full)
     assert result.returncode != 0

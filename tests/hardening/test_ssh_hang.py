@@ -12,7 +12,12 @@ import contextlib
 import psutil
 
 from support.helpers import transfer_def, wait_for, write_json
-from support.ssh_faults import HostFreezer, largest_file_below, user_processes
+from support.ssh_faults import (
+    HostFreezer,
+    files_below,
+    largest_file_below,
+    user_processes,
+)
 from support.ssh_helpers import cli_env, remote_dest, remote_source
 
 BIG = 512 * 1024 * 1024
@@ -64,6 +69,10 @@ def test_frozen_destination_ends_host_to_host_copy_without_orphans(
     ), result.stderr[-3000:]
     assert no_orphans, source_copies()
     assert not (dirs["dst"] / "big.bin").exists()
+    # The silent host kept the receiving directory; the next run removes it.
+    rerun = task_run("-t", "hang-h2h", "-c", cfg_dir, env=_env(ssh_client_env))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert files_below(dirs["dst"]) == ["big.bin"]
 
 
 def test_frozen_host_ends_an_ssh_execution(

@@ -84,6 +84,9 @@ class SSHReceiving(SFTPBackedTransfer):
         staging = self.get_staging_directory()
         if not self._stages_in_home():
             self._ensure_directory(fs)
+            sshstaging.remove_abandoned_run_directories(
+                fs, self.spec["directory"], self.logger
+            )
         fs.makedirs(staging.rstrip("/"))
         self._discarded = False
         return fs, staging

@@ -1,13 +1,14 @@
 """Where an SSH destination receives files before publishing, and why it failed.
 
 By default every run receives its files in a private hidden directory
-inside the destination directory (``{directory}/.otf-run.{pid}.{hex}.otf-partial/``):
+inside the destination directory (``{directory}/.otf-run.{owner}.otf-partial/``):
 the data is written once, on the destination's file system, and each file
 is then renamed into place (atomic, no copy). Two runs never share it. With
 ``stageInHomeDirectory: true`` on the destination the reference's
 ``$HOME/otf/{task_id}/`` of the login user is used instead (for a user who
 may not create entries in the destination directory); files then cross
-file systems with ``mv``.
+file systems with ``mv``. A killed run's directory is removed by the
+next run that receives into the same directory once its owner is dead.
 
 The describe functions turn what OpenSSH printed into one cause in words.
 """
@@ -15,12 +16,11 @@ The describe functions turn what OpenSSH printed into one cause in words.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import secrets
 import shlex
+from logging import Logger
 
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers import fileops, owner
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.sshconn import SSHConnection
 
@@ -30,14 +30,34 @@ RUN_DIRECTORY_PREFIX = ".otf-run."
 def run_directory(directory: str) -> str:
     """Return a new private receiving directory inside ``directory`` (with ``/``).
 
-    Hidden, and named like the other temporary files (pid for clean-up of a
-    dead run's leftovers, random part so concurrent runs never collide).
+    Hidden, and named like every other temporary name
+    (``.otf-run.{owner}.otf-partial``): the owner tag is unique per call and
+    lets a later run remove the directory once its writer is dead.
     """
-    name = (
-        f"{RUN_DIRECTORY_PREFIX}{os.getpid()}.{secrets.token_hex(6)}"
-        f"{fileops.PARTIAL_SUFFIX}"
-    )
-    return fileops.join(directory, name) + "/"
+    return fileops.join(directory, fileops.temporary_name("otf-run")) + "/"
+
+
+def remove_abandoned_run_directories(
+    fs: SFTPFileSystem, directory: str, logger: Logger
+) -> None:
+    """Remove receiving directories of dead (killed) runs in ``directory``.
+
+    The rule is the one for partial files (:mod:`.owner`): a live run's
+    directory, on this worker or another, is left alone.
+    """
+    try:
+        entries = fs.listdir_attr(directory)
+    except OSError:
+        return
+    for name, st in entries:
+        if not (st.is_dir and name.startswith(RUN_DIRECTORY_PREFIX)):
+            continue
+        temporary, writer = fileops.temporary_owner(name)
+        if temporary and owner.is_abandoned(writer, st.modified_time):
+            remove_run_directory(fs, fileops.join(directory, name))
+            logger.info(
+                f"[{fs.host}] Removed the receiving directory {name} of a dead run"
+            )
 
 
 def remove_run_directory(fs: SFTPFileSystem, path: str) -> None:
