@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from benchlib import context, local, remote  # noqa: E402
+from benchlib import context, local, records, remote  # noqa: E402
 from benchlib.context import BATCH_ENV, Context, Mode  # noqa: E402
 from benchlib.core import Verdict, Workload, run_workload, stderr_log  # noqa: E402
 from benchlib.data import DataFile, ManyFiles, MiB  # noqa: E402
@@ -44,10 +44,10 @@ MODES = {
     "quick": Mode("quick", 2, [64 * MiB], 1000, 4096, 0.5, fast_reps=3),
     "full": Mode("full", 3, [64 * MiB, 1024 * MiB], 1000, 4096, 0.5, fast_reps=7),
 }
-LOCAL_KEYS = ["startup", "batch-chain", "batch-fan", "local-big"]
+LOCAL_KEYS = ["startup", "batch-chain", "batch-fan", "local-big", "records"]
 REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big"]
 # Workloads whose runs take about a second or less (see Mode.fast_reps).
-FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec")
+FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec", "records-")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -115,6 +115,7 @@ def build_workloads(
         "batch-chain": lambda: [local.batch_chain(ctx)],
         "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],
         "local-big": lambda: [local.local_big(ctx, big)],
+        "records": lambda: [records.records_startup(ctx), records.records_batch(ctx)],
     }
     if ssh_env is not None:
         remote.ensure_host_aliases(ssh_env)

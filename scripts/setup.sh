@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this checkout: a virtualenv in .venv with opentaskpy installed.
 #   scripts/setup.sh          runtime only (enough for the examples)
-#   scripts/setup.sh --test   also system tools (sshd, gpg, ps), test deps and addons
+#   scripts/setup.sh --test   also system tools (sshd, gpg, ps, postgresql), test deps
+#                             and addons
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ install_system_packages() {
   command -v useradd >/dev/null 2>&1 || need+=(passwd)
   # Graphviz renders otf-batch-validator --graph svg (its test draws a real picture).
   command -v dot >/dev/null 2>&1 || need+=(graphviz)
+  command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+  # The run-record tests start a real PostgreSQL server (initdb in a temp dir).
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
   [ ${#need[@]} -eq 0 ] && return
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo -n"

@@ -8,6 +8,8 @@ test (``OTF_VALIDATION_CACHE=0``, also for the ``task_run`` fixture's CLI
 runs) unless the test turns it on. Subprocesses started with a stripped
 ``OTF_*`` environment still have it on, so ``XDG_CACHE_HOME`` points at a
 per-session directory: the suite never writes to the real ``~/.cache``.
+Likewise ``XDG_STATE_HOME`` (where run records and overlap locks live by
+default) points at a per-session directory: never ``~/.local/state``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def session_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(cache_home))
         yield cache_home
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``XDG_STATE_HOME`` (run records, overlap locks) at this session."""
+    state_home = tmp_path_factory.mktemp("xdg-state-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(state_home))
+        yield state_home
 
 
 @pytest.fixture(autouse=True)

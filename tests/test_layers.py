@@ -4,7 +4,7 @@ Layers, top to bottom (a module may import its own layer and those below):
 
     entry points (cli, __main__) -> task runner (taskrun) -> task handlers
     -> protocol handlers (remotehandlers) -> configuration (config, filters,
-    plugins) -> base (otflogging, exceptions, redaction, progress, verbosity,
+    plugins) -> run records (runs, with its own otf-runs command) -> base (otflogging, exceptions, redaction, progress, verbosity,
     and any module not placed in a layer yet)
 
 What counts as an import: every ``import``/``from ... import`` statement of
@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "configuration",
         ("opentaskpy.config", "opentaskpy.filters", "opentaskpy.plugins"),
     ),
+    ("run records", ("opentaskpy.runs",)),
 ]
 BASE = "base"
 

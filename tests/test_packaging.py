@@ -157,7 +157,8 @@ def test_every_third_party_import_in_src_is_declared() -> None:
         for name in imported
         if name not in sys.stdlib_module_names and name != "opentaskpy"
     }
-    optional = {"psutil"}  # the "memory" extra (OTF_LOG_MEMORY_USAGE)
+    # Optional extras: "memory" (OTF_LOG_MEMORY_USAGE), "postgres" (run store).
+    optional = {"psutil", "psycopg"}
     distributions = importlib.metadata.packages_distributions()
     declared = _declared_dependencies()
     missing = {

@@ -92,6 +92,8 @@ class Context:
         # The validation cache lives in the run's temp dir, not in ~/.cache;
         # the warm-up run of each case fills it, as a scheduler's first run does.
         env["OTF_VALIDATION_CACHE_DIR"] = str(self.root / "validation-cache")
+        # Run records (on by default, as for a user) also stay in the temp dir.
+        env["XDG_STATE_HOME"] = str(self.root / "state")
         if SRC_OVERRIDE is not None:
             env["PYTHONPATH"] = SRC_OVERRIDE
         self.base_env = env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from opentaskpy import otflogging
@@ -64,6 +65,11 @@ class TaskRun:
         self.check_steps = check_steps
         self.task_file: str | None = None
         self.failure_reason: str | None = None
+        #: The exception that failed the handler, if one did.
+        self.error: BaseException | None = None
+        #: Called as ``on_start(task_type, definition)`` once the definition is
+        #: valid, before the handler is built (run records and the lock).
+        self.on_start: Callable[[str, dict], None] | None = None
         self.config_loader = ConfigLoader(config_dir)
 
     def run(self) -> bool:
@@ -115,6 +121,8 @@ class TaskRun:
                 # mode (upstream quirk, cli.md §1.4).
                 self.logger.info("Noop set, exiting")
                 return True
+            if self.on_start is not None:
+                self.on_start(task_type, definition)
             retrying = self._retrying(task_type, global_variables, definition)
             if retrying is not None:
                 result = retrying
@@ -123,6 +131,7 @@ class TaskRun:
                 try:
                     result = bool(handler.run())
                 except Exception as exc:
+                    self.error = exc
                     # For failures reported through return_result the handler
                     # has already marked the exception handled and this just
                     # returns; anything else is re-raised as a plain Exception.

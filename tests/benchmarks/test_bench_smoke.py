@@ -26,6 +26,8 @@ LOCAL_ROWS = {
     "batch-chain",
     "batch-fan",
     "local-big 1MiB",
+    "records-startup",
+    "records-batch",
 }
 SSH_ROWS = {"ssh-exec", "sftp-many 20x4KiB", "sftp-big 1MiB", "ssh-big 1MiB"}
 

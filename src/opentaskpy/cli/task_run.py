@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from opentaskpy import otflogging
 from opentaskpy.cli.extras import add_version_option, list_tasks, require_task_id
@@ -97,12 +97,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    """Parse the command line, run the task, exit 1 on failure."""
+    """Parse the command line, run the task (recorded), exit 1 on failure."""
     parser = _parser()
     args = parser.parse_args()
     require_task_id(parser, args, "list")
     if args.list:
         sys.exit(list_tasks(args.configDir or CONFIG_PATH))
+    from opentaskpy.runs.recorder import recording
+
+    config_dir = args.configDir or CONFIG_PATH
+    with recording(args.taskId, config_dir, args.noop, args.runId) as record:
+        _main(args, record)
+
+
+def _main(args: argparse.Namespace, record: Any) -> None:
+    """Run the task of ``args``; ``record`` is its run record."""
     # Schedulers stop jobs with SIGTERM. Turning it into SystemExit lets the
     # batch and execution handlers kill the commands they started (which run
     # in their own sessions) and lets transfers remove partial files.
@@ -140,6 +149,8 @@ def main() -> None:
     try:
         noop = "OTF_NOOP" in os.environ
         task_run = TaskRun(args.taskId, config_dir, noop=noop, check_steps=noop)
+        task_run.on_start = record.started
+        record.task_run = task_run
     except Exception as exc:
         otflogging.close_log_file(logger, False)
         _fail(exc, config_dir, args.taskId, show_traceback)
@@ -204,8 +215,11 @@ def _terminate(signum: int, _frame: object) -> NoReturn:
 # costs every successful run several milliseconds of start-up.
 
 
-def _error_line(message: str, task_id: str) -> None:
+def _error_line(message: str, task_id: str, exc: BaseException | None = None) -> None:
     from opentaskpy.cli.error_report import emit_error_line
+    from opentaskpy.runs.recorder import note_failure
+
+    note_failure(message, exc)
 
     emit_error_line(PROG, message, task_id)
 
@@ -221,8 +235,11 @@ def _fail(
     """Print the one-line description; re-raise at DEBUG level, else exit 1."""
     from opentaskpy.cli.error_report import ErrorContext, describe_error
 
+    if getattr(exc, "otf_plain_line", False):  # run store and lock: said in full
+        _error_line(str(exc), task_id, exc)
+        sys.exit(1)
     ctx = ErrorContext(config_dir, task_id, task_file=task_file, definition=definition)
-    _error_line(describe_error(exc, ctx), task_id)
+    _error_line(describe_error(exc, ctx), task_id, exc)
     if show_traceback:
         raise exc
     sys.exit(1)

@@ -19,6 +19,7 @@ from opentaskpy.config.batch_spec import dependencies_of, find_cycle
 from opentaskpy.config.validation_cache import find_violation
 from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
+from opentaskpy.runs.steps import step_finished, step_started
 from opentaskpy.taskhandlers import batchsteps, steprunner
 from opentaskpy.taskhandlers.execution import Execution
 from opentaskpy.taskhandlers.retry import RetryPolicy
@@ -320,7 +321,12 @@ class Batch(TaskHandler):
             event: the first attempt's kill event (set on timeout or batch kill).
             unit: the foreach instance to run (``None``: the step itself).
         """
-        steprunner.run_unit(self, batch_task, unit or batch_task, event)
+        target = unit or batch_task
+        record = step_started(self, batch_task, target)
+        try:
+            steprunner.run_unit(self, batch_task, target, event)
+        finally:
+            step_finished(record, target["status"])
 
     def finish_unit(
         self, entry: dict, unit: dict, status: str, event: threading.Event

@@ -1,0 +1,43 @@
+"""Fixtures of the run-record tests: a real PostgreSQL server, a config dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    start_server,
+    stop_server,
+)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session (skips when it cannot start)."""
+    try:
+        server = start_server()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL test servers unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """The URL of a fresh database of the test server."""
+    return pg_server.create_database()
+
+
+@pytest.fixture
+def runs_cfg(tmp_path: Path) -> Path:
+    """A config directory with an empty variables file."""
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "variables.json.j2").write_text("{}")
+    return cfg
