@@ -175,3 +175,29 @@ def test_tables_fit_the_terminal(runs_cfg: Path, tmp_path: Path, task_run) -> No
     assert len(lines) == 2
     assert all(len(line) <= 100 for line in lines)
     assert lines[1].endswith("…")
+
+
+def test_foreach_instances_recorded(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+    db = tmp_path / "runs.sqlite3"
+    write_execution(runs_cfg, "region", "test {{ item }} != bad")
+    write_json(
+        runs_cfg / "regions.json",
+        {
+            "type": "batch",
+            "tasks": [{"order_id": 1, "task_id": "region", "foreach": ["eu", "bad"]}],
+        },
+    )
+    result = task_run(
+        "-t", "regions", "-c", runs_cfg, "-r", "fe", env={"OTF_RUNS_DB": str(db)}
+    )
+    assert result.returncode == 1
+    shown = otf_runs_json(runs_env(db), "show", "fe")
+    by_id = {step["id"].rsplit(".", 1)[-1]: step for step in shown["steps"]}
+    assert set(by_id) == {"1#1", "1#2"}
+    assert by_id["1#1"]["outcome"] == "success"
+    assert by_id["1#2"]["outcome"] == "failed"
+    assert by_id["1#2"]["error_class"] == "execution"
+    for step in by_id.values():
+        assert step["task_id"] == "region" and step["order_id"] == 1
+    assert by_id["1#1"]["definition_sha256"] != by_id["1#2"]["definition_sha256"]
+    assert by_id["1#2"]["log_file"].endswith("_E_region.2_failed.log")
