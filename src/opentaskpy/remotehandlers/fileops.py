@@ -42,6 +42,9 @@ class FileStat(NamedTuple):
     size: int
     modified_time: float
     is_dir: bool = False
+    #: Why a listed entry could not be resolved (a symlink loop, a dangling
+    #: link: ``listing.DANGLING``, no permission); empty for a usable entry.
+    error: str = ""
 
     @staticmethod
     def from_mode(size: int | None, mtime: float | None, mode: int | None) -> FileStat:
@@ -70,7 +73,11 @@ class FileSystem(ABC):
 
     @abstractmethod
     def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
-        """List a directory with attributes in one call; raise if it is missing."""
+        """List a directory with attributes in one call; raise if it is missing.
+
+        Links are followed; an entry that cannot be resolved is listed with
+        :attr:`FileStat.error` set instead of raising.
+        """
 
     #: ``write_chunks`` checks the written file's size itself (so
     #: :func:`publish` need not stat it again).
@@ -154,25 +161,17 @@ def apply_rename(name: str, rename: dict | None) -> str:
     return re.sub(rename["pattern"], rename["sub"], name)
 
 
-def list_matching(fs: FileSystem, directory: str, file_pattern: str) -> dict:
+def list_matching(
+    fs: FileSystem, directory: str, file_pattern: str, logger: Logger | None = None
+) -> dict:
     """List ``directory`` and keep names that match ``file_pattern``.
 
-    Matching is ``re.match`` (anchored at the start only), as in the reference.
-    A missing directory yields no files.
-
-    Returns:
-        ``{"{directory}/{name}": {"size": int, "modified_time": float}}``
+    Kept here for existing callers; see
+    :func:`opentaskpy.remotehandlers.listing.list_matching`.
     """
-    try:
-        entries = fs.listdir_attr(directory)
-    except FileNotFoundError:
-        return {}
-    regex = re.compile(file_pattern)
-    return {
-        f"{directory}/{name}": {"size": st.size, "modified_time": st.modified_time}
-        for name, st in sorted(entries)
-        if regex.match(name)
-    }
+    from opentaskpy.remotehandlers.listing import list_matching as listing
+
+    return listing(fs, directory, file_pattern, logger)
 
 
 #: Suffix of every temporary name (see :func:`temporary_name`).

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops, streaming
+from opentaskpy.remotehandlers import fileops, listing, streaming
 from opentaskpy.remotehandlers.localfs import LocalFileSystem
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 
@@ -56,7 +56,7 @@ class LocalTransfer(RemoteTransferHandler):
         directory = directory or self.spec["directory"]
         file_pattern = file_pattern or self.spec["fileRegex"]
         self.logger.info(f"Listing files in {directory} matching {file_pattern}")
-        files = fileops.list_matching(self.fs, directory, file_pattern)
+        files = listing.list_matching(self.fs, directory, file_pattern, self.logger)
         self.logger.info(f"Found {len(files)} files in {directory}")
         return files
 

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
+from opentaskpy.remotehandlers.listing import DANGLING
 from opentaskpy.remotehandlers.localcopy import copy_file
 from opentaskpy.safewrite import open_for_write
 
@@ -28,20 +29,17 @@ class LocalFileSystem(FileSystem):
         return FileStat.from_mode(st.st_size, st.st_mtime, st.st_mode)
 
     def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
-        """Entries of ``directory`` with attributes; vanished entries are skipped."""
+        """Entries of ``directory`` with attributes (links followed).
+
+        Vanished entries are skipped; entries that cannot be resolved (a
+        symlink loop, a dangling link) carry :attr:`FileStat.error`.
+        """
         entries = []
         with os.scandir(directory) as scan:
             for entry in scan:
-                try:
-                    st = entry.stat()
-                except FileNotFoundError:
-                    continue  # deleted meanwhile, or a dangling link
-                entries.append(
-                    (
-                        entry.name,
-                        FileStat.from_mode(st.st_size, st.st_mtime, st.st_mode),
-                    )
-                )
+                st = _entry_stat(entry)
+                if st is not None:
+                    entries.append((entry.name, st))
         return entries
 
     def put(self, local_path: str, remote_path: str) -> None:
@@ -101,3 +99,20 @@ class LocalFileSystem(FileSystem):
             return os.pathconf(directory, "PC_NAME_MAX")
         except (OSError, ValueError):
             return super().name_max(directory)
+
+
+def _entry_stat(entry: os.DirEntry[str]) -> FileStat | None:
+    """Return the entry's attributes following links; ``None`` if it vanished."""
+    try:
+        st = entry.stat()
+    except OSError as exc:
+        try:
+            is_link = entry.is_symlink()
+        except OSError:
+            return None
+        if isinstance(exc, FileNotFoundError):
+            if not is_link or not os.path.lexists(entry.path):
+                return None  # deleted while listing
+            return FileStat(0, 0.0, error=DANGLING)
+        return FileStat(0, 0.0, error=exc.strerror or type(exc).__name__)
+    return FileStat.from_mode(st.st_size, st.st_mtime, st.st_mode)

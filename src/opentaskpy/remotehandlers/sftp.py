@@ -55,7 +55,9 @@ class SFTPTransfer(SFTPBackedTransfer):
         """
         if self._fs is not None and self._conn is not None and self._conn.is_active():
             try:
-                self._fs.sftp.listdir(".")
+                # One round trip; listdir would also decode every name in
+                # the home directory (strict UTF-8) and fail on an odd one.
+                self._fs.sftp.stat(".")
                 return
             except Exception as exc:  # noqa: BLE001 - any failure means reconnect
                 self.logger.warning(

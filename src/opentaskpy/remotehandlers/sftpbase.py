@@ -12,10 +12,10 @@ import glob
 import logging
 import os
 import posixpath
-import re
 
 from opentaskpy.exceptions import OTFError
-from opentaskpy.remotehandlers import fileops, streaming
+from opentaskpy.names import NameMatcher, escape_name, wire
+from opentaskpy.remotehandlers import fileops, listing, streaming
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 
@@ -57,7 +57,7 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         if fs.stat(directory) is None:
             self.logger.error(f"[{self.host}] Directory {directory} does not exist")
             return {}
-        files = fileops.list_matching(fs, directory, file_pattern)
+        files = listing.list_matching(fs, directory, file_pattern, self.logger)
         self.logger.info(
             f"Found {len(files)} files in {directory} that match {file_pattern}"
         )
@@ -150,7 +150,7 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         path = self._log_path()
         fs = self.filesystem()
         try:
-            st = fs.sftp.stat(path)
+            st = fs.sftp.stat(wire(path))  # type: ignore[arg-type]
             with fs.open_read(path) as handle:
                 handle.read(1)
         except FileNotFoundError:
@@ -170,14 +170,15 @@ class SFTPBackedTransfer(RemoteTransferHandler):
     def do_logwatch(self) -> int:
         """0 when a line after the start offset matches ``contentRegex``."""
         path = self._log_path()
-        regex = re.compile(self.spec["logWatch"]["contentRegex"])
+        regex = NameMatcher(self.spec["logWatch"]["contentRegex"], "contentRegex")
+        subject = f"a line of {escape_name(path)}"  # named if the regex times out
         fs = self.filesystem()
         try:
             with fs.open_read(path) as handle:
                 handle.seek(self._log_start_offset)
                 for raw in handle:
                     line = raw.decode(errors="replace").strip()
-                    if regex.search(line):
+                    if regex.search(line, subject=subject):
                         return 0
         except OSError as exc:
             self.logger.error(f"[{self.host}] Cannot read log file {path}: {exc}")

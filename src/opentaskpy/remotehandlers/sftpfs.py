@@ -16,8 +16,10 @@ import errno
 import stat as stat_module
 from collections.abc import Generator, Iterable, Iterator
 
+from opentaskpy.names import wire
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.remotehandlers.sftplist import read_directory, resolve
 from opentaskpy.remotehandlers.sftpread import read_pipelined
 from opentaskpy.remotehandlers.sftpsession import (
     SFTPSession,
@@ -76,17 +78,23 @@ class SFTPFileSystem(FileSystem):
     def stat(self, path: str) -> FileStat | None:
         """Stat ``path`` (following links); ``None`` if missing."""
         try:
-            attrs = self.sftp.stat(path)
+            attrs = self.sftp.stat(wire(path))
         except FileNotFoundError:
             return None
         return FileStat.from_mode(attrs.st_size, attrs.st_mtime, attrs.st_mode)
 
     def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
-        """List ``directory`` with attributes in one round trip."""
-        return [
-            (a.filename, FileStat.from_mode(a.st_size, a.st_mtime, a.st_mode))
-            for a in self.sftp.listdir_attr(directory)
-        ]
+        """List ``directory`` with attributes (one more round trip per link).
+
+        Names that are not UTF-8 are kept (surrogate escapes); links are
+        followed, and those that cannot be carry :attr:`FileStat.error`.
+        """
+        entries = []
+        for name, attrs in read_directory(self.sftp, directory):
+            st = resolve(self.sftp, f"{directory.rstrip('/')}/{name}", attrs)
+            if st is not None:
+                entries.append((name, st))
+        return entries
 
     def put(self, local_path: str, remote_path: str) -> None:
         """Upload a worker file: pipelined writes of one packet each."""
@@ -110,7 +118,7 @@ class SFTPFileSystem(FileSystem):
         at any file size (see :mod:`~opentaskpy.remotehandlers.sftpread`).
         """
         read_size, _ = request_sizes(self.sftp)
-        yield from read_pipelined(self.sftp, path, read_size, window)
+        yield from read_pipelined(self.sftp, wire(path), read_size, window)
 
     def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
         """Write ``chunks`` to ``path`` with pipelined writes of one packet each.
@@ -122,7 +130,7 @@ class SFTPFileSystem(FileSystem):
         depth = max(1, WRITE_WINDOW_BYTES // write_size)
         blocks = regroup(chunks, write_size)
         try:
-            return write_pipelined(self.sftp, path, blocks, depth, "wxb")
+            return write_pipelined(self.sftp, wire(path), blocks, depth, "wxb")
         except OSError:
             import inspect  # only when the name exists already
 
@@ -131,7 +139,7 @@ class SFTPFileSystem(FileSystem):
             mode = self._mode_for_existing(path)
             if mode is None:
                 raise
-        return write_pipelined(self.sftp, path, blocks, depth, mode)
+        return write_pipelined(self.sftp, wire(path), blocks, depth, mode)
 
     def _mode_for_existing(self, path: str) -> str | None:
         """How to open ``path`` after an exclusive create failed; ``None`` if missing.
@@ -143,35 +151,35 @@ class SFTPFileSystem(FileSystem):
         replaced, its target never written); a regular file is truncated.
         """
         try:
-            attrs = self.sftp.lstat(path)
+            attrs = self.sftp.lstat(wire(path))  # type: ignore[arg-type]
         except FileNotFoundError:
             return None
         if stat_module.S_ISLNK(attrs.st_mode or 0):
-            self.sftp.remove(path)
+            self.sftp.remove(wire(path))  # type: ignore[arg-type]
             return "wxb"
         return "wb"
 
     def rename(self, source: str, target: str) -> None:
         """Rename, replacing ``target``."""
         if self.posix_rename and announces(self.sftp, "posix-rename@openssh.com"):
-            self.sftp.posix_rename(source, target)
+            self.sftp.posix_rename(wire(source), wire(target))  # type: ignore[arg-type]
             return
         try:
-            self.sftp.rename(source, target)
+            self.sftp.rename(wire(source), wire(target))  # type: ignore[arg-type]
         except OSError:
             if self.stat(target) is None:
                 raise
-            self.sftp.remove(target)
-            self.sftp.rename(source, target)
+            self.sftp.remove(wire(target))  # type: ignore[arg-type]
+            self.sftp.rename(wire(source), wire(target))  # type: ignore[arg-type]
 
     def remove(self, path: str) -> None:
         """Delete a file."""
-        self.sftp.remove(path)
+        self.sftp.remove(wire(path))  # type: ignore[arg-type]
 
     def mkdir(self, path: str) -> None:
         """Create one directory; an existing directory is fine."""
         try:
-            self.sftp.mkdir(path)
+            self.sftp.mkdir(wire(path))  # type: ignore[arg-type]
         except OSError as exc:
             st = self.stat(path)
             if st is None or not st.is_dir:
@@ -181,7 +189,7 @@ class SFTPFileSystem(FileSystem):
 
     def chmod(self, path: str, mode: int) -> None:
         """Change permission bits."""
-        self.sftp.chmod(path, mode)
+        self.sftp.chmod(wire(path), mode)  # type: ignore[arg-type]
 
     def touch(self, path: str) -> None:
         """Create or truncate an empty file (a link there is replaced, not followed)."""
@@ -218,4 +226,4 @@ class SFTPFileSystem(FileSystem):
         offset 0 and buffers it in memory, even when the caller only checks
         readability or seeks to the end of a large log (``tail``).
         """
-        return self.sftp.open(path, "rb", bufsize=READ_BUFFER)
+        return self.sftp.open(wire(path), "rb", bufsize=READ_BUFFER)  # type: ignore[arg-type]

@@ -69,7 +69,7 @@ def _data(client: Primitives, t: int, msg: paramiko.Message) -> bytes:
 
 
 def read_pipelined(
-    client: paramiko.SFTPClient, path: str, block: int, window: int
+    client: paramiko.SFTPClient, path: str | bytes, block: int, window: int
 ) -> Iterator[bytes]:
     """Yield the content of ``path`` in order, ``block`` bytes per request.
 
@@ -143,7 +143,9 @@ def attributes(wire: Primitives, t: int, msg: paramiko.Message) -> Any:
     return cast(Any, paramiko.SFTPAttributes)._from_msg(msg)
 
 
-def _open_with_size(wire: Primitives, answers: Answers, path: str) -> tuple[bytes, int]:
+def _open_with_size(
+    wire: Primitives, answers: Answers, path: str | bytes
+) -> tuple[bytes, int]:
     """Open ``path`` for reading and stat it in one round trip.
 
     Returns:

@@ -30,7 +30,7 @@ CMD_FSTAT = _sftp.CMD_FSTAT
 
 def write_pipelined(
     client: paramiko.SFTPClient,
-    path: str,
+    path: str | bytes,
     blocks: Iterable[bytes],
     depth: int,
     mode: str = "wb",

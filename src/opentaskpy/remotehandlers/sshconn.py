@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opentaskpy.names import wire
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpsession import SFTPSession
 from opentaskpy.remotehandlers.ssherrors import (
@@ -304,7 +305,8 @@ class SSHConnection:
         channel = transport.open_session(timeout=limit)
         if on_channel:
             on_channel(channel)
-        channel.exec_command(command)
+        # Quoted file names may hold bytes that are not UTF-8 (surrogate escapes).
+        channel.exec_command(wire(command))  # type: ignore[arg-type]
         out, err = bytearray(), bytearray()
         pending = b""
         quiet_since = time.monotonic()
