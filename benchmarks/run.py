@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from benchlib import context, local, records, remote  # noqa: E402
+from benchlib import context, local, records, remote, remote_scale, scale  # noqa: E402
 from benchlib.context import BATCH_ENV, Context, Mode  # noqa: E402
 from benchlib.core import Verdict, Workload, run_workload, stderr_log  # noqa: E402
 from benchlib.data import DataFile, ManyFiles, MiB  # noqa: E402
@@ -38,14 +38,46 @@ from benchlib.report import (  # noqa: E402
     text_table,
     write_results,
 )
+from benchlib.scale import BigDirectory, Scale  # noqa: E402
 
 MODES = {
-    "smoke": Mode("smoke", 1, [1 * MiB], 20, 4096, 0.2, fast_reps=1),
-    "quick": Mode("quick", 2, [64 * MiB], 1000, 4096, 0.5, fast_reps=3),
-    "full": Mode("full", 3, [64 * MiB, 1024 * MiB], 1000, 4096, 0.5, fast_reps=7),
+    "smoke": Mode(
+        "smoke", 1, [1 * MiB], 20, 4096, 0.2, fast_reps=1, scale=Scale(50, 10, 20, 1000)
+    ),
+    "quick": Mode(
+        "quick",
+        2,
+        [64 * MiB],
+        1000,
+        4096,
+        0.5,
+        fast_reps=3,
+        scale=Scale(2000, 50, 100, 20_000),
+    ),
+    "full": Mode(
+        "full",
+        3,
+        [64 * MiB, 1024 * MiB],
+        1000,
+        4096,
+        0.5,
+        fast_reps=7,
+        scale=Scale(10_000, 200, 500, 100_000),
+    ),
 }
-LOCAL_KEYS = ["startup", "batch-chain", "batch-fan", "local-big", "records"]
-REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big"]
+SCALE_LOCAL_KEYS = ["local-many", "batch-scale", "batch-rss", "listing-local"]
+SCALE_REMOTE_KEYS = ["sftp-many-scale", "listing-sftp"]
+LOCAL_KEYS = [
+    "startup",
+    "batch-chain",
+    "batch-fan",
+    "local-big",
+    "records",
+    *SCALE_LOCAL_KEYS,
+]
+REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big", *SCALE_REMOTE_KEYS]
+# Smoke mode proves the harness quickly: scale rows only when asked (--only).
+SMOKE_SKIPS = set(SCALE_LOCAL_KEYS + SCALE_REMOTE_KEYS)
 # Workloads whose runs take about a second or less (see Mode.fast_reps).
 FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec", "records-")
 
@@ -82,7 +114,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     known = set(LOCAL_KEYS + REMOTE_KEYS)
-    args.keys = args.only.split(",") if args.only else LOCAL_KEYS + REMOTE_KEYS
+    if args.only:
+        args.keys = args.only.split(",")
+    else:
+        skips = SMOKE_SKIPS if args.mode == "smoke" else set()
+        args.keys = [k for k in LOCAL_KEYS + REMOTE_KEYS if k not in skips]
     unknown = set(args.keys) - known
     if unknown:
         parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
@@ -101,6 +137,35 @@ def _not_run(name: str, reason: str) -> Workload:
     return Workload(name, Case(["true"]), Case(["true"]), evaluate, runnable=False)
 
 
+def _scale_factories(
+    ctx: Context, sc: Scale, ssh_env: object
+) -> dict[str, Callable[[], list[Workload]]]:
+    """The scale rows (benchlib/scale.py) at the mode's counts."""
+    mode = ctx.mode
+
+    def many() -> ManyFiles:
+        return ManyFiles(ctx.cache, sc.files, mode.many_size)
+
+    def big_dir() -> BigDirectory:
+        return BigDirectory(ctx.cache, sc.entries, sc.matches)
+
+    factories: dict[str, Callable[[], list[Workload]]] = {
+        "local-many": lambda: [scale.local_many(ctx, many())],
+        "batch-scale": lambda: [
+            scale.batch_chain_scale(ctx, sc.steps),
+            scale.batch_fan_scale(ctx, sc.steps),
+        ],
+        "batch-rss": lambda: [scale.batch_rss(ctx, sc.rss_steps)],
+        "listing-local": lambda: [scale.listing_local(ctx, big_dir())],
+    }
+    if ssh_env is not None:
+        factories["sftp-many-scale"] = lambda: [remote.sftp_many(ctx, ssh_env, many())]
+        factories["listing-sftp"] = lambda: [
+            remote_scale.listing_sftp(ctx, ssh_env, big_dir())
+        ]
+    return factories
+
+
 def build_workloads(
     ctx: Context, keys: list[str], ssh_env: object, ssh_error: str
 ) -> list[Workload]:
@@ -117,6 +182,9 @@ def build_workloads(
         "local-big": lambda: [local.local_big(ctx, big)],
         "records": lambda: [records.records_startup(ctx), records.records_batch(ctx)],
     }
+    sc = mode.scale
+    if sc is not None:
+        factories.update(_scale_factories(ctx, sc, ssh_env))
     if ssh_env is not None:
         remote.ensure_host_aliases(ssh_env)
         many = ManyFiles(ctx.cache, mode.many_count, mode.many_size)
@@ -134,7 +202,10 @@ def build_workloads(
     workloads: list[Workload] = []
     for key in keys:
         if key in factories:
-            workloads += factories[key]()
+            made = factories[key]()
+            for wl in made:
+                wl.scale = key in SMOKE_SKIPS
+            workloads += made
         else:
             workloads.append(_not_run(key, ssh_error))
     return workloads
@@ -173,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             stderr_log(f"{wl.name}:")
             wl_reps = reps
-            if not args.reps and wl.name.startswith(FAST_PREFIXES):
+            if not args.reps and wl.name.startswith(FAST_PREFIXES) and not wl.scale:
                 wl_reps = max(reps, mode.fast_reps)
             run_workload(wl, wl_reps, stderr_log, warmup=mode.name != "smoke")
         rows = build_rows(workloads)

@@ -9,8 +9,12 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchlib.measure import Sample
+
+if TYPE_CHECKING:
+    from benchlib.scale import Scale
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -67,6 +71,8 @@ class Mode:
     # (start-up, batches, local-big, ssh-exec): a median of 3 such runs
     # moves with every hiccup of the machine; more cost little.
     fast_reps: int = 0
+    # Counts of the scale rows (benchlib/scale.py).
+    scale: Scale | None = None
     workloads: list[str] | None = None  # None: all
 
 

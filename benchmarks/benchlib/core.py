@@ -97,6 +97,9 @@ class Workload:
     warmup: bool = True
     # False for placeholder rows of workloads that could not be set up.
     runnable: bool = True
+    # Scale rows run the mode's normal repetitions even when their names
+    # look like a fast workload's (``batch-chain 200``).
+    scale: bool = False
     results: dict[str, CaseStats] = field(default_factory=dict)
 
     def cases(self) -> dict[str, Case]:
