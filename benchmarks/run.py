@@ -146,8 +146,12 @@ def _scale_factories(
     def many() -> ManyFiles:
         return ManyFiles(ctx.cache, sc.files, mode.many_size)
 
-    def big_dir() -> BigDirectory:
-        return BigDirectory(ctx.cache, sc.entries, sc.matches)
+    def dirs(base: Path) -> tuple[BigDirectory, BigDirectory]:
+        # The big directory and one holding only the matches.
+        return (
+            BigDirectory(base, sc.entries, sc.matches),
+            BigDirectory(base, sc.matches, sc.matches),
+        )
 
     factories: dict[str, Callable[[], list[Workload]]] = {
         "local-many": lambda: [scale.local_many(ctx, many())],
@@ -156,12 +160,17 @@ def _scale_factories(
             scale.batch_fan_scale(ctx, sc.steps),
         ],
         "batch-rss": lambda: [scale.batch_rss(ctx, sc.rss_steps)],
-        "listing-local": lambda: [scale.listing_local(ctx, big_dir())],
+        "listing-local": lambda: [scale.listing_local(ctx, *dirs(ctx.cache))],
     }
     if ssh_env is not None:
         factories["sftp-many-scale"] = lambda: [remote.sftp_many(ctx, ssh_env, many())]
         factories["listing-sftp"] = lambda: [
-            remote_scale.listing_sftp(ctx, ssh_env, big_dir())
+            remote_scale.listing_sftp(
+                ctx,
+                ssh_env,
+                # The cache may be unreadable for the test user: its home.
+                *dirs(ssh_env.make_dir("listing")),  # type: ignore[attr-defined]
+            )
         ]
     return factories
 

@@ -9,17 +9,31 @@ from benchlib.context import Context
 from benchlib.core import Case, Workload
 from benchlib.data import reset_dir
 from benchlib.remote import _sftp_proto, _ssh_opts
-from benchlib.scale import BigDirectory, per_unit_eval
+from benchlib.scale import BigDirectory, listing_eval
 
 
-def listing_sftp(ctx: Context, env: Any, big: BigDirectory) -> Workload:
+def listing_sftp(
+    ctx: Context, env: Any, big: BigDirectory, small: BigDirectory
+) -> Workload:
     """SFTP source (ssh1) of the matches → local; limit ``sftp -b get glob``.
 
     Both sides list the whole directory over SFTP (``READDIR``) and fetch
     the few names that match; the source directory is the cached one,
-    readable by the test user.
+    readable by the test user. The ``small-dir`` extras do the same on a
+    directory of only the matches (see :func:`scale.listing_eval`).
     """
-    tag = "listing-sftp"
+    ours, limit = _cases(ctx, env, "listing-sftp", big)
+    small_ours, small_limit = _cases(ctx, env, "listing-sftp-small", small)
+    return Workload(
+        f"listing-sftp {big.entries}/{big.matches}",
+        ours,
+        limit,
+        listing_eval(big.entries),
+        extras={"small-dir": small_ours, "small-dir-limit": small_limit},
+    )
+
+
+def _cases(ctx: Context, env: Any, tag: str, big: BigDirectory) -> tuple[Case, Case]:
     s1 = env.hosts["ssh1"]
     dst_ours, dst_limit = ctx.root / tag / "dst-ours", ctx.root / tag / "dst-limit"
     tid = ctx.task(
@@ -60,9 +74,4 @@ def listing_sftp(ctx: Context, env: Any, big: BigDirectory) -> Workload:
         prepare=lambda: reset_dir(dst_limit),
         verify=lambda s: big.verify(dst_limit),
     )
-    return Workload(
-        f"listing-sftp {big.entries}/{big.matches}",
-        ours,
-        limit,
-        per_unit_eval("1000 entries", big.entries // 1000),
-    )
+    return ours, limit

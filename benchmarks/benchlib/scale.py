@@ -265,6 +265,34 @@ def batch_rss(ctx: Context, steps: int) -> Workload:
 # --------------------------------------------------------------- listings
 
 
+def listing_eval(entries: int) -> Callable[[Workload], Verdict]:
+    """Listing cost per 1,000 entries: big directory minus the small one.
+
+    The ``small-dir`` extra cases run the same job on a directory holding
+    only the matching files, so the difference is what the other entries
+    cost (start-up, connection and copying cancel out).
+    """
+
+    def evaluate(wl: Workload) -> Verdict:
+        target = "reported (no target)"
+        small, small_limit = wl.stats("small-dir"), wl.stats("small-dir-limit")
+        both = _both(wl)
+        if both is None or not (small.ok and small_limit.ok):
+            return Verdict(None, "time ratio", target, None, "a side FAILED")
+        mo, ml = both
+        ms, msl = small.median(), small_limit.median()
+        assert ms is not None and msl is not None
+        per_k = 1_000_000 / entries
+        note = (
+            f"listing {(mo - ms) * per_k:.2f} ms/1000 entries "
+            f"(limit {(ml - msl) * per_k:.2f}); small dir {ms:.3f} s "
+            f"(limit {msl:.3f} s)"
+        )
+        return Verdict(mo / ml, "time ratio", target, True, note)
+
+    return evaluate
+
+
 class BigDirectory:
     """``entries`` names in one directory, ``matches`` of them selected.
 
@@ -305,9 +333,8 @@ class BigDirectory:
         return None
 
 
-def listing_local(ctx: Context, big: BigDirectory) -> Workload:
-    """Local transfer of the matches; limit ``ls -f | grep -E | xargs cp``."""
-    tag = "listing-local"
+def _listing_cases(ctx: Context, tag: str, big: BigDirectory) -> tuple[Case, Case]:
+    """Our local transfer of the matches, and ``ls -f | grep -E | xargs cp``."""
     dst_ours, dst_limit = ctx.root / tag / "dst-ours", ctx.root / tag / "dst-limit"
     tid = ctx.task(
         tag,
@@ -344,9 +371,17 @@ def listing_local(ctx: Context, big: BigDirectory) -> Workload:
         prepare=lambda: reset_dir(dst_limit),
         verify=lambda s: big.verify(dst_limit),
     )
+    return ours, limit
+
+
+def listing_local(ctx: Context, big: BigDirectory, small: BigDirectory) -> Workload:
+    """Local transfer of the few matches among ``big.entries`` names."""
+    ours, limit = _listing_cases(ctx, "listing-local", big)
+    small_ours, small_limit = _listing_cases(ctx, "listing-local-small", small)
     return Workload(
         f"listing-local {big.entries}/{big.matches}",
         ours,
         limit,
-        per_unit_eval("1000 entries", big.entries // 1000),
+        listing_eval(big.entries),
+        extras={"small-dir": small_ours, "small-dir-limit": small_limit},
     )
