@@ -185,6 +185,8 @@ def build_workloads(
             local.startup(ctx, 3),
             local.startup(ctx, 3, cache=False),
             local.startup(ctx, 5000),
+            local.startup_sftp(ctx),
+            local.startup_sftp(ctx, cold=True),
         ],
         "batch-chain": lambda: [local.batch_chain(ctx)],
         "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],

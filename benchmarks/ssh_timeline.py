@@ -34,6 +34,19 @@ def _child(argv: list[str]) -> None:
         marks.append(((time.time() - t0) * 1000, thread, what))
 
     mark("interpreter up")
+    import threading
+
+    watched = {"paramiko", "cryptography", "nacl", "jsonschema", "jinja2", "psutil"}
+
+    def audit(event: str, args: tuple) -> None:
+        # Runtime milestones logging does not show: heavy imports, TCP connects.
+        if event == "import" and args[0].split(".")[0] in watched:
+            watched.discard(args[0].split(".")[0])
+            mark(f"import {args[0]} starts", threading.current_thread().name)
+        elif event == "socket.connect":
+            mark(f"TCP connect {args[1]}", threading.current_thread().name)
+
+    sys.addaudithook(audit)
     import logging
 
     from opentaskpy.cli import task_run

@@ -67,6 +67,11 @@ class CaseStats:
         """Slowest verified run."""
         return max((s.wall for s in self.good), default=None)
 
+    def cpu_median(self) -> float | None:
+        """Median CPU seconds (user + system) of verified runs."""
+        cpus = [s.cpu for s in self.good]
+        return statistics.median(cpus) if cpus else None
+
     def peak_rss(self) -> int | None:
         """Largest peak RSS over verified runs (bytes)."""
         return max((s.peak_rss for s in self.good), default=None)
@@ -139,7 +144,8 @@ def run_workload(
             state = "ok" if sample.ok else f"FAILED ({sample.reason})"
             log(
                 f"  {wl.name} [{key}] run {rep}/{reps}: {sample.wall:.3f} s, "
-                f"peak RSS {sample.peak_rss / 1e6:.1f} MB, {state}"
+                f"CPU {sample.cpu:.3f} s, peak RSS {sample.peak_rss / 1e6:.1f} MB, "
+                f"{state}"
             )
 
 

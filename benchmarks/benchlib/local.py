@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 from benchlib.context import BATCH_ENV, Context, expect_text, python_exe
 from benchlib.core import (
@@ -12,6 +13,7 @@ from benchlib.core import (
     Workload,
     absolute_target,
     throughput_target,
+    time_ratio_target,
 )
 from benchlib.data import DataFile, reset_dir, size_label
 from benchlib.measure import Sample
@@ -249,3 +251,55 @@ def startup(ctx: Context, n_vars: int, cache: bool = True) -> Workload:
     limit = Case([python_exe(), "-c", "pass"])
     target = 0.4 if n_vars <= 100 else 1.5
     return Workload(label, ours, limit, absolute_target(target))
+
+
+def startup_sftp(ctx: Context, cold: bool = False) -> Workload:
+    """``task-run --noop`` of a small SFTP transfer; limit ``python -c pass``.
+
+    ``--noop`` loads, renders and validates the definition and stops before
+    any connection, so no sshd is needed. With ``cold=True`` the validation
+    cache directory is removed before every run: the first run of a new
+    definition (validates with jsonschema, then writes the cache entry).
+    """
+    label = "startup-sftp-cold" if cold else "startup-sftp"
+    cfg = ctx.root / "cfg-startup-sftp"
+    cfg.mkdir(exist_ok=True)
+    (cfg / "variables.json.j2").write_text(json.dumps({"SRC_DIR": str(ctx.root)}))
+    protocol = {
+        "name": "sftp",
+        "port": 2222,
+        "credentials": {"username": "otf", "keyFile": str(ctx.root / "id_rsa")},
+    }
+    tid = ctx.task(
+        "noop-sftp",
+        {
+            "type": "transfer",
+            "source": {
+                "hostname": "127.0.0.1",
+                "directory": "{{ SRC_DIR }}",
+                "fileRegex": r"^nothing\.txt$",
+                "protocol": protocol,
+            },
+            "destination": [
+                {"hostname": "127.0.0.3", "directory": "/tmp", "protocol": protocol}
+            ],
+        },
+        cfg=cfg,
+    )
+    cache_dir = ctx.root / f"validation-cache-{label}"
+
+    def prepare() -> None:
+        ctx.wipe_logs(label)
+        if cold:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+
+    ours = Case(
+        ctx.task_run(tid, cfg, "--noop"),
+        env=ctx.env_for(label, {"OTF_VALIDATION_CACHE_DIR": str(cache_dir)}),
+        cwd=ctx.root,
+        prepare=prepare,
+        verify=lambda s: expect_text(s, "Noop set, exiting"),
+    )
+    limit = Case([python_exe(), "-c", "pass"])
+    evaluate = absolute_target(0.6) if cold else time_ratio_target(4.5)
+    return Workload(label, ours, limit, evaluate)

@@ -23,6 +23,8 @@ LOCAL_ROWS = {
     "startup-small",
     "startup-small-nocache",
     "startup-5000vars",
+    "startup-sftp",
+    "startup-sftp-cold",
     "batch-chain",
     "batch-fan",
     "local-big 1MiB",
