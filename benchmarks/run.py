@@ -105,6 +105,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="run the CLI from this source dir (A/B a patched copy of src/)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run our side from this source dir (e.g. main's src/), "
+        "interleaved in the same run: a before/after on the same machine state",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--json", action="store_true", help="print JSON, not text")
     parser.add_argument(
@@ -225,8 +231,9 @@ def build_workloads(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = MODES[args.mode]
-    if args.src:
-        context.SRC_OVERRIDE = str(args.src.resolve())
+    if args.src or args.baseline:
+        # With a baseline both sides start the same way (python -m).
+        context.SRC_OVERRIDE = str((args.src or HERE.parent / "src").resolve())
     reps = args.reps or mode.reps
     root = Path(tempfile.mkdtemp(prefix="otf-bench-"))
     root.chmod(0o755)
@@ -250,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         fast = "" if args.reps else f" ({mode.fast_reps} for fast workloads)"
         stderr_log(f"mode {mode.name}: {reps} repetition(s){fast}, work dir {root}")
         workloads = build_workloads(ctx, args.keys, ssh_env, ssh_error)
+        if args.baseline:
+            stderr_log(f"baseline: compiled {context.compile_sources(args.baseline)}")
+            for wl in workloads:
+                context.add_baseline(wl, args.baseline.resolve())
         for wl in workloads:
             if not wl.runnable:
                 continue
@@ -262,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = dict(BATCH_ENV)
         if args.src:
             settings["src"] = str(args.src)
+        if args.baseline:
+            settings["baseline"] = str(args.baseline)
         info = environment_info(mode.name, reps, settings)
         if not args.reps:
             info["repetitions (fast workloads)"] = max(reps, mode.fast_reps)

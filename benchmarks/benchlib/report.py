@@ -47,6 +47,21 @@ def _failure_note(wl: Workload) -> str:
     return ""
 
 
+def _baseline_note(wl: Workload) -> str:
+    """``before`` figures of a ``--baseline`` run, and after/before ratios."""
+    base, ours = wl.stats("baseline"), wl.stats("ours")
+    if "baseline" not in wl.extras or not base.ok or not ours.ok:
+        return ""
+    bw, bc = base.median(), base.cpu_median()
+    ow, oc = ours.median(), ours.cpu_median()
+    assert bw and bc is not None and ow and oc is not None
+    cpu_ratio = f"{oc / bc:.2f}x" if bc else "-"
+    return (
+        f"baseline {bw:.3f} s, CPU {bc:.3f} s (after/before: wall "
+        f"{ow / bw:.2f}x, CPU {cpu_ratio})"
+    )
+
+
 def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
     """One row (machine-readable values plus display strings) per workload."""
     rows = []
@@ -61,7 +76,7 @@ def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
         else:
             state = "PASS" if verdict.passed else "MISS"
         rss = ours.peak_rss()
-        notes = [n for n in (verdict.note, fail_note) if n]
+        notes = [n for n in (verdict.note, fail_note, _baseline_note(wl)) if n]
         rows.append(
             {
                 "workload": wl.name,
@@ -83,6 +98,7 @@ def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
                 "extras": {
                     key: {
                         "median_s": wl.stats(key).median(),
+                        "cpu_s": wl.stats(key).cpu_median(),
                         "runs_ok": len(wl.stats(key).good),
                         "runs": len(wl.stats(key).samples),
                     }
