@@ -143,6 +143,11 @@ def _not_run(name: str, reason: str) -> Workload:
     return Workload(name, Case(["true"]), Case(["true"]), evaluate, runnable=False)
 
 
+def _per_file(wl: Workload, count: int) -> Workload:
+    wl.evaluate = scale.with_per_unit_note(wl.evaluate, "file", count)
+    return wl
+
+
 def _scale_factories(
     ctx: Context, sc: Scale, ssh_env: object
 ) -> dict[str, Callable[[], list[Workload]]]:
@@ -169,7 +174,9 @@ def _scale_factories(
         "listing-local": lambda: [scale.listing_local(ctx, *dirs(ctx.cache))],
     }
     if ssh_env is not None:
-        factories["sftp-many-scale"] = lambda: [remote.sftp_many(ctx, ssh_env, many())]
+        factories["sftp-many-scale"] = lambda: [
+            _per_file(remote.sftp_many(ctx, ssh_env, many()), sc.files)
+        ]
         factories["listing-sftp"] = lambda: [
             remote_scale.listing_sftp(
                 ctx,

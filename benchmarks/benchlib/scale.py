@@ -61,6 +61,23 @@ def per_unit_eval(
     return evaluate
 
 
+def with_per_unit_note(
+    evaluate: Callable[[Workload], Verdict], unit: str, count: int
+) -> Callable[[Workload], Verdict]:
+    """``evaluate``'s verdict with ``ms/unit`` of both sides added to its note."""
+
+    def wrapped(wl: Workload) -> Verdict:
+        verdict = evaluate(wl)
+        both = _both(wl)
+        if both is not None:
+            mo, ml = both
+            per = f"{mo / count * 1000:.3f} ms/{unit} (limit {ml / count * 1000:.3f})"
+            verdict.note = "; ".join(n for n in (verdict.note, per) if n)
+        return verdict
+
+    return wrapped
+
+
 # ------------------------------------------------------------- many files
 
 

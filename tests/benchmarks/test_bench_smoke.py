@@ -146,3 +146,5 @@ def test_scale_rows_run_verified_at_smoke_size(tmp_path: Path) -> None:
     assert listing["extras"]["small-dir"]["runs_ok"] == 1
     assert listing["extras"]["small-dir-limit"]["runs_ok"] == 1
     assert "ms/file" in rows["local-many 50x4KiB"]["note"]
+    if with_ssh:
+        assert "ms/file" in rows["sftp-many 50x4KiB"]["note"]
