@@ -157,7 +157,8 @@ def stderr_log(msg: str) -> None:
 # ---------------------------------------------------------------- evaluations
 
 
-def _both(wl: Workload) -> tuple[float, float] | None:
+def both_medians(wl: Workload) -> tuple[float, float] | None:
+    """(ours, limit) median wall times, or ``None`` if a side failed."""
     ours, limit = wl.stats("ours"), wl.stats("limit")
     if not ours.ok or not limit.ok:
         return None
@@ -173,7 +174,7 @@ def throughput_target(minimum: float, max_rss_mb: float | None = None) -> Callab
         target = f">= {minimum:g}x limit throughput"
         if max_rss_mb is not None:
             target += f", RSS < {max_rss_mb:g} MB"
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None:
             return Verdict(None, "throughput ratio", target, None, "a side FAILED")
         mo, ml = both
@@ -197,7 +198,7 @@ def time_ratio_target(maximum: float) -> Callable:
 
     def evaluate(wl: Workload) -> Verdict:
         target = f"< {maximum:g}x limit time"
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None:
             return Verdict(None, "time ratio", target, None, "a side FAILED")
         mo, ml = both
@@ -212,7 +213,7 @@ def absolute_target(seconds: float) -> Callable:
 
     def evaluate(wl: Workload) -> Verdict:
         target = f"< {seconds:g} s"
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None:
             return Verdict(None, "time ratio", target, None, "a side FAILED")
         mo, ml = both

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchlib.context import Context
-from benchlib.core import Case, Verdict, Workload, _both
+from benchlib.core import Case, Verdict, Workload, both_medians
 from benchlib.data import ManyFiles, reset_dir
-from benchlib.local import _batch_case, _exec_task, _sh_loop
+from benchlib.local import batch_case, exec_task, sh_loop
 from benchlib.measure import Sample
 
 MATCH_SIZE = 4096
@@ -47,7 +47,7 @@ def per_unit_eval(
             if minimum_throughput
             else "reported (no target)"
         )
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None:
             return Verdict(None, "time ratio", target, None, "a side FAILED")
         mo, ml = both
@@ -68,7 +68,7 @@ def with_per_unit_note(
 
     def wrapped(wl: Workload) -> Verdict:
         verdict = evaluate(wl)
-        both = _both(wl)
+        both = both_medians(wl)
         if both is not None:
             mo, ml = both
             per = f"{mo / count * 1000:.3f} ms/{unit} (limit {ml / count * 1000:.3f})"
@@ -138,7 +138,7 @@ def _fresh(directory: Path) -> None:
 
 def batch_chain_scale(ctx: Context, steps: int) -> Workload:
     """``steps`` dependent ``true`` steps; per-hop overhead as batch-chain."""
-    true_id = _exec_task(ctx, "exec-true", "true")
+    true_id = exec_task(ctx, "exec-true", "true")
     chain = [
         {
             "order_id": i,
@@ -148,12 +148,12 @@ def batch_chain_scale(ctx: Context, steps: int) -> Workload:
         for i in range(1, steps + 1)
     ]
     label = f"batch-chain-{steps}"
-    extras = {"chain-1": _batch_case(ctx, f"{label}-one", chain[:1])}
+    extras = {"chain-1": batch_case(ctx, f"{label}-one", chain[:1])}
 
     def evaluate(wl: Workload) -> Verdict:
         target = f"< {HOP_MAX_S * 1000:.0f} ms overhead per hop"
         one = wl.stats("chain-1")
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None or not one.ok:
             return Verdict(None, "time ratio", target, None, "a side FAILED")
         mo, ml = both
@@ -168,8 +168,8 @@ def batch_chain_scale(ctx: Context, steps: int) -> Workload:
 
     return Workload(
         f"batch-chain {steps}",
-        _batch_case(ctx, label, chain),
-        _sh_loop(steps),
+        batch_case(ctx, label, chain),
+        sh_loop(steps),
         evaluate,
         extras=extras,
     )
@@ -177,13 +177,13 @@ def batch_chain_scale(ctx: Context, steps: int) -> Workload:
 
 def batch_fan_scale(ctx: Context, steps: int) -> Workload:
     """``steps`` independent ``true`` steps; time per step and peak RSS."""
-    true_id = _exec_task(ctx, "exec-true", "true")
+    true_id = exec_task(ctx, "exec-true", "true")
     fan = [{"order_id": i, "task_id": true_id} for i in range(1, steps + 1)]
     label = f"batch-fan-{steps}"
     return Workload(
         f"batch-fan {steps}",
-        _batch_case(ctx, label, fan),
-        _sh_loop(steps),
+        batch_case(ctx, label, fan),
+        sh_loop(steps),
         per_unit_eval("step", steps),
     )
 
@@ -224,7 +224,7 @@ def batch_rss(ctx: Context, steps: int) -> Workload:
         "echo \"$PPID $(awk '/^VmRSS:/ {print $2}' /proc/$PPID/status)\" >> "
         + shlex.quote(str(probe_file))
     )
-    probe_id = _exec_task(ctx, "exec-rss-probe", command)
+    probe_id = exec_task(ctx, "exec-rss-probe", command)
     chain = [
         {
             "order_id": i,
@@ -233,7 +233,7 @@ def batch_rss(ctx: Context, steps: int) -> Workload:
         }
         for i in range(1, steps + 1)
     ]
-    case = _batch_case(ctx, label, chain)
+    case = batch_case(ctx, label, chain)
     batch_verify = case.verify
 
     def prepare() -> None:
@@ -260,7 +260,7 @@ def batch_rss(ctx: Context, steps: int) -> Workload:
 
     def evaluate(wl: Workload) -> Verdict:
         target = f"RSS growth < {RSS_SLOPE_MAX_MB:g} MB/step"
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None:
             return Verdict(None, "time ratio", target, None, "a side FAILED")
         mo, ml = both
@@ -276,7 +276,7 @@ def batch_rss(ctx: Context, steps: int) -> Workload:
         passed = worst.extra["slope_mb"] < RSS_SLOPE_MAX_MB
         return Verdict(mo / ml, "time ratio", target, passed, note)
 
-    return Workload(f"batch-rss {steps}", case, _sh_loop(steps), evaluate)
+    return Workload(f"batch-rss {steps}", case, sh_loop(steps), evaluate)
 
 
 # --------------------------------------------------------------- listings
@@ -293,7 +293,7 @@ def listing_eval(entries: int) -> Callable[[Workload], Verdict]:
     def evaluate(wl: Workload) -> Verdict:
         target = "reported (no target)"
         small, small_limit = wl.stats("small-dir"), wl.stats("small-dir-limit")
-        both = _both(wl)
+        both = both_medians(wl)
         if both is None or not (small.ok and small_limit.ok):
             return Verdict(None, "time ratio", target, None, "a side FAILED")
         mo, ml = both
