@@ -28,17 +28,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from benchlib import context, local, records, remote, remote_scale, scale  # noqa: E402
+from benchlib import (  # noqa: E402
+    context,
+    listing,
+    local,
+    records,
+    remote,
+    remote_scale,
+    scale,
+)
 from benchlib.context import BATCH_ENV, Context, Mode  # noqa: E402
 from benchlib.core import Verdict, Workload, run_workload, stderr_log  # noqa: E402
 from benchlib.data import DataFile, ManyFiles, MiB  # noqa: E402
+from benchlib.listing import BigDirectory  # noqa: E402
 from benchlib.report import (  # noqa: E402
     build_rows,
     environment_info,
     text_table,
     write_results,
 )
-from benchlib.scale import BigDirectory, Scale  # noqa: E402
+from benchlib.scale import Scale  # noqa: E402
 
 MODES = {
     "smoke": Mode(
@@ -171,7 +180,7 @@ def _scale_factories(
             scale.batch_fan_scale(ctx, sc.steps),
         ],
         "batch-rss": lambda: [scale.batch_rss(ctx, sc.rss_steps)],
-        "listing-local": lambda: [scale.listing_local(ctx, *dirs(ctx.cache))],
+        "listing-local": lambda: [listing.listing_local(ctx, *dirs(ctx.cache))],
     }
     if ssh_env is not None:
         factories["sftp-many-scale"] = lambda: [

@@ -8,8 +8,8 @@ from typing import Any
 from benchlib.context import Context
 from benchlib.core import Case, Workload
 from benchlib.data import reset_dir
+from benchlib.listing import BigDirectory, listing_eval
 from benchlib.remote import _sftp_proto, _ssh_opts
-from benchlib.scale import BigDirectory, listing_eval
 
 
 def listing_sftp(
@@ -20,7 +20,7 @@ def listing_sftp(
     Both sides list the whole directory over SFTP (``READDIR``) and fetch
     the few names that match; the source directory is the cached one,
     readable by the test user. The ``small-dir`` extras do the same on a
-    directory of only the matches (see :func:`scale.listing_eval`).
+    directory of only the matches (see :func:`listing.listing_eval`).
     """
     ours, limit = _cases(ctx, env, "listing-sftp", big)
     small_ours, small_limit = _cases(ctx, env, "listing-sftp-small", small)
