@@ -28,24 +28,65 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from benchlib import context, local, records, remote  # noqa: E402
+from benchlib import (  # noqa: E402
+    context,
+    listing,
+    local,
+    records,
+    remote,
+    remote_scale,
+    scale,
+)
 from benchlib.context import BATCH_ENV, Context, Mode  # noqa: E402
 from benchlib.core import Verdict, Workload, run_workload, stderr_log  # noqa: E402
 from benchlib.data import DataFile, ManyFiles, MiB  # noqa: E402
+from benchlib.listing import BigDirectory  # noqa: E402
 from benchlib.report import (  # noqa: E402
     build_rows,
     environment_info,
     text_table,
     write_results,
 )
+from benchlib.scale import Scale  # noqa: E402
 
 MODES = {
-    "smoke": Mode("smoke", 1, [1 * MiB], 20, 4096, 0.2, fast_reps=1),
-    "quick": Mode("quick", 2, [64 * MiB], 1000, 4096, 0.5, fast_reps=3),
-    "full": Mode("full", 3, [64 * MiB, 1024 * MiB], 1000, 4096, 0.5, fast_reps=7),
+    "smoke": Mode(
+        "smoke", 1, [1 * MiB], 20, 4096, 0.2, fast_reps=1, scale=Scale(50, 10, 20, 1000)
+    ),
+    "quick": Mode(
+        "quick",
+        2,
+        [64 * MiB],
+        1000,
+        4096,
+        0.5,
+        fast_reps=3,
+        scale=Scale(2000, 50, 100, 20_000),
+    ),
+    "full": Mode(
+        "full",
+        3,
+        [64 * MiB, 1024 * MiB],
+        1000,
+        4096,
+        0.5,
+        fast_reps=7,
+        scale=Scale(10_000, 200, 500, 100_000),
+    ),
 }
-LOCAL_KEYS = ["startup", "batch-chain", "batch-fan", "local-big", "records"]
-REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big"]
+SCALE_LOCAL_KEYS = ["local-many", "batch-scale", "batch-rss", "listing-local"]
+SCALE_REMOTE_KEYS = ["sftp-many-scale", "listing-sftp"]
+LOCAL_KEYS = [
+    "startup",
+    "batch-chain",
+    "batch-fan",
+    "local-big",
+    "records",
+    *SCALE_LOCAL_KEYS,
+]
+REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big", *SCALE_REMOTE_KEYS]
+# Smoke mode proves the harness quickly: scale rows only when asked (--only).
+SMOKE_SKIPS = set(SCALE_LOCAL_KEYS + SCALE_REMOTE_KEYS)
 # Workloads whose runs take about a second or less (see Mode.fast_reps).
 FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec", "records-")
 
@@ -73,6 +114,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="run the CLI from this source dir (A/B a patched copy of src/)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run our side from this source dir (e.g. main's src/), "
+        "interleaved in the same run: a before/after on the same machine state",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument("--json", action="store_true", help="print JSON, not text")
     parser.add_argument(
@@ -82,7 +129,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     known = set(LOCAL_KEYS + REMOTE_KEYS)
-    args.keys = args.only.split(",") if args.only else LOCAL_KEYS + REMOTE_KEYS
+    if args.only:
+        args.keys = args.only.split(",")
+    else:
+        skips = SMOKE_SKIPS if args.mode == "smoke" else set()
+        args.keys = [k for k in LOCAL_KEYS + REMOTE_KEYS if k not in skips]
     unknown = set(args.keys) - known
     if unknown:
         parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
@@ -101,6 +152,51 @@ def _not_run(name: str, reason: str) -> Workload:
     return Workload(name, Case(["true"]), Case(["true"]), evaluate, runnable=False)
 
 
+def _per_file(wl: Workload, count: int) -> Workload:
+    wl.evaluate = scale.with_per_unit_note(wl.evaluate, "file", count)
+    return wl
+
+
+def _scale_factories(
+    ctx: Context, sc: Scale, ssh_env: object
+) -> dict[str, Callable[[], list[Workload]]]:
+    """The scale rows (benchlib/scale.py) at the mode's counts."""
+    mode = ctx.mode
+
+    def many() -> ManyFiles:
+        return ManyFiles(ctx.cache, sc.files, mode.many_size)
+
+    def dirs(base: Path) -> tuple[BigDirectory, BigDirectory]:
+        # The big directory and one holding only the matches.
+        return (
+            BigDirectory(base, sc.entries, sc.matches),
+            BigDirectory(base, sc.matches, sc.matches),
+        )
+
+    factories: dict[str, Callable[[], list[Workload]]] = {
+        "local-many": lambda: [scale.local_many(ctx, many())],
+        "batch-scale": lambda: [
+            scale.batch_chain_scale(ctx, sc.steps),
+            scale.batch_fan_scale(ctx, sc.steps),
+        ],
+        "batch-rss": lambda: [scale.batch_rss(ctx, sc.rss_steps)],
+        "listing-local": lambda: [listing.listing_local(ctx, *dirs(ctx.cache))],
+    }
+    if ssh_env is not None:
+        factories["sftp-many-scale"] = lambda: [
+            _per_file(remote.sftp_many(ctx, ssh_env, many()), sc.files)
+        ]
+        factories["listing-sftp"] = lambda: [
+            remote_scale.listing_sftp(
+                ctx,
+                ssh_env,
+                # The cache may be unreadable for the test user: its home.
+                *dirs(ssh_env.make_dir("listing")),  # type: ignore[attr-defined]
+            )
+        ]
+    return factories
+
+
 def build_workloads(
     ctx: Context, keys: list[str], ssh_env: object, ssh_error: str
 ) -> list[Workload]:
@@ -111,12 +207,17 @@ def build_workloads(
             local.startup(ctx, 3),
             local.startup(ctx, 3, cache=False),
             local.startup(ctx, 5000),
+            local.startup_sftp(ctx),
+            local.startup_sftp(ctx, cold=True),
         ],
         "batch-chain": lambda: [local.batch_chain(ctx)],
         "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],
         "local-big": lambda: [local.local_big(ctx, big)],
         "records": lambda: [records.records_startup(ctx), records.records_batch(ctx)],
     }
+    sc = mode.scale
+    if sc is not None:
+        factories.update(_scale_factories(ctx, sc, ssh_env))
     if ssh_env is not None:
         remote.ensure_host_aliases(ssh_env)
         many = ManyFiles(ctx.cache, mode.many_count, mode.many_size)
@@ -134,7 +235,10 @@ def build_workloads(
     workloads: list[Workload] = []
     for key in keys:
         if key in factories:
-            workloads += factories[key]()
+            made = factories[key]()
+            for wl in made:
+                wl.scale = key in SMOKE_SKIPS
+            workloads += made
         else:
             workloads.append(_not_run(key, ssh_error))
     return workloads
@@ -143,8 +247,9 @@ def build_workloads(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = MODES[args.mode]
-    if args.src:
-        context.SRC_OVERRIDE = str(args.src.resolve())
+    if args.src or args.baseline:
+        # With a baseline both sides start the same way (python -m).
+        context.SRC_OVERRIDE = str((args.src or HERE.parent / "src").resolve())
     reps = args.reps or mode.reps
     root = Path(tempfile.mkdtemp(prefix="otf-bench-"))
     root.chmod(0o755)
@@ -168,18 +273,24 @@ def main(argv: list[str] | None = None) -> int:
         fast = "" if args.reps else f" ({mode.fast_reps} for fast workloads)"
         stderr_log(f"mode {mode.name}: {reps} repetition(s){fast}, work dir {root}")
         workloads = build_workloads(ctx, args.keys, ssh_env, ssh_error)
+        if args.baseline:
+            stderr_log(f"baseline: compiled {context.compile_sources(args.baseline)}")
+            for wl in workloads:
+                context.add_baseline(wl, args.baseline.resolve())
         for wl in workloads:
             if not wl.runnable:
                 continue
             stderr_log(f"{wl.name}:")
             wl_reps = reps
-            if not args.reps and wl.name.startswith(FAST_PREFIXES):
+            if not args.reps and wl.name.startswith(FAST_PREFIXES) and not wl.scale:
                 wl_reps = max(reps, mode.fast_reps)
             run_workload(wl, wl_reps, stderr_log, warmup=mode.name != "smoke")
         rows = build_rows(workloads)
         settings = dict(BATCH_ENV)
         if args.src:
             settings["src"] = str(args.src)
+        if args.baseline:
+            settings["baseline"] = str(args.baseline)
         info = environment_info(mode.name, reps, settings)
         if not args.reps:
             info["repetitions (fast workloads)"] = max(reps, mode.fast_reps)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import compileall
+import dataclasses
 import json
 import os
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchlib.measure import Sample
+
+if TYPE_CHECKING:
+    from benchlib.core import Workload
+    from benchlib.scale import Scale
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -26,7 +32,7 @@ BATCH_ENV = {"OTF_BATCH_POLL_INTERVAL": "0.01", "OTF_NO_THREAD_SLEEP": "1"}
 SRC_OVERRIDE: str | None = None
 
 
-def compile_sources() -> str:
+def compile_sources(source: Path | None = None) -> str:
     """Write the bytecode of the package under test, as ``pip install`` does.
 
     An editable install never writes ``__pycache__`` when
@@ -34,9 +40,23 @@ def compile_sources() -> str:
     would then compile our modules again (~65 ms here), which no installed
     copy pays. Returns the directory compiled.
     """
-    source = Path(SRC_OVERRIDE) if SRC_OVERRIDE else REPO / "src"
+    source = source or (Path(SRC_OVERRIDE) if SRC_OVERRIDE else REPO / "src")
     compileall.compile_dir(str(source), quiet=1)
     return str(source)
+
+
+def add_baseline(wl: Workload, source: Path) -> None:
+    """Add a ``baseline`` case: our side run from another source tree.
+
+    Only for workloads whose ``ours`` case is ``python -m opentaskpy``
+    (``--baseline`` makes ours start that way too, so only the code differs).
+    """
+    argv = wl.ours.argv
+    if not wl.runnable or argv[1:3] != ["-m", "opentaskpy"]:
+        return
+    env = dict(wl.ours.env or os.environ)
+    env["PYTHONPATH"] = str(source)
+    wl.extras["baseline"] = dataclasses.replace(wl.ours, env=env)
 
 
 def python_exe() -> str:
@@ -67,6 +87,8 @@ class Mode:
     # (start-up, batches, local-big, ssh-exec): a median of 3 such runs
     # moves with every hiccup of the machine; more cost little.
     fast_reps: int = 0
+    # Counts of the scale rows (benchlib/scale.py).
+    scale: Scale | None = None
     workloads: list[str] | None = None  # None: all
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 from benchlib.context import BATCH_ENV, Context, expect_text, python_exe
 from benchlib.core import (
@@ -12,6 +13,7 @@ from benchlib.core import (
     Workload,
     absolute_target,
     throughput_target,
+    time_ratio_target,
 )
 from benchlib.data import DataFile, reset_dir, size_label
 from benchlib.measure import Sample
@@ -84,9 +86,10 @@ def _batch_verifier(ctx: Context, label: str, count: int):
     return verify
 
 
-def _batch_case(
+def batch_case(
     ctx: Context, label: str, tasks: list[dict], extra_env: dict | None = None
 ) -> Case:
+    """A batch of ``tasks`` as a case, verified by its COMPLETED markers."""
     tid = ctx.task(label, {"type": "batch", "tasks": tasks})
     return Case(
         ctx.task_run(tid),
@@ -98,7 +101,8 @@ def _batch_case(
     )
 
 
-def _exec_task(ctx: Context, task_id: str, command: str) -> str:
+def exec_task(ctx: Context, task_id: str, command: str) -> str:
+    """Write a local execution of ``command``; return its task id."""
     return ctx.task(
         task_id,
         {
@@ -110,7 +114,8 @@ def _exec_task(ctx: Context, task_id: str, command: str) -> str:
     )
 
 
-def _sh_loop(count: int) -> Case:
+def sh_loop(count: int) -> Case:
+    """The limit of ``count`` steps: ``sh -c true`` that many times."""
     return Case(
         ["sh", "-c", f"i=0; while [ $i -lt {count} ]; do sh -c true; i=$((i+1)); done"]
     )
@@ -123,7 +128,7 @@ def batch_chain(ctx: Context) -> Workload:
     the slope between the two chain lengths removes the fixed start-up cost
     of ``task-run`` so only what each dependency hop adds is left.
     """
-    true_id = _exec_task(ctx, "exec-true", "true")
+    true_id = exec_task(ctx, "exec-true", "true")
     chain = [
         {
             "order_id": i,
@@ -134,10 +139,10 @@ def batch_chain(ctx: Context) -> Workload:
     ]
     wl = Workload(
         "batch-chain",
-        _batch_case(ctx, "batch-chain", chain),
-        _sh_loop(CHAIN_LEN),
+        batch_case(ctx, "batch-chain", chain),
+        sh_loop(CHAIN_LEN),
         _chain_eval,
-        extras={"chain-1": _batch_case(ctx, "batch-chain-1", chain[:1])},
+        extras={"chain-1": batch_case(ctx, "batch-chain-1", chain[:1])},
     )
     return wl
 
@@ -165,20 +170,20 @@ def batch_fan(ctx: Context, sleep: float) -> Workload:
     Extra cases: 20 × ``sleep`` uncapped (serial would take 20 × sleep) and
     the same with ``OTF_BATCH_MAX_CONCURRENCY=5`` (must take ≥ 4 × sleep).
     """
-    true_id = _exec_task(ctx, "exec-true", "true")
-    sleep_id = _exec_task(ctx, "exec-sleep", f"sleep {sleep}")
+    true_id = exec_task(ctx, "exec-true", "true")
+    sleep_id = exec_task(ctx, "exec-sleep", f"sleep {sleep}")
     fan = [{"order_id": i, "task_id": true_id} for i in range(1, CHAIN_LEN + 1)]
     fan_sleep = [{"order_id": i, "task_id": sleep_id} for i in range(1, CHAIN_LEN + 1)]
     extras = {
-        "sleep-uncapped": _batch_case(ctx, "batch-fan-sleep", fan_sleep),
-        "sleep-cap5": _batch_case(
+        "sleep-uncapped": batch_case(ctx, "batch-fan-sleep", fan_sleep),
+        "sleep-cap5": batch_case(
             ctx, "batch-fan-sleep-cap5", fan_sleep, {"OTF_BATCH_MAX_CONCURRENCY": "5"}
         ),
     }
     wl = Workload(
         "batch-fan",
-        _batch_case(ctx, "batch-fan", fan),
-        _sh_loop(CHAIN_LEN),
+        batch_case(ctx, "batch-fan", fan),
+        sh_loop(CHAIN_LEN),
         lambda w: _fan_eval(w, sleep),
         extras=extras,
     )
@@ -249,3 +254,55 @@ def startup(ctx: Context, n_vars: int, cache: bool = True) -> Workload:
     limit = Case([python_exe(), "-c", "pass"])
     target = 0.4 if n_vars <= 100 else 1.5
     return Workload(label, ours, limit, absolute_target(target))
+
+
+def startup_sftp(ctx: Context, cold: bool = False) -> Workload:
+    """``task-run --noop`` of a small SFTP transfer; limit ``python -c pass``.
+
+    ``--noop`` loads, renders and validates the definition and stops before
+    any connection, so no sshd is needed. With ``cold=True`` the validation
+    cache directory is removed before every run: the first run of a new
+    definition (validates with jsonschema, then writes the cache entry).
+    """
+    label = "startup-sftp-cold" if cold else "startup-sftp"
+    cfg = ctx.root / "cfg-startup-sftp"
+    cfg.mkdir(exist_ok=True)
+    (cfg / "variables.json.j2").write_text(json.dumps({"SRC_DIR": str(ctx.root)}))
+    protocol = {
+        "name": "sftp",
+        "port": 2222,
+        "credentials": {"username": "otf", "keyFile": str(ctx.root / "id_rsa")},
+    }
+    tid = ctx.task(
+        "noop-sftp",
+        {
+            "type": "transfer",
+            "source": {
+                "hostname": "127.0.0.1",
+                "directory": "{{ SRC_DIR }}",
+                "fileRegex": r"^nothing\.txt$",
+                "protocol": protocol,
+            },
+            "destination": [
+                {"hostname": "127.0.0.3", "directory": "/tmp", "protocol": protocol}
+            ],
+        },
+        cfg=cfg,
+    )
+    cache_dir = ctx.root / f"validation-cache-{label}"
+
+    def prepare() -> None:
+        ctx.wipe_logs(label)
+        if cold:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+
+    ours = Case(
+        ctx.task_run(tid, cfg, "--noop"),
+        env=ctx.env_for(label, {"OTF_VALIDATION_CACHE_DIR": str(cache_dir)}),
+        cwd=ctx.root,
+        prepare=prepare,
+        verify=lambda s: expect_text(s, "Noop set, exiting"),
+    )
+    limit = Case([python_exe(), "-c", "pass"])
+    evaluate = absolute_target(0.6) if cold else time_ratio_target(4.5)
+    return Workload(label, ours, limit, evaluate)

@@ -36,6 +36,9 @@ class Sample:
     returncode: int
     wall: float
     peak_rss: int
+    # User + system CPU seconds of the command and the children it waited
+    # for (from wait4): far less sensitive to a busy machine than the wall.
+    cpu: float = 0.0
     stdout: str = ""
     stderr: str = ""
     ok: bool = True
@@ -116,7 +119,7 @@ def run_measured(
         # Blocking wait4 gives the exact end time; a timer kills a hung child.
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
-        _, status, _ = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         killer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -126,7 +129,8 @@ def run_measured(
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
     peak = sampler.peak
-    sample = Sample(argv, proc.returncode, wall, peak, stdout, stderr)
+    cpu = usage.ru_utime + usage.ru_stime
+    sample = Sample(argv, proc.returncode, wall, peak, cpu, stdout, stderr)
     if proc.returncode != 0:
         sample.ok = False
         sample.reason = f"exit code {proc.returncode}: {_tail(stderr or stdout)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from benchlib.context import BATCH_ENV, Context
 from benchlib.core import Case, Verdict, Workload
-from benchlib.local import CHAIN_LEN, _batch_verifier, _exec_task
+from benchlib.local import CHAIN_LEN, _batch_verifier, exec_task
 
 OFF = {"OTF_RUNS_DB": "off", "OTF_LOCK": "0"}
 
@@ -53,7 +53,7 @@ def _extra_evaluator(limit_ms: float, per: int, what: str):  # noqa: ANN202
 
 def records_startup(ctx: Context) -> Workload:
     """One recorded run of ``true`` against the same run unrecorded."""
-    tid = _exec_task(ctx, "records-true", "true")
+    tid = exec_task(ctx, "records-true", "true")
     on = {"OTF_RUNS_DB": str(ctx.root / "runs.sqlite3")}
     return Workload(
         "records-startup",
@@ -65,7 +65,7 @@ def records_startup(ctx: Context) -> Workload:
 
 def records_batch(ctx: Context) -> Workload:
     """A 20-step chain recorded against unrecorded."""
-    true_id = _exec_task(ctx, "exec-true", "true")
+    true_id = exec_task(ctx, "exec-true", "true")
     chain = [
         {
             "order_id": i,

@@ -17,7 +17,9 @@ COLUMNS = [
     ("range_s", "Min–max s"),
     ("mb_s", "MB/s"),
     ("peak_rss_mb", "Peak RSS MB"),
+    ("cpu_s", "CPU s"),
     ("limit_median_s", "Limit median s"),
+    ("limit_cpu_s", "Limit CPU s"),
     ("limit_mb_s", "Limit MB/s"),
     ("ratio", "Ratio"),
     ("target", "Target"),
@@ -45,6 +47,21 @@ def _failure_note(wl: Workload) -> str:
     return ""
 
 
+def _baseline_note(wl: Workload) -> str:
+    """``before`` figures of a ``--baseline`` run, and after/before ratios."""
+    base, ours = wl.stats("baseline"), wl.stats("ours")
+    if "baseline" not in wl.extras or not base.ok or not ours.ok:
+        return ""
+    bw, bc = base.median(), base.cpu_median()
+    ow, oc = ours.median(), ours.cpu_median()
+    assert bw and bc is not None and ow and oc is not None
+    cpu_ratio = f"{oc / bc:.2f}x" if bc else "-"
+    return (
+        f"baseline {bw:.3f} s, CPU {bc:.3f} s (after/before: wall "
+        f"{ow / bw:.2f}x, CPU {cpu_ratio})"
+    )
+
+
 def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
     """One row (machine-readable values plus display strings) per workload."""
     rows = []
@@ -59,7 +76,7 @@ def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
         else:
             state = "PASS" if verdict.passed else "MISS"
         rss = ours.peak_rss()
-        notes = [n for n in (verdict.note, fail_note) if n]
+        notes = [n for n in (verdict.note, fail_note, _baseline_note(wl)) if n]
         rows.append(
             {
                 "workload": wl.name,
@@ -69,7 +86,9 @@ def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
                 "max_s": ours.max(),
                 "mb_s": _mbs(wl.payload_bytes, ours.median()),
                 "peak_rss_mb": None if rss is None else rss / 1e6,
+                "cpu_s": ours.cpu_median(),
                 "limit_median_s": limit.median(),
+                "limit_cpu_s": limit.cpu_median(),
                 "limit_mb_s": _mbs(wl.payload_bytes, limit.median()),
                 "ratio": verdict.ratio,
                 "ratio_label": verdict.ratio_label,
@@ -79,6 +98,7 @@ def build_rows(workloads: list[Workload]) -> list[dict[str, Any]]:
                 "extras": {
                     key: {
                         "median_s": wl.stats(key).median(),
+                        "cpu_s": wl.stats(key).cpu_median(),
                         "runs_ok": len(wl.stats(key).good),
                         "runs": len(wl.stats(key).samples),
                     }
@@ -98,7 +118,9 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
         "range_s": f"{_fmt(row['min_s'])}–{_fmt(row['max_s'])}",
         "mb_s": _fmt(row["mb_s"], 1),
         "peak_rss_mb": _fmt(row["peak_rss_mb"], 1),
+        "cpu_s": _fmt(row["cpu_s"]),
         "limit_median_s": _fmt(row["limit_median_s"]),
+        "limit_cpu_s": _fmt(row["limit_cpu_s"]),
         "limit_mb_s": _fmt(row["limit_mb_s"], 1),
         "ratio": "-" if ratio is None else f"{ratio:.3f} ({row['ratio_label']})",
         "target": row["target"],

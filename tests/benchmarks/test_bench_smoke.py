@@ -23,6 +23,8 @@ LOCAL_ROWS = {
     "startup-small",
     "startup-small-nocache",
     "startup-5000vars",
+    "startup-sftp",
+    "startup-sftp-cold",
     "batch-chain",
     "batch-fan",
     "local-big 1MiB",
@@ -107,3 +109,42 @@ def test_verified_runs_are_timed_and_judged() -> None:
     assert row["min_s"] <= row["median_s"] <= row["max_s"]
     assert row["ratio"] == row["median_s"] / row["limit_median_s"]
     assert row["verdict"] != "FAILED"
+
+
+SCALE_LOCAL = {
+    "local-many 50x4KiB",
+    "batch-chain 10",
+    "batch-fan 10",
+    "batch-rss 20",
+    "listing-local 1000/10",
+}
+SCALE_SSH = {"sftp-many 50x4KiB", "listing-sftp 1000/10"}
+
+
+def test_scale_rows_run_verified_at_smoke_size(tmp_path: Path) -> None:
+    # Not part of the default smoke set (that stays fast); asked for by name.
+    only = "local-many,batch-scale,batch-rss,listing-local"
+    with_ssh = _sshd_usable()
+    if with_ssh:
+        only += ",sftp-many-scale,listing-sftp"
+    argv = [sys.executable, str(RUN), "--smoke", "--json", "--only", only]
+    argv += ["--results", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=900, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    rows = {row["workload"]: row for row in json.loads(proc.stdout)["rows"]}
+    assert set(rows) == SCALE_LOCAL | (SCALE_SSH if with_ssh else set())
+    for name, row in rows.items():
+        assert row["verdict"] in ("PASS", "MISS"), (name, row["note"])
+        assert row["runs"] == "1/1", name
+    # Every step's RSS was recorded by the batch process itself.
+    assert "kB/step" in rows["batch-rss 20"]["note"]
+    listing = rows["listing-local 1000/10"]
+    assert listing["extras"]["small-dir"]["runs_ok"] == 1
+    assert listing["extras"]["small-dir-limit"]["runs_ok"] == 1
+    assert "ms/file" in rows["local-many 50x4KiB"]["note"]
+    if with_ssh:
+        assert "ms/file" in rows["sftp-many 50x4KiB"]["note"]

@@ -137,3 +137,34 @@ def test_a_successful_local_transfer_loads_no_error_reporting_or_introspection(
         "tenacity",
     }
     assert not unwanted & modules, sorted(unwanted & modules)
+
+
+def test_noop_sftp_transfer_imports_no_ssh_stack_nor_shutil(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    """``--noop`` of an SFTP transfer stops before connecting: no paramiko.
+    argparse's help formatter, built for every option, gets its width
+    without ``shutil`` (which drags in ``bz2`` and ``lzma``)."""
+    (cfg_dir / "variables.json.j2").write_text('{"YEAR": "2026"}')
+    protocol = {"name": "sftp", "credentials": {"username": "u"}}
+    write_json(
+        cfg_dir / "small.json",
+        {
+            "type": "transfer",
+            "source": {
+                "hostname": "127.0.0.1",
+                "directory": "/tmp",
+                "fileRegex": "a.txt",
+                "protocol": protocol,
+            },
+            "destination": [
+                {"hostname": "127.0.0.2", "directory": "/tmp", "protocol": protocol}
+            ],
+        },
+    )
+    env = {"OTF_VALIDATION_CACHE_DIR": str(tmp_path / "validation-cache")}
+    noop_modules(cfg_dir, isolated_env, env)  # fill the validation cache
+    modules = noop_modules(cfg_dir, isolated_env, env)
+    assert "opentaskpy.taskrun" in modules  # it really ran
+    unwanted = {"paramiko", "cryptography", "shutil", "bz2", "lzma", "jsonschema"}
+    assert not unwanted & modules, sorted(unwanted & modules)

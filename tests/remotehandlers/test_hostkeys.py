@@ -165,3 +165,28 @@ def test_same_transfer_run_twice_under_each_policy(ssh_env, dirs):
     assert accept_any.run() is True
     assert accept_any.run() is True
     assert known.read_text() == wrong
+
+
+def test_tofu_in_default_file_read_once_still_refuses_changed_key(
+    ssh_env, dirs, tmp_path, monkeypatch
+):
+    # Without OTF_KNOWN_HOSTS_FILE the TOFU file is ~/.ssh/known_hosts, the
+    # file paramiko's system host keys already come from: it is read once,
+    # and a changed key is still refused (from the system keys).
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("OTF_KNOWN_HOSTS_FILE")
+    known = tmp_path / ".ssh" / "known_hosts"
+    server = ssh_env.hosts["ssh1"]
+    definition = listing(ssh_env, dirs)
+    assert Transfer(None, "tofu", definition).run() is True
+    assert known.read_text().strip() == server.host_key_line
+    assert Transfer(None, "tofu", definition).run() is True
+    assert known.read_text().strip() == server.host_key_line  # not recorded twice
+    other = paramiko.Ed25519Key.from_private_key_file(
+        str(ssh_env.hosts["ssh2"].host_key)
+    )
+    entry = paramiko.hostkeys.HostKeyEntry([f"[{server.address}]:{server.port}"], other)
+    known.write_text(entry.to_line())
+    with pytest.raises(HostKeyChangedError):
+        Transfer(None, "tofu", definition).run()
+    assert known.read_text() == entry.to_line()

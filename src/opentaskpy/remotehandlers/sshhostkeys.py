@@ -63,6 +63,20 @@ class TrustOnFirstUsePolicy(paramiko.MissingHostKeyPolicy):
         )
 
 
+def _is_system_known_hosts(path: str) -> bool:
+    """Whether ``path`` is the file ``load_system_host_keys`` already read.
+
+    paramiko checks the system keys before the client's own, so reading the
+    same file into both only doubles the cost: parsing is quadratic in the
+    number of entries (each new line is looked up among those before it).
+    """
+    system = os.path.expanduser("~/.ssh/known_hosts")
+    try:
+        return os.path.samefile(path, system)
+    except OSError:
+        return False
+
+
 def setup_host_keys(
     client: paramiko.SSHClient, protocol: dict, logger: logging.Logger
 ) -> None:
@@ -73,7 +87,11 @@ def setup_host_keys(
     tofu_file = known_hosts_file()
     # Loading into the HostKeys object (not client.load_host_keys) so paramiko
     # never rewrites the file itself.
-    if os.path.exists(tofu_file) and validation is not False:
+    if (
+        os.path.exists(tofu_file)
+        and validation is not False
+        and not _is_system_known_hosts(tofu_file)
+    ):
         client.get_host_keys().load(tofu_file)
     if validation:
         extra = protocol.get("knownHostsFile")
