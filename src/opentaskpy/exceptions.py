@@ -11,7 +11,7 @@ records what kind of failure it was. Each class is still an ``Exception``.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 
 class ErrorClass(StrEnum):
@@ -37,10 +37,23 @@ class OTFError(Exception):
         json_path: the field (JSON path or variable name) at fault.
         protocol: the protocol in use when it failed.
         host: the host that failed.
-        cause: the underlying reason, in words.
+        cause: the underlying reason, in words; when set it is what the CLI
+            shows after the location (``str(exc)`` stays the message).
+        position: where inside ``config_file``, in words (``line 4``,
+            ``line 4 column 5``, ``variable 'NEST'``).
+        plugin: the lookup plugin that raised it.
     """
 
     error_class: ErrorClass = ErrorClass.ERROR
+    # Class-level defaults: also set for subclasses whose other base's
+    # __init__ runs instead of ours (``class X(KeyError, OTFError)``).
+    config_file: str | None = None
+    json_path: str | None = None
+    protocol: str | None = None
+    host: str | None = None
+    cause: str | None = None
+    position: str | None = None
+    plugin: str | None = None
 
     def __init__(
         self,
@@ -51,6 +64,8 @@ class OTFError(Exception):
         protocol: str | None = None,
         host: str | None = None,
         cause: str | None = None,
+        position: str | None = None,
+        plugin: str | None = None,
     ) -> None:
         super().__init__(message, *args)
         self.config_file = config_file
@@ -58,11 +73,51 @@ class OTFError(Exception):
         self.protocol = protocol
         self.host = host
         self.cause = cause
+        self.position = position
+        self.plugin = plugin
+
+    def add_context(self, **fields: str | None) -> OTFError:
+        """Fill the fields given that are still unset; return ``self``.
+
+        The innermost raiser knows most, so what it set is never replaced.
+        """
+        for name, value in fields.items():
+            if name not in _FIELDS:
+                raise TypeError(f"unknown error field {name!r}")
+            if value is not None and getattr(self, name, None) is None:
+                setattr(self, name, value)
+        return self
+
+    # Names under which callers read these fields before they existed.
+    @property
+    def otf_config_file(self) -> str | None:
+        """The config file at fault (older name of :attr:`config_file`)."""
+        return self.config_file
+
+    @otf_config_file.setter
+    def otf_config_file(self, value: str | None) -> None:
+        self.config_file = value
+
+    @property
+    def otf_lookup_plugin(self) -> str | None:
+        """The lookup plugin that raised (older name of :attr:`plugin`)."""
+        return self.plugin
 
     @property
     def message(self) -> str:
         """The one-line message."""
         return str(self.args[0]) if self.args else ""
+
+
+_FIELDS = (
+    "config_file",
+    "json_path",
+    "protocol",
+    "host",
+    "cause",
+    "position",
+    "plugin",
+)
 
 
 class FileTooNewError(OTFError):
@@ -115,6 +170,10 @@ class UnknownProtocolError(OTFError):
     """A protocol name cannot be resolved to a handler class."""
 
     error_class = ErrorClass.CONFIGURATION
+
+
+class ProtocolImportError(UnknownProtocolError):
+    """A protocol's module (or schema package) exists but fails to import."""
 
 
 class LookupPluginError(OTFError):
@@ -190,3 +249,73 @@ def classify(exc: BaseException) -> ErrorClass:
         if found is not None:
             return found
     return ErrorClass.ERROR
+
+
+_wrappers: dict[tuple[type, type], type] = {}
+
+
+def _wrapper_class(foreign: type[BaseException], base: type[OTFError]) -> type | None:
+    """Return a class that is both ``foreign`` and ``base`` (created once per pair)."""
+    key = (foreign, base)
+    found = _wrappers.get(key)
+    if found is None:
+        try:
+            # The foreign class comes first: its str(), attributes and name
+            # stay what callers and messages know.
+            found = type(
+                foreign.__name__,
+                (foreign, base),
+                {
+                    "__module__": foreign.__module__,
+                    "__qualname__": foreign.__qualname__,
+                },
+            )
+        except TypeError:  # a foreign class that cannot be combined
+            return None
+        _wrappers[key] = found
+    return found
+
+
+def wrap(
+    exc: BaseException, base: type[OTFError] = OTFError, **fields: str | None
+) -> OTFError:
+    """Return ``exc`` as an :class:`OTFError` carrying ``fields``.
+
+    Our own exceptions get the missing fields filled in place. A foreign one
+    (jinja2, json, a plugin's ``ValueError``) is copied into a class that is
+    both its own class and ``base``, so code catching ``jinja2.UndefinedError``
+    or ``KeyError`` still catches it and ``str()`` is unchanged. Raise the
+    result ``from exc``.
+
+    Args:
+        exc: the exception to carry.
+        base: the :class:`OTFError` class the result must also be.
+        **fields: the :class:`OTFError` keyword fields to fill.
+    """
+    if isinstance(exc, base):
+        return exc.add_context(**fields)
+    if isinstance(exc, OTFError):
+        base = type(exc) if issubclass(type(exc), base) else base
+    cls = _wrapper_class(type(exc), base)
+    if cls is None:
+        plain = base(str(exc))
+        plain.cause = plain.cause or f"{type(exc).__name__}: {exc}"
+        return plain.add_context(**fields)
+    new = cls.__new__(cls, *exc.args)
+    new.__dict__.update(exc.__dict__)
+    new.args = exc.args
+    if isinstance(exc, ImportError):  # set by __init__ only, not in __dict__
+        new.name, new.path = exc.name, exc.path  # type: ignore[attr-defined]
+    for name in _FIELDS:
+        if name not in new.__dict__:
+            setattr(new, name, getattr(exc, name, None))
+    new.__traceback__ = exc.__traceback__
+    return new.add_context(**fields)
+
+
+def reraise(exc: BaseException, **fields: str | None) -> NoReturn:
+    """Raise ``exc`` (being handled) carrying ``fields``; see :func:`wrap`."""
+    new = wrap(exc, OTFError, **fields)
+    if new is exc:
+        raise exc
+    raise new from exc

@@ -5,10 +5,10 @@ resolution, task lookup by id, rendering, runtime overrides, filters and
 lookup plugins. One loader is shared by all the steps of a batch (in
 threads), so the methods that mutate ``global_variables`` hold a lock.
 
-Errors name the file they come from: JSON and ``UndefinedError`` messages are
-prefixed with the path, syntax errors carry ``filename``, and any other
-exception leaving a render gets the attribute ``otf_config_file`` (plus
-``otf_lookup_plugin`` when a lookup plugin raised it) and a note.
+Errors leave the loader as :class:`~opentaskpy.exceptions.OTFError` instances
+(a jinja2, json or plugin error is wrapped in a class that is still of its
+own type) carrying the file, the line or variable, and the lookup plugin;
+JSON and ``UndefinedError`` messages are also prefixed with the path.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from opentaskpy import otflogging
-from opentaskpy.config import lookups, overrides, task_files, templating
-from opentaskpy.exceptions import InvalidConfigError
+from opentaskpy.config import locate, lookups, overrides, task_files, templating
+from opentaskpy.exceptions import InvalidConfigError, OTFError, reraise, wrap
 from opentaskpy.filters import default_filters
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
 
@@ -84,7 +84,6 @@ class ConfigLoader:
         self.config_dir = config_dir
         self.logger.log(VERBOSE1, f"Looking in {config_dir}")
         self._lock = threading.RLock()
-        self._rendering = threading.local()
         self.global_variables: dict = {}
         self.file_cache: dict[str, str] = {}
         self._variables_sources: list[templating.VariablesSource] = []
@@ -134,17 +133,23 @@ class ConfigLoader:
             for path in override.split(","):
                 self.logger.info(f"Overriding variables file with {path}")
                 if not os.path.isfile(path):
-                    raise FileNotFoundError(f"Couldn't find variables file: {path}")
+                    message = f"Couldn't find variables file: {path}"
+                    raise wrap(
+                        FileNotFoundError(message),
+                        config_file=path,
+                        cause=f"{message} (set by OTF_VARIABLES_FILE)",
+                    )
                 paths.append(path)
             return paths
         base = f"{self.config_dir}/**/variables.json"
         paths = glob.glob(f"{base}.j2", recursive=True)
         paths += glob.glob(base, recursive=True)
         if not paths:
-            raise FileNotFoundError(
+            message = (
                 "Couldn't find any variables.(json|json.j2) files under "
                 f"{self.config_dir}"
             )
+            raise wrap(FileNotFoundError(message), config_file=str(self.config_dir))
         return paths
 
     def _load_global_variables(self) -> None:
@@ -156,7 +161,8 @@ class ConfigLoader:
                 data = templating.loads_named(handle.read(), path)
             if not isinstance(data, dict):
                 raise InvalidConfigError(
-                    f"{path}: a variables file must contain a JSON object"
+                    f"{path}: a variables file must contain a JSON object",
+                    config_file=path,
                 )
             sources.append((path, data))
             merged.update(data)
@@ -186,30 +192,43 @@ class ConfigLoader:
             label = self._variables_label()
 
             def rerender(previous: str) -> str:
-                context = templating.loads_named(previous, f"{label} (rendered)")
+                context = templating.loads_named(previous, label, " (rendered)")
                 return templating.compile_template(env, previous).render(context)
 
-            with self._rendering_file(label):
-                try:
-                    first = template.render(self.global_variables)
-                    final, _ = templating.render_until_stable(
-                        first, rerender, self.logger, MAX_DEPTH
-                    )
-                except jinja2.UndefinedError as err:
-                    if getattr(err, "otf_config_file", None):
-                        raise
-                    raise templating.variables_undefined_error(
-                        self._variables_sources, err
-                    ) from err
-                except Exception as err:
-                    texts = getattr(err, "otf_last_texts", None)
-                    keys = templating.diverging_keys(texts) if texts else []
-                    detail = f"variables not converging: {', '.join(keys)}"
-                    templating.annotate(err, label, detail if keys else None)
+            try:
+                first = template.render(self.global_variables)
+                final, _ = templating.render_until_stable(
+                    first,
+                    rerender,
+                    self.logger,
+                    MAX_DEPTH,
+                    templating.diverging_keys,
+                )
+            except jinja2.UndefinedError as err:
+                if isinstance(err, OTFError) and err.config_file:
                     raise
+                raise templating.variables_undefined_error(
+                    self._variables_sources, err
+                ) from err
+            except Exception as err:
+                self._variables_error(err, label)
             self.global_variables = templating.loads_named(
-                final, f"{label} (after rendering templates)"
+                final, label, " (after rendering templates)"
             )
+
+    def _variables_error(self, err: Exception, label: str) -> NoReturn:
+        """Re-raise an error of the variables render naming file and variable."""
+        path, position = label, None
+        plugin = err.plugin if isinstance(err, OTFError) else None
+        if plugin:
+            call = locate.lookup_call(plugin)
+            found = locate.leaf_path(
+                self._variables_sources, lambda value: bool(call.search(value))
+            )
+            if found:
+                path, position = found
+        err.add_note(f"while rendering {label}")
+        reraise(err, config_file=path, json_path=position, position=position)
 
     def _preload_files(self) -> None:
         cache: dict[str, str] = {}
@@ -243,9 +262,12 @@ class ConfigLoader:
             FileNotFoundError: no file matches.
             DuplicateConfigFileError: several files match equally well.
         """
-        return task_files.find_task_file(
-            self.file_cache, task_id, self._warned_partial, self.logger
-        )
+        try:
+            return task_files.find_task_file(
+                self.file_cache, task_id, self._warned_partial, self.logger
+            )
+        except (FileNotFoundError, OTFError) as err:
+            reraise(err, config_file=str(self.config_dir))
 
     def task_files(self) -> dict[str, str]:
         """Return every task id of the config directory and its file."""
@@ -279,10 +301,12 @@ class ConfigLoader:
                     self.global_variables = self.global_variables | task_vars
             rendered = self._render_task(path, text, extra_variables)
             definition = templating.loads_named(
-                rendered, f"{path} (after rendering templates)"
+                rendered, path, " (after rendering templates)"
             )
             if not isinstance(definition, dict):
-                raise InvalidConfigError(f"{path}: a task definition must be an object")
+                raise InvalidConfigError(
+                    f"{path}: a task definition must be an object", config_file=path
+                )
             if isinstance(definition.get("variables"), dict):
                 overrides.apply_variable_overrides(
                     definition["variables"], "task", self.logger
@@ -301,25 +325,35 @@ class ConfigLoader:
         import jinja2.meta
 
         env = self.template_env
-        ast = env.parse(text, name=path, filename=path)
+        try:
+            ast = env.parse(text, name=path, filename=path)
+        except jinja2.TemplateSyntaxError as err:
+            raise templating.syntax_error(err, path) from err
         template = templating.compile_template(env, ast, path)
-        with self._rendering_file(path):
-            try:
-                if self.lazy_load:
-                    self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
-                context = self.global_variables
-                if extra:
-                    context = {**context, **extra}
-                return template.render(context)
-            except jinja2.UndefinedError as err:
-                if getattr(err, "otf_config_file", None):
-                    raise
-                named = jinja2.UndefinedError(f"{path}: {err.message}")
-                named.otf_config_file = path  # type: ignore[attr-defined]
-                raise named from err
-            except Exception as err:
-                templating.annotate(err, path)
+        try:
+            if self.lazy_load:
+                self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
+            context = self.global_variables
+            if extra:
+                context = {**context, **extra}
+            return template.render(context)
+        except jinja2.UndefinedError as err:
+            if isinstance(err, OTFError) and err.config_file:
                 raise
+            named = jinja2.UndefinedError(f"{path}: {err.message}")
+            raise wrap(
+                named,
+                config_file=path,
+                position=locate.line_in_file(err, path),
+                cause=err.message,
+            ) from err
+        except Exception as err:
+            plugin = err.plugin if isinstance(err, OTFError) else None
+            call = locate.lookup_call(plugin) if plugin else None
+            err.add_note(f"while rendering {path}")
+            reraise(
+                err, config_file=path, position=locate.line_in_file(err, path, call)
+            )
 
     def template_lookup(self, plugin: str, **kwargs: Any) -> str:
         """Run lookup plugin ``plugin`` (the ``lookup()`` template global, §9).
@@ -351,11 +385,15 @@ class ConfigLoader:
                 )
             result = module.run(**resolved)
         except Exception as err:
-            if getattr(err, "otf_lookup_plugin", None) is None:
-                err.otf_lookup_plugin = plugin  # type: ignore[attr-defined]
-                err.add_note(f"raised by lookup plugin '{plugin}'")
-            templating.annotate(err, self._current_file())
-            raise
+            if isinstance(err, OTFError) and err.plugin:
+                raise  # a nested lookup, already described
+            err.add_note(f"raised by lookup plugin '{plugin}'")
+            text = locate.plain_text(err)
+            if type(err) is KeyError:
+                text = f"plugin not found ({text})"
+            if f"lookup plugin '{plugin}'" not in text:
+                text = f"lookup plugin '{plugin}' failed: {text}"
+            reraise(err, plugin=plugin, cause=text)
         # Lookups fetch secrets (files, vaults); a plugin whose results are
         # not secret says so, or a random "7" would mask every "7" logged.
         if getattr(module, "RESULT_IS_SECRET", True):
@@ -411,25 +449,3 @@ class ConfigLoader:
                 err.add_note(f"while resolving global variable '{name}'")
                 raise
             self.global_variables[name] = json.loads(resolved) if dumped else resolved
-
-    def _current_file(self) -> str:
-        return getattr(self._rendering, "path", None) or str(self.config_dir)
-
-    def _rendering_file(self, path: str) -> _RenderingFile:
-        return _RenderingFile(self._rendering, path)
-
-
-class _RenderingFile:
-    """Context manager recording (per thread) which file is being rendered."""
-
-    def __init__(self, state: threading.local, path: str):
-        self._state = state
-        self._path = path
-        self._previous: str | None = None
-
-    def __enter__(self) -> None:
-        self._previous = getattr(self._state, "path", None)
-        self._state.path = self._path
-
-    def __exit__(self, *exc: object) -> None:
-        self._state.path = self._previous

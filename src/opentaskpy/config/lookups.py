@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from types import FunctionType, ModuleType
 
+from opentaskpy.exceptions import ErrorClass, OTFError, reraise
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
 
 LOOKUP_NAMESPACE = "opentaskpy.plugins.lookup"
@@ -28,8 +29,13 @@ _VALID_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _load_lock = threading.RLock()
 
 
-class PluginNotFoundError(KeyError):
-    """No module and no config-dir file provides the lookup plugin."""
+class PluginNotFoundError(KeyError, OTFError):
+    """No module and no config-dir file provides the lookup plugin.
+
+    A ``KeyError``, which is what callers of ``lookup()`` catch.
+    """
+
+    error_class = ErrorClass.CONFIGURATION
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
@@ -115,8 +121,7 @@ def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Ca
         try:
             module = load_module_from_file(stem, path)
         except Exception as exc:  # name the broken filter file in the error
-            exc.otf_config_file = path  # type: ignore[attr-defined]
-            raise
+            reraise(exc, config_file=path)
         for name, value in vars(module).items():
             if isinstance(value, FunctionType):
                 filters[name] = value

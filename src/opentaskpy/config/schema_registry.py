@@ -37,6 +37,8 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from opentaskpy.exceptions import ProtocolImportError, UnknownProtocolError, wrap
+
 CORE_SCHEMA_ROOT = Path(str(importlib.resources.files("opentaskpy.config") / "schemas"))
 LOCALHOST_PREFIX = "http://localhost/"
 
@@ -123,24 +125,36 @@ def schema_location(protocol_name: str) -> tuple[Path, str]:
     package = ".".join(parts[:-2])
     short = parts[-2]
     if not package:
-        raise ModuleNotFoundError(
-            f"Unknown protocol {protocol_name!r}: an addon protocol must be "
-            "'<package>.<module>.<Class>'",
-            name=protocol_name,
+        detail = "an addon protocol must be '<package>.<module>.<Class>'"
+        raise wrap(
+            ModuleNotFoundError(
+                f"Unknown protocol {protocol_name!r}: {detail}", name=protocol_name
+            ),
+            UnknownProtocolError,
+            protocol=protocol_name,
+            cause=detail,
         )
     try:
         importlib.import_module(package)
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            f"Unknown protocol {protocol_name!r}: cannot import schema package "
-            f"{package!r} ({exc})",
-            name=exc.name,
+        detail = f"cannot import schema package {package!r} ({exc})"
+        raise wrap(
+            ModuleNotFoundError(
+                f"Unknown protocol {protocol_name!r}: {detail}", name=exc.name
+            ),
+            UnknownProtocolError,
+            protocol=protocol_name,
+            cause=detail,
         ) from exc
     except Exception as exc:  # the addon package itself fails while importing
-        raise ModuleNotFoundError(
-            f"Protocol {protocol_name!r}: importing schema package {package!r} "
-            f"failed ({type(exc).__name__}: {exc})",
-            name=package,
+        detail = (
+            f"importing schema package {package!r} failed ({type(exc).__name__}: {exc})"
+        )
+        raise wrap(
+            ModuleNotFoundError(f"Protocol {protocol_name!r}: {detail}", name=package),
+            ProtocolImportError,
+            protocol=protocol_name,
+            cause=detail,
         ) from exc
     for usage in _active_recorders():
         usage.packages.add(package)

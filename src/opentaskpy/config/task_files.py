@@ -33,8 +33,10 @@ def find_task_file(
     if not matches:
         raise FileNotFoundError(f"Couldn't find task with name: {task_id}")
     if len(matches) > 1:
-        err = DuplicateConfigFileError(f"Found more than one task with name: {task_id}")
-        err.add_note("matching files: " + ", ".join(sorted(matches)))
+        message = f"Found more than one task with name: {task_id}"
+        files = ", ".join(sorted(matches))
+        err = DuplicateConfigFileError(message, cause=f"{message} ({files})")
+        err.add_note(f"matching files: {files}")
         raise err
     if not exact and task_id not in warned:
         warned.add(task_id)

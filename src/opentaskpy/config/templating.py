@@ -2,9 +2,9 @@
 
 The loader renders a text, then re-renders the output until a pass returns
 its input unchanged; after ``max_depth`` re-renders it gives up
-(config-and-variables.md §5). The helpers here also turn Jinja and JSON
-errors into errors that name the file (and, for variables files, the
-variable) they come from.
+. The helpers here also turn Jinja and JSON errors into
+:class:`~opentaskpy.exceptions.OTFError` instances (still of their jinja2 or
+json class) that carry the file and, for variables files, the variable.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from opentaskpy.exceptions import VariableResolutionTooDeepError
+from opentaskpy.exceptions import OTFError, VariableResolutionTooDeepError, wrap
 
 if TYPE_CHECKING:  # imported where first needed: plain tasks never load jinja2
     import jinja2
@@ -79,21 +79,24 @@ def render_until_stable(
     render: Callable[[str], str],
     logger: logging.Logger,
     max_depth: int,
+    divergence: Callable[[str, str], str | None] | None = None,
 ) -> tuple[str, str]:
-    """Re-render ``first`` until a pass returns its input (§5.1 depth rule).
+    """Re-render ``first`` until a pass returns its input.
 
     Args:
         first: the output of the initial render (``R0``).
         render: renders a text (compile + render with the right context).
         logger: where the depth-limit ERROR is logged.
         max_depth: number of re-renders after which the resolution fails.
+        divergence: given the last two texts, says what keeps changing (the
+            error's cause); ``None`` when it cannot tell.
 
     Returns:
         ``(final_text, previous_text)``.
 
     Raises:
         VariableResolutionTooDeepError: the ``max_depth``-th re-render was
-            needed. Its ``otf_last_texts`` attribute holds the last two texts.
+            needed.
     """
     text = first
     depth = 0
@@ -104,27 +107,38 @@ def render_until_stable(
             # Reference behaviour: the last re-render is performed (lookups
             # in it run once more) before failing, whatever its outcome.
             logger.error(TOO_DEEP_LOG)
+            detail = divergence(text, new) if divergence else None
             err = VariableResolutionTooDeepError(TOO_DEEP_MESSAGE)
-            err.otf_last_texts = (text, new)  # type: ignore[attr-defined]
+            if detail:
+                err.cause = f"{TOO_DEEP_MESSAGE} ({detail})"
+                err.add_note(f"({detail})")
             raise err
         if new == text:
             return new, text
         text = new
 
 
-def named_json_error(err: json.JSONDecodeError, where: str) -> json.JSONDecodeError:
-    """Return the same error with ``where`` prefixed to the message; position kept."""
-    named = json.JSONDecodeError(f"{where}: {err.msg}", err.doc, err.pos)
-    named.otf_config_file = where  # type: ignore[attr-defined]
-    return named
+def named_json_error(err: json.JSONDecodeError, path: str, stage: str = "") -> OTFError:
+    """Return the same error naming ``path`` (and ``stage``, e.g. after rendering).
+
+    ``str()`` is ``<path><stage>: <message>: line L column C (char N)``; the
+    CLI shows ``<path>: line L column C: <message><stage>``.
+    """
+    named = json.JSONDecodeError(f"{path}{stage}: {err.msg}", err.doc, err.pos)
+    return wrap(
+        named,
+        config_file=path,
+        position=f"line {err.lineno} column {err.colno}",
+        cause=f"{err.msg}{stage}",
+    )
 
 
-def loads_named(text: str, where: str) -> Any:
-    """``json.loads`` whose errors name ``where``."""
+def loads_named(text: str, path: str, stage: str = "") -> Any:
+    """``json.loads`` whose errors name ``path`` (see :func:`named_json_error`)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise named_json_error(err, where) from err
+        raise named_json_error(err, path, stage) from err
 
 
 def undefined_name(err: BaseException) -> str | None:
@@ -161,7 +175,7 @@ def variables_syntax_error(
     env: jinja2.Environment,
     sources: list[VariablesSource],
     err: jinja2.TemplateSyntaxError,
-) -> jinja2.TemplateSyntaxError:
+) -> OTFError:
     """Re-target a syntax error in the merged variables to file and variable."""
     import jinja2
 
@@ -173,6 +187,7 @@ def variables_syntax_error(
         return False
 
     found = find_variable(sources, broken)
+    key = None
     if found is None:
         path = ", ".join(p for p, _ in sources)
         named = jinja2.TemplateSyntaxError(err.message or "", 1, path, path)
@@ -184,13 +199,25 @@ def variables_syntax_error(
             path,
             path,
         )
-    named.otf_config_file = path  # type: ignore[attr-defined]
-    return named
+    return syntax_error(named, path, key)
+
+
+def syntax_error(
+    err: jinja2.TemplateSyntaxError, path: str, key: str | None = None
+) -> OTFError:
+    """Return a template syntax error in ``path`` (at variable ``key``) for the CLI."""
+    return wrap(
+        err,
+        config_file=path,
+        json_path=key,
+        position=f"line {err.lineno}",
+        cause=f"template syntax error: {err.message}",
+    )
 
 
 def variables_undefined_error(
     sources: list[VariablesSource], err: jinja2.UndefinedError
-) -> jinja2.UndefinedError:
+) -> OTFError:
     """Return the ``UndefinedError`` naming the variables file and variable."""
     import jinja2
 
@@ -199,37 +226,29 @@ def variables_undefined_error(
     if name:
         pattern = re.compile(r"\{[{%][^}]*\b" + re.escape(name) + r"\b")
         found = find_variable(sources, lambda text: bool(pattern.search(text)))
+    key = path = None
     if found:
-        where = f"{found[0]}: variable '{found[1]}'"
-        path = found[0]
+        path, key = found
+        where = f"{path}: variable '{key}'"
     else:
         path = where = ", ".join(p for p, _ in sources)
     named = jinja2.UndefinedError(f"{where}: {err.message}")
-    named.otf_config_file = path  # type: ignore[attr-defined]
-    return named
+    return wrap(
+        named,
+        config_file=path,
+        json_path=key,
+        position=f"variable '{key}'" if key else None,
+        cause=err.message,
+    )
 
 
-def diverging_keys(texts: tuple[str, str]) -> list[str]:
-    """Top-level keys whose values differ between two JSON object texts."""
+def diverging_keys(before_text: str, after_text: str) -> str | None:
+    """``variables not converging: A, B`` for two JSON object texts, or ``None``."""
     try:
-        before, after = json.loads(texts[0]), json.loads(texts[1])
+        before, after = json.loads(before_text), json.loads(after_text)
     except ValueError:
-        return []
+        return None
     if not isinstance(before, dict) or not isinstance(after, dict):
-        return []
-    return [key for key in after if before.get(key) != after[key]]
-
-
-def annotate(exc: BaseException, path: str, detail: str | None = None) -> None:
-    """Record the config file on an exception without changing type/message.
-
-    Sets the documented attribute ``otf_config_file`` (unless a more precise
-    one is already there) and adds a note for tracebacks.
-    """
-    if getattr(exc, "otf_config_file", None):
-        return
-    try:
-        exc.otf_config_file = path  # type: ignore[attr-defined]
-    except AttributeError:  # pragma: no cover - exotic exception types
-        return
-    exc.add_note(f"while rendering {path}" + (f" ({detail})" if detail else ""))
+        return None
+    keys = [key for key in after if before.get(key) != after[key]]
+    return f"variables not converging: {', '.join(keys)}" if keys else None

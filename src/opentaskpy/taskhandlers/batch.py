@@ -212,12 +212,12 @@ class Batch(TaskHandler):
         if task_type == "batch":
             return Batch(self.global_config, step_id, definition, self.config_loader)
         self.logger.error(f"Task {step_id} has unknown task type {task_type!r}")
-        error = InvalidConfigError("Unknown task type")
-        # Point the CLI's one-line error at the step's file and field.
-        error.otf_config_file = (  # type: ignore[attr-defined]
-            f"{self._step_file(step_id)}: type {task_type!r}"
+        raise InvalidConfigError(
+            "Unknown task type",
+            config_file=self._step_file(step_id),
+            json_path="type",
+            position=f"type {task_type!r}",
         )
-        raise error
 
     def _step_file(self, step_id: str) -> str:
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-from opentaskpy.exceptions import UnknownProtocolError
+from opentaskpy.exceptions import ProtocolImportError, UnknownProtocolError
 from opentaskpy.remotehandlers.remotehandler import (
     RemoteExecutionHandler,
     RemoteHandler,
@@ -84,27 +84,29 @@ def resolve_protocol(name: str, task_type: str) -> type:
 def _load(name: str, task_type: str) -> type:
     module_name, _, class_name = class_path(name, task_type).rpartition(".")
     if not module_name:
-        raise UnknownProtocolError(f"Unknown protocol {name}")
+        raise UnknownProtocolError(f"Unknown protocol {name}", protocol=name)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        detail = f"cannot import module {module_name} ({exc})"
         raise UnknownProtocolError(
-            f"Unknown protocol {name}: cannot import module {module_name} ({exc})"
+            f"Unknown protocol {name}: {detail}", protocol=name, cause=detail
         ) from exc
     except Exception as exc:  # an addon module that fails while importing
-        raise UnknownProtocolError(
-            f"Protocol {name}: importing module {module_name} failed "
-            f"({type(exc).__name__}: {exc})"
+        detail = f"importing module {module_name} failed ({type(exc).__name__}: {exc})"
+        raise ProtocolImportError(
+            f"Protocol {name}: {detail}", protocol=name, cause=detail
         ) from exc
     handler_class = getattr(module, class_name, None)
     if handler_class is None:
+        detail = f"module {module_name} has no class {class_name}"
         raise ProtocolClassNotFoundError(
-            f"Unknown protocol {name}: module {module_name} has no class {class_name}"
+            f"Unknown protocol {name}: {detail}", protocol=name, cause=detail
         )
     base = BASE_CLASSES.get(task_type, RemoteHandler)
     if not (isinstance(handler_class, type) and issubclass(handler_class, base)):
+        detail = f"{module_name}.{class_name} is not a {base.__name__} subclass"
         raise UnknownProtocolError(
-            f"Unknown protocol {name}: {module_name}.{class_name} is not a "
-            f"{base.__name__} subclass"
+            f"Unknown protocol {name}: {detail}", protocol=name, cause=detail
         )
     return handler_class
