@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from jsonschema.exceptions import ValidationError, best_match, relevance
 
@@ -33,11 +33,14 @@ class SchemaViolation:
         path: JSON path of the offending value, e.g. ``$.source.protocol``.
         message: the jsonschema message, unchanged apart from masked secrets.
         value: the offending value (secrets masked).
+        every: every violation of the same validation (this one included),
+            sorted by path; empty when built by hand.
     """
 
     path: str
     message: str
     value: object
+    every: tuple[SchemaViolation, ...] = field(default=(), compare=False, repr=False)
 
     def describe(self) -> str:
         """Return the one-line description ``<path>: <message> (value: ...)``."""
@@ -126,3 +129,25 @@ def to_violation(error: ValidationError, document: object) -> SchemaViolation:
         message=message,
         value=mask_secrets(error.instance, under_sensitive),
     )
+
+
+def describe_all(
+    errors: list[ValidationError],
+    document: object,
+    branch_for: Mapping[str, int] | None = None,
+) -> SchemaViolation | None:
+    """Return the most relevant violation, with :attr:`SchemaViolation.every` set.
+
+    Each error jsonschema reports is described by its most specific cause
+    (as :func:`select_error` picks it); duplicates are dropped and the rest
+    sorted by JSON path.
+    """
+    best = select_error(errors, branch_for)
+    if best is None:
+        return None
+    every: dict[str, SchemaViolation] = {}
+    for error in errors:
+        violation = to_violation(select_error([error], branch_for) or error, document)
+        every.setdefault(violation.describe(), violation)
+    ordered = tuple(sorted(every.values(), key=lambda v: v.path))
+    return replace(to_violation(best, document), every=ordered)

@@ -31,11 +31,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 
-from opentaskpy.config.schema_errors import (
-    SchemaViolation,
-    select_error,
-    to_violation,
-)
+from opentaskpy.config.schema_errors import SchemaViolation, describe_all
 from opentaskpy.config.schema_registry import (
     CORE_SCHEMA_ROOT,
     REGISTRY,
@@ -55,6 +51,7 @@ __all__ = [
     "find_violation",
     "validate_batch_json",
     "validate_execution_json",
+    "validate_json",
     "validate_transfer_json",
 ]
 
@@ -194,8 +191,12 @@ def find_violation(kind: str, json_data: dict[str, Any]) -> SchemaViolation | No
         errors = _validator(("batch",), BATCH_SCHEMA).iter_errors(json_data)
     else:
         raise ValueError(f"Unknown task kind {kind!r}")
-    error = select_error(errors, branch_for)
-    return None if error is None else to_violation(error, json_data)
+    return describe_all(list(errors), json_data, branch_for)
+
+
+def validate_json(kind: str, json_data: dict[str, Any]) -> bool:
+    """Validate a definition of task type ``kind`` like ``validate_<kind>_json``."""
+    return _report(kind, json_data)
 
 
 def _report(kind: str, json_data: dict[str, Any]) -> bool:
