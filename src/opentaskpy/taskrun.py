@@ -14,15 +14,11 @@ from typing import Any
 
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
+from opentaskpy.config.task_types import TASK_TYPES, explain, unknown_type_message
+from opentaskpy.exceptions import OTFError
 from opentaskpy.verbosity import VERBOSE1
 
 GLOBAL_VERBOSITY = 1  # kept for compatibility; nothing reads it
-
-_TASK_TYPES = {
-    "transfer": "Transfer",
-    "execution": "Execution",
-    "batch": "Batch",
-}
 
 
 class TaskRun:
@@ -95,24 +91,16 @@ class TaskRun:
         task_type = definition.get("type")
         if not task_type:
             self.logger.error("Invalid task configuration. Cannot continue")
-            self.failure_reason = (
-                f"{self._file()}: type: missing required field 'type' "
-                "(expected transfer, execution or batch)"
-            )
+            self.failure_reason = unknown_type_message(self._file(), task_type)
             return False
 
-        if task_type not in _TASK_TYPES:
+        if task_type not in TASK_TYPES:
             self.logger.error("Unknown task type!")
-            self.failure_reason = (
-                f"{self._file()}: type: unknown task type {json.dumps(task_type)} "
-                "(expected transfer, execution or batch)"
-            )
+            self.failure_reason = unknown_type_message(self._file(), task_type)
             result = False
         else:
-            self.logger.info(f"Starting task of type {_TASK_TYPES[task_type]}")
+            self.logger.info(f"Starting task of type {TASK_TYPES[task_type].label}")
             if not self._validate(task_type, definition):
-                self.logger.error("JSON format does not match schema")
-                self._explain_violation(task_type, definition)
                 return False
             if self.noop and self.check_steps and task_type == "batch":
                 return self._check_batch()
@@ -159,7 +147,7 @@ class TaskRun:
             lambda: self._make_handler(
                 task_type, global_variables, copy.deepcopy(definition)
             ),
-            "T" if task_type == "transfer" else "E",
+            TASK_TYPES[task_type].protocol_kind or "E",
             policy,
             self.logger,
             f"Task {self.task_id}",
@@ -188,59 +176,40 @@ class TaskRun:
 
         ``load_task_definition`` raises the proper error for those cases.
         """
-        finder = getattr(self.config_loader, "find_task_file", None)
-        if finder is None:
-            return None
         try:
-            return str(finder(self.task_id))
-        except Exception:
+            return self.config_loader.find_task_file(self.task_id)
+        except (FileNotFoundError, OTFError):
             return None
 
     def _file(self) -> str:
         return self.task_file or f"{self.config_dir} (task {self.task_id})"
 
-    @staticmethod
-    def _validate(task_type: str, definition: dict) -> bool:
-        # A definition that passed before against unchanged schemas is not
-        # validated again; on a miss this calls schemas.validate_<type>_json.
-        from opentaskpy.config import validation_cache
+    def _validate(self, task_type: str, definition: dict) -> bool:
+        """Validate once; log every violation once and keep the main one.
 
-        return validation_cache.validate(task_type, definition)
-
-    def _explain_violation(self, task_type: str, definition: dict) -> None:
-        """Log (and keep) a line naming the file, JSON path and bad value."""
-        from opentaskpy.config import schemas
-
-        finder = getattr(schemas, "find_violation", None)
-        violation = None
-        if finder is not None:
-            try:
-                violation = finder(task_type, definition)
-            except Exception as exc:  # the explanation is best effort
-                self.logger.debug(f"Could not locate schema violation: {exc}")
-        if violation is None:
-            self.failure_reason = (
-                f"{self._file()}: does not match the {task_type} schema"
-            )
-        else:
-            self.failure_reason = f"{self._file()}: {violation.describe()}"
+        Each violation is printed on stdout as ``validate_<type>_json`` does
+        and logged with the file; ``failure_reason`` is the most relevant.
+        """
+        violations = explain(task_type, definition)
+        if not violations:
+            return True
+        self.logger.error("JSON format does not match schema")
+        for violation in violations:
+            print(violation.describe())
+        more = len(violations) - 1
+        self.failure_reason = f"{self._file()}: {violations[0].describe()}"
+        if more:
+            self.failure_reason += f" (and {more} more, listed below)"
         self.logger.error(self.failure_reason)
+        for violation in violations[1:]:
+            self.logger.error(f"{self._file()}: {violation.describe()}")
+        return False
 
     def _make_handler(
         self, task_type: str, global_variables: dict, definition: dict
     ) -> Any:
         # Imported here so that a noop run or a validation failure never pays
         # for (or depends on) the protocol libraries the handlers pull in.
-        if task_type == "transfer":
-            from opentaskpy.taskhandlers import transfer
-
-            return transfer.Transfer(global_variables, self.task_id, definition)
-        if task_type == "execution":
-            from opentaskpy.taskhandlers import execution
-
-            return execution.Execution(global_variables, self.task_id, definition)
-        from opentaskpy.taskhandlers import batch
-
-        return batch.Batch(
+        return TASK_TYPES[task_type].create(
             global_variables, self.task_id, definition, self.config_loader
         )

@@ -14,8 +14,7 @@ from typing import Any
 
 from opentaskpy.config import expressions
 from opentaskpy.config.batch_spec import dependencies_of, expressions_of, find_cycle
-
-_KINDS = ("transfer", "execution", "batch")
+from opentaskpy.config.task_types import TASK_TYPES, explain
 
 
 @dataclass
@@ -138,10 +137,8 @@ class _Checker:
         return ""
 
     def step_definition(self, task_id: str, definition: dict, file: str) -> None:
-        from opentaskpy.config.validation_cache import find_violation
-
         kind = definition.get("type")
-        if kind not in _KINDS:
+        if kind not in TASK_TYPES:
             self.add(
                 f"{file}: type: unknown task type {kind!r} "
                 "(expected transfer, execution or batch)",
@@ -149,11 +146,11 @@ class _Checker:
             )
             return
         try:
-            violation = find_violation(str(kind), definition)
+            violations = explain(str(kind), definition)
         except Exception as exc:
             self.add(f"{file}: {exc}", file=file, error=exc, definition=definition)
             return
-        if violation is not None:
+        for violation in violations:
             self.add(f"{file}: {violation.describe()}", file=file, schema=True)
 
 

@@ -34,11 +34,6 @@ _FORMAT = 1
 _OFF = {"0", "false", "no", "off"}
 # Modules whose code decides what "valid" means (inline schemas, $ref rules).
 _SOURCES = ("schemas.py", "schema_registry.py", "schema_errors.py", __file__)
-_VALIDATORS = {
-    "transfer": "validate_transfer_json",
-    "execution": "validate_execution_json",
-    "batch": "validate_batch_json",
-}
 
 
 def validate(kind: str, definition: dict[str, Any]) -> bool:
@@ -58,7 +53,7 @@ def validate(kind: str, definition: dict[str, Any]) -> bool:
     from opentaskpy.config import schema_registry, schemas
 
     with schema_registry.record_usage() as usage:
-        valid = bool(getattr(schemas, _VALIDATORS[kind])(definition))
+        valid = schemas.validate_json(kind, definition)
     if valid and entry is not None:
         _store(entry, usage)
     return valid

@@ -16,19 +16,17 @@ import threading
 from typing import Any
 
 from opentaskpy.config.batch_spec import dependencies_of, find_cycle
-from opentaskpy.config.validation_cache import find_violation
+from opentaskpy.config.task_types import TASK_TYPES, explain
 from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
 from opentaskpy.runs.steps import step_finished, step_started
 from opentaskpy.taskhandlers import batchsteps, steprunner
-from opentaskpy.taskhandlers.execution import Execution
 from opentaskpy.taskhandlers.retry import RetryPolicy
 from opentaskpy.taskhandlers.scheduler import (
     DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
 )
 from opentaskpy.taskhandlers.scheduler import BatchScheduler, units_of
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
-from opentaskpy.taskhandlers.transfer import Transfer
 from opentaskpy.verbosity import VERBOSE1
 
 DEFAULT_TASK_TIMEOUT = 300
@@ -205,12 +203,11 @@ class Batch(TaskHandler):
 
     def _create_handler(self, step_id: str, definition: dict) -> TaskHandler:
         task_type = definition.get("type")
-        if task_type == "execution":
-            return Execution(self.global_config, step_id, definition)
-        if task_type == "transfer":
-            return Transfer(self.global_config, step_id, definition)
-        if task_type == "batch":
-            return Batch(self.global_config, step_id, definition, self.config_loader)
+        if task_type in TASK_TYPES:
+            handler: TaskHandler = TASK_TYPES[task_type].create(
+                self.global_config, step_id, definition, self.config_loader
+            )
+            return handler
         self.logger.error(f"Task {step_id} has unknown task type {task_type!r}")
         raise InvalidConfigError(
             "Unknown task type",
@@ -232,10 +229,9 @@ class Batch(TaskHandler):
         rejects such batches.
         """
         kind = definition.get("type")
-        if kind not in ("transfer", "execution", "batch"):
+        if kind not in TASK_TYPES:
             return  # reported by _create_handler
-        violation = find_violation(kind, definition)
-        if violation is not None:
+        for violation in explain(kind, definition):
             self.logger.error(
                 f"{self._step_file(step_id)}: {violation.describe()} "
                 f"(task {step_id} does not match the {kind} schema)"
