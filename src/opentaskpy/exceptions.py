@@ -242,12 +242,15 @@ _FOREIGN_CLASSES = {
 
 def classify(exc: BaseException) -> ErrorClass:
     """Return the :class:`ErrorClass` of any exception (ours carry their own)."""
-    if isinstance(exc, OTFError):
+    if isinstance(exc, OTFError) and exc.error_class is not ErrorClass.ERROR:
         return exc.error_class
+    # A wrapped foreign error (see wrap()) is classified by its own class.
     for klass in type(exc).__mro__:
         found = _FOREIGN_CLASSES.get(klass.__name__)
         if found is not None:
             return found
+    if isinstance(exc, OTFError) and exc.config_file:
+        return ErrorClass.CONFIGURATION  # raised while reading the config
     return ErrorClass.ERROR
 
 
