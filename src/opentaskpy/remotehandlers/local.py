@@ -6,14 +6,12 @@
 
 from __future__ import annotations
 
-import functools
 import glob
 import logging
-import os
 from typing import Any
 
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops, listing, streaming
+from opentaskpy.remotehandlers import fileops, listing, publishing, streaming
 from opentaskpy.remotehandlers.localfs import LocalFileSystem
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 
@@ -89,37 +87,15 @@ class LocalTransfer(RemoteTransferHandler):
 
     def push_streams(self, contents: list[streaming.Content]) -> int:
         """Publish each content into the destination directory, atomically."""
-        directory = self.spec["directory"]
-        if not os.path.isdir(directory):
-            if not self.spec.get("createDirectoryIfNotExists"):
-                self.logger.error(f"Destination directory {directory} does not exist")
-                return 1
-            try:
-                self.fs.makedirs(directory)
-            except OSError as exc:
-                self.logger.error(f"Unable to create directory {directory}: {exc}")
-                return 1
-        fileops.remove_stale_partials(self.fs, directory, logger=self.logger)
-        result = 0
-        for content in contents:
-            name = fileops.apply_rename(content.name, self.spec.get("rename"))
-            try:
-                final = fileops.publish(
-                    self.fs,
-                    content.label,
-                    directory,
-                    name,
-                    mode=self.spec.get("mode"),
-                    place=functools.partial(content.write_to, self.fs),
-                )
-            except (OSError, ValueError) as exc:
-                self.logger.error(
-                    f"Unable to copy {content.label} to {directory}/{name}: {exc}"
-                )
-                result = 1
-                continue
-            self.logger.info(f"Copied {content.label} to {final}")
-        return result
+        return publishing.publish_all(
+            self.fs,
+            self.spec["directory"],
+            contents,
+            spec=self.spec,
+            logger=self.logger,
+            final_name=lambda name: fileops.apply_rename(name, self.spec.get("rename")),
+            failure="Unable to copy",
+        )
 
     def handle_post_copy_action(self, files: dict) -> int:
         """Move, rename or delete the source files."""

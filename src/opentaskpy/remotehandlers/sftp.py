@@ -10,12 +10,11 @@ target) instead.
 
 from __future__ import annotations
 
-import functools
 import os
 
 from opentaskpy.exceptions import RemoteTransferError
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops, streaming
+from opentaskpy.remotehandlers import publishing, streaming
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.sshconn import SSHConnection
@@ -144,57 +143,31 @@ class SFTPTransfer(SFTPBackedTransfer):
         except Exception as exc:  # noqa: BLE001 - one clear line, then failure
             self.logger.error(f"[{self.host}] {exc or type(exc).__name__}")
             return 1
-        directory = self.spec["directory"]
         self.logger.info(f"[{self.host}] Validating destination dir")
-        st = fs.stat(directory)
-        if st is None:
-            if not self.spec.get("createDirectoryIfNotExists"):
-                self.logger.error(
-                    f"[{self.host}] Destination dir does not exist: {directory}"
-                )
-                return 1
-            try:
-                fs.makedirs(directory)
-            except OSError as exc:
-                self.logger.error(
-                    f"[{self.host}] Unable to create directory {directory}: {exc}"
-                )
-                return 1
-        atomic = self.protocol.get("supportsPosixRename", True) is not False
-        verify = self.protocol.get("supportsStatAfterUpload", True) is not False
-        if atomic:
-            names = {self.final_name(c.name) for c in contents}
-            fileops.remove_stale_partials(fs, directory, names, self.logger)
-        result = 0
-        for content in contents:
-            name = self.final_name(content.name)
-            try:
-                self.logger.info(
-                    f"[{self.host}] Transferring file {content.label} to "
-                    f"{directory}/{name}"
-                )
-                fileops.publish(
-                    fs,
-                    content.label,
-                    directory,
-                    name,
-                    mode=self.spec.get("mode"),
-                    verify_size=verify,
-                    atomic=atomic,
-                    place=functools.partial(content.write_to, fs),
-                )
-            except Exception as exc:  # noqa: BLE001 - reported, next file tried
-                reason = describe_error(exc)
-                message = (
-                    f"Unable to transfer file via SFTP: writing {directory}/{name} "
-                    f"on {self.host} failed: {reason}"
-                )
-                self.logger.error(f"[{self.host}] {message}")
-                self.last_error = RemoteTransferError(
-                    message, host=self.host, protocol="sftp", cause=reason
-                )
-                result = 1
-        return result
+        return publishing.publish_all(
+            fs,
+            self.spec["directory"],
+            contents,
+            spec=self.spec,
+            logger=self.logger,
+            final_name=self.final_name,
+            prefix=f"[{self.host}] ",
+            on_failure=self._publish_failed,
+            verify_size=self.protocol.get("supportsStatAfterUpload", True) is not False,
+            atomic=self.protocol.get("supportsPosixRename", True) is not False,
+        )
+
+    def _publish_failed(self, label: str, target: str, exc: BaseException) -> None:
+        """Log a file that could not be published and keep it as ``last_error``."""
+        reason = describe_error(exc)
+        message = (
+            f"Unable to transfer file via SFTP: writing {target} "
+            f"on {self.host} failed: {reason}"
+        )
+        self.logger.error(f"[{self.host}] {message}")
+        self.last_error = RemoteTransferError(
+            message, host=self.host, protocol="sftp", cause=reason
+        )
 
     def transfer_files(
         self, files: dict, remote_spec: dict, dest_remote_handler: object = None

@@ -191,10 +191,4 @@ class Execution(TaskHandler):
                 f"[{self._get_remote_host_name(handler)}] Closing source connection "
                 f"for {handler}",
             )
-            tidy = getattr(handler, "tidy", None)
-            if tidy is None:
-                continue
-            try:
-                tidy()
-            except Exception as exc:  # a failing tidy must not hide the result
-                self.logger.warning(f"Error closing connection for {handler}: {exc}")
+            self._tidy_handler(handler)

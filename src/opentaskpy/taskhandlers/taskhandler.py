@@ -63,6 +63,17 @@ class TaskHandler(ABC):
     def _set_remote_handlers(self) -> None:
         """Build the protocol handlers from the definition."""
 
+    def _tidy_handler(self, handler: Any) -> None:
+        """Call ``handler.tidy()``; a failure is logged as a warning.
+
+        Tidying runs while a result is being reported: its failure must
+        never replace that result.
+        """
+        try:
+            handler.tidy()
+        except Exception as exc:
+            self.logger.warning(f"Error closing connection for {handler}: {exc}")
+
     def return_result(
         self, status: int, message: str | None = None, exception: Any = None
     ) -> bool:

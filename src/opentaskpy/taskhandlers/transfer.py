@@ -415,22 +415,16 @@ class Transfer(TaskHandler):
         self._cleaned_up = True
         if self.source_remote_handler is not None:
             self.logger.info("Closing source connection")
-            self._tidy(self.source_remote_handler)
+            self._tidy_handler(self.source_remote_handler)
         for handler in self.dest_remote_handlers or []:
             self.logger.info(f"Closing dest connection for {handler}")
-            self._tidy(handler)
+            self._tidy_handler(handler)
         self._remove_crypto_outputs()
         if not self._source_is("dummy"):  # (upstream quirk, kept) dummy leaves it
             source_dir = (
                 self._source.get("directory") if self._source_is("local") else None
             )
             staging.remove_staging_dir(self.local_staging_dir, source_dir, self.logger)
-
-    def _tidy(self, handler: Any) -> None:
-        try:
-            handler.tidy()
-        except Exception as exc:  # a failing tidy must not hide the result
-            self.logger.warning(f"Error closing connection for {handler}: {exc}")
 
     # -- public API -------------------------------------------------------------
 

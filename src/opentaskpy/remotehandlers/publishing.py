@@ -1,0 +1,110 @@
+"""Delivering a set of contents into a destination directory.
+
+The steps every destination takes around the per-file
+:func:`~opentaskpy.remotehandlers.fileops.publish`: make sure the directory
+exists (creating it only when the definition allows), clear debris of dead
+runs, then publish each content under its final name, going on with the next
+file when one fails.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from logging import Logger
+from typing import TYPE_CHECKING
+
+from opentaskpy.remotehandlers import fileops
+
+if TYPE_CHECKING:
+    from opentaskpy.remotehandlers.fileops import FileSystem
+    from opentaskpy.remotehandlers.streaming import Content
+
+
+def ensure_directory(
+    fs: FileSystem, directory: str, create: bool, logger: Logger, prefix: str = ""
+) -> bool:
+    """Whether ``directory`` exists, creating it when ``create`` allows.
+
+    Failures are logged (``prefix`` names the host); nothing is raised.
+    """
+    if fs.stat(directory) is not None:
+        return True
+    if not create:
+        logger.error(f"{prefix}Destination dir does not exist: {directory}")
+        return False
+    try:
+        fs.makedirs(directory)
+    except OSError as exc:
+        logger.error(f"{prefix}Unable to create directory {directory}: {exc}")
+        return False
+    return True
+
+
+def publish_all(
+    fs: FileSystem,
+    directory: str,
+    contents: Iterable[Content],
+    *,
+    spec: dict,
+    logger: Logger,
+    final_name: Callable[[str], str],
+    prefix: str = "",
+    failure: str = "Unable to transfer file",
+    on_failure: Callable[[str, str, BaseException], None] | None = None,
+    verify_size: bool = True,
+    atomic: bool = True,
+) -> int:
+    """Publish every content into the destination directory of ``spec``.
+
+    Args:
+        fs: the destination file system.
+        directory: the destination directory.
+        contents: what to deliver (worker files or streams).
+        spec: the destination definition (``createDirectoryIfNotExists``,
+            ``mode``).
+        logger: where progress and failures go.
+        final_name: maps a content's name to its published name.
+        prefix: put before every log line (e.g. ``[host] ``).
+        failure: the words that start a failed file's error line.
+        on_failure: called as ``on_failure(label, target, exc)`` for a file
+            that could not be published, instead of logging that line.
+        verify_size: see :func:`~opentaskpy.remotehandlers.fileops.publish`.
+        atomic: see :func:`~opentaskpy.remotehandlers.fileops.publish`.
+
+    Returns:
+        0 when every content was published, 1 otherwise.
+    """
+    create = bool(spec.get("createDirectoryIfNotExists"))
+    if not ensure_directory(fs, directory, create, logger, prefix):
+        return 1
+    contents = list(contents)
+    if atomic:
+        names = {final_name(c.name) for c in contents}
+        fileops.remove_stale_partials(fs, directory, names, logger)
+    result = 0
+    for content in contents:
+        name = final_name(content.name)
+        logger.info(f"{prefix}Transferring file {content.label} to {directory}/{name}")
+        try:
+            final = fileops.publish(
+                fs,
+                content.label,
+                directory,
+                name,
+                mode=spec.get("mode"),
+                verify_size=verify_size,
+                atomic=atomic,
+                place=functools.partial(content.write_to, fs),
+            )
+        except Exception as exc:  # noqa: BLE001 - reported, next file tried
+            result = 1
+            target = f"{directory}/{name}"
+            if on_failure is not None:
+                on_failure(content.label, target, exc)
+                continue
+            reason = exc or type(exc).__name__
+            logger.error(f"{prefix}{failure} ({content.label} to {target}): {reason}")
+            continue
+        logger.info(f"{prefix}Copied {content.label} to {final}")
+    return result
