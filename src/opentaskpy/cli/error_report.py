@@ -20,8 +20,6 @@ from opentaskpy import otflogging
 from opentaskpy.config.locate import plain_text
 from opentaskpy.exceptions import OTFError, ProtocolImportError, UnknownProtocolError
 
-CORE_PROTOCOLS = {"ssh", "sftp", "local", "email", "dummy"}
-
 
 @dataclass
 class ErrorContext:
@@ -128,7 +126,10 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
     else:
         return None
     if name is None:
-        name = next((n for _, n in fields if n not in CORE_PROTOCOLS), "?")
+        from opentaskpy.taskhandlers.protocols import BUILTIN_PROTOCOLS
+
+        core = {n for table in BUILTIN_PROTOCOLS.values() for n in table}
+        name = next((n for _, n in fields if n not in core), "?")
     where = ctx.task_file or ctx.config_dir
     field_path = next((p for p, n in fields if n == name), None)
     at = f" at {field_path}" if field_path else ""

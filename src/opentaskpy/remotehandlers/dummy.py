@@ -16,6 +16,8 @@ class DummyTransfer(RemoteTransferHandler):
     """A source with no files whose ``accessToken`` changes on every construction."""
 
     TASK_TYPE = "T"
+    missing_files_fail = False  # it never has files
+    keeps_staging_dir = True  # the reference leaves it; kept for compatibility
 
     def __init__(self, spec: dict):
         """Store the spec, set a new random ``accessToken`` and cache it.

@@ -31,6 +31,7 @@ class LocalTransfer(RemoteTransferHandler):
     """
 
     TASK_TYPE = "T"
+    files_on_worker = True
 
     def __init__(self, spec: dict):
         """Set up the handler; nothing is touched on disk yet.

@@ -64,13 +64,50 @@ class RemoteHandler(ABC):  # noqa: B024 - abstract by contract, methods live in 
         return str(value)
 
 
+_CAPABILITIES = (
+    "files_on_worker",
+    "final_move_on_host",
+    "missing_files_fail",
+    "keeps_staging_dir",
+)
+
+
 class RemoteTransferHandler(RemoteHandler):
     """A transfer protocol: lists, fetches, delivers and tidies files.
 
     The ``files`` arguments are dicts keyed by file path (or object key) whose
     values hold ``size`` (bytes) and ``modified_time`` (epoch seconds).
     Methods return 0 for success and non-zero for failure.
+
+    What a protocol can do is declared by the class attributes below (and
+    by :meth:`supports_direct_transfer`, :meth:`can_stream_from` and
+    :meth:`can_stream_to`); the transfer asks them and never looks at the
+    protocol name. The defaults are what an addon handler gets.
     """
+
+    #: The source's files already are on the worker (in its ``directory``):
+    #: nothing is staged and destinations are fed from that directory.
+    files_on_worker: bool = False
+    #: Delivered files land in a staging area on the destination host and
+    #: :meth:`move_files_to_final_location` publishes them afterwards.
+    final_move_on_host: bool = False
+    #: A source listing no files fails the transfer (``error`` in the source
+    #: spec can turn that off); ``False`` for sources that never have files.
+    missing_files_fail: bool = True
+    #: The worker staging directory is left in place after the run.
+    keeps_staging_dir: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a subclass the default capabilities unless it declares its own.
+
+        A subclass of a built-in handler is another protocol (an addon):
+        it must not silently take, say, the local source's "files are on
+        the worker" when it stages files itself.
+        """
+        super().__init_subclass__(**kwargs)
+        for name in _CAPABILITIES:
+            if name not in cls.__dict__:
+                setattr(cls, name, getattr(RemoteTransferHandler, name))
 
     def __init__(self, spec: dict, remote_spec: dict | None = None):
         """Store the spec and an optional remote spec.

@@ -90,6 +90,8 @@ def _fault_host(cause: str, runner: str, peer: str, destination: str) -> str:
 class SSHTransfer(SSHReceiving):
     """SSH source or destination."""
 
+    final_move_on_host = True  # files arrive in a staging directory first
+
     def __init__(self, spec: dict):
         """Create the (unconnected) client; nothing is contacted yet."""
         super().__init__(spec)

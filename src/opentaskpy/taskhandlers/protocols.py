@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import NamedTuple
 
 from opentaskpy.exceptions import ProtocolImportError, UnknownProtocolError
 from opentaskpy.remotehandlers.remotehandler import (
@@ -22,7 +23,34 @@ from opentaskpy.remotehandlers.remotehandler import (
     RemoteHandler,
     RemoteTransferHandler,
 )
-from opentaskpy.taskhandlers.taskhandler import TaskHandler
+
+
+class DefaultProtocolCharacteristics(NamedTuple):
+    """Where a built-in protocol's handler class lives."""
+
+    module: str
+    class_: str
+
+
+def _builtin(module: str, class_: str) -> DefaultProtocolCharacteristics:
+    return DefaultProtocolCharacteristics(f"opentaskpy.remotehandlers.{module}", class_)
+
+
+#: The built-in protocol names per task type (``"T"`` transfers, ``"E"``
+#: executions); ``TaskHandler.DEFAULT_PROTOCOL_MAP`` is the same table.
+BUILTIN_PROTOCOLS: dict[str, dict[str, DefaultProtocolCharacteristics]] = {
+    "T": {
+        "ssh": _builtin("ssh", "SSHTransfer"),
+        "sftp": _builtin("sftp", "SFTPTransfer"),
+        "email": _builtin("email", "EmailTransfer"),
+        "local": _builtin("local", "LocalTransfer"),
+        "dummy": _builtin("dummy", "DummyTransfer"),
+    },
+    "E": {
+        "ssh": _builtin("ssh", "SSHExecution"),
+        "local": _builtin("local", "LocalExecution"),
+    },
+}
 
 BASE_CLASSES: dict[str, type[RemoteHandler]] = {
     "T": RemoteTransferHandler,
@@ -48,7 +76,7 @@ def class_path(name: str, task_type: str) -> str:
         name: a built-in protocol name or a dotted class path.
         task_type: ``"T"`` or ``"E"``.
     """
-    builtin = TaskHandler.DEFAULT_PROTOCOL_MAP.get(task_type, {}).get(name)
+    builtin = BUILTIN_PROTOCOLS.get(task_type, {}).get(name)
     if builtin is not None:
         return f"{builtin.module}.{builtin.class_}"
     return name

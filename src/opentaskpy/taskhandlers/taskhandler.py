@@ -4,43 +4,24 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, NamedTuple
+from typing import Any
 
 from opentaskpy import otflogging
+from opentaskpy.taskhandlers.protocols import (
+    BUILTIN_PROTOCOLS,
+    DefaultProtocolCharacteristics,
+)
 from opentaskpy.verbosity import VERBOSE1
-
-
-class DefaultProtocolCharacteristics(NamedTuple):
-    """Where a built-in protocol's handler class lives."""
-
-    module: str
-    class_: str
-
-
-_REMOTEHANDLERS = "opentaskpy.remotehandlers"
-
-
-def _builtin(module: str, class_: str) -> DefaultProtocolCharacteristics:
-    return DefaultProtocolCharacteristics(f"{_REMOTEHANDLERS}.{module}", class_)
 
 
 class TaskHandler(ABC):
     """A runnable task: builds its protocol handlers, runs, reports a result."""
 
     TASK_TYPE: str = ""
-    DEFAULT_PROTOCOL_MAP: dict[str, dict[str, DefaultProtocolCharacteristics]] = {
-        "T": {
-            "ssh": _builtin("ssh", "SSHTransfer"),
-            "sftp": _builtin("sftp", "SFTPTransfer"),
-            "email": _builtin("email", "EmailTransfer"),
-            "local": _builtin("local", "LocalTransfer"),
-            "dummy": _builtin("dummy", "DummyTransfer"),
-        },
-        "E": {
-            "ssh": _builtin("ssh", "SSHExecution"),
-            "local": _builtin("local", "LocalExecution"),
-        },
-    }
+    # The built-in protocol table lives with the protocol registry.
+    DEFAULT_PROTOCOL_MAP: dict[str, dict[str, DefaultProtocolCharacteristics]] = (
+        BUILTIN_PROTOCOLS
+    )
 
     logger: logging.Logger
     overall_result: bool = False

@@ -213,7 +213,7 @@ class Transfer(TaskHandler):
         )
         if "conditionals" in source and files:
             self.check_conditionals(files)
-        if not files and source["protocol"]["name"] != "dummy":
+        if not files and self.source_remote_handler.missing_files_fail:
             if "error" in source and not source["error"]:
                 self._finish(
                     0,
@@ -278,7 +278,7 @@ class Transfer(TaskHandler):
 
     def _stage_on_worker(self, files: dict) -> None:
         """Fetch the files into the private (0700) staging directory."""
-        if not self._source_is("local") and not self._staging_created:
+        if not self.source_remote_handler.files_on_worker and not self._staging_created:
             try:
                 staging.ensure_private_dir(self.local_staging_dir)
             except OSError as exc:
@@ -313,7 +313,8 @@ class Transfer(TaskHandler):
 
         # Everything staged, unless PGP made a list of its own (or the source
         # is local: its directory holds other files too).
-        push_all = not self._source_is("local") and not decrypted and not encrypted
+        source_on_worker = self.source_remote_handler.files_on_worker
+        push_all = not source_on_worker and not decrypted and not encrypted
         failure = delivery.send(
             mechanism,
             self.source_remote_handler,
@@ -328,9 +329,7 @@ class Transfer(TaskHandler):
         if failure:
             self._fail_from(failure, handler, self.source_remote_handler)
 
-        if spec["protocol"]["name"] == "ssh" and handler.move_files_to_final_location(
-            files
-        ):
+        if handler.final_move_on_host and handler.move_files_to_final_location(files):
             self._fail_from("Error moving file into final location", handler)
         if "flags" in spec and handler.create_flag_files():
             self._fail("Error creating flag files", RemoteTransferError)
@@ -358,16 +357,10 @@ class Transfer(TaskHandler):
     def _source(self) -> dict:
         return self.source_file_spec or self.transfer_definition["source"]
 
-    def _source_is(self, protocol_name: str) -> bool:
-        try:
-            return self._source["protocol"]["name"] == protocol_name
-        except (KeyError, TypeError):
-            return False
-
     @property
     def _worker_dir(self) -> str:
         """Where the files are on the worker: a local source's own directory."""
-        if self._source_is("local"):
+        if self.source_remote_handler.files_on_worker:
             return self._source["directory"]
         return self.local_staging_dir
 
@@ -420,9 +413,10 @@ class Transfer(TaskHandler):
             self.logger.info(f"Closing dest connection for {handler}")
             self._tidy_handler(handler)
         self._remove_crypto_outputs()
-        if not self._source_is("dummy"):  # (upstream quirk, kept) dummy leaves it
+        source = self.source_remote_handler
+        if source is not None and not source.keeps_staging_dir:
             source_dir = (
-                self._source.get("directory") if self._source_is("local") else None
+                self._source.get("directory") if source.files_on_worker else None
             )
             staging.remove_staging_dir(self.local_staging_dir, source_dir, self.logger)
 
