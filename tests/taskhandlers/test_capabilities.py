@@ -150,3 +150,15 @@ def test_capabilities_are_declared_per_class_not_inherited() -> None:
     assert MySSH.final_move_on_host is defaults.final_move_on_host is False
     assert MyLocal.files_on_worker is defaults.files_on_worker is False
     assert StagingSource.files_on_worker is False
+
+
+def test_executions_run_per_host_only_where_declared() -> None:
+    from opentaskpy.remotehandlers.local_execution import LocalExecution
+    from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
+    from opentaskpy.remotehandlers.ssh_execution import SSHExecution
+
+    class MyLocal(LocalExecution):
+        pass
+
+    assert LocalExecution.runs_per_host is SSHExecution.runs_per_host is True
+    assert MyLocal.runs_per_host is RemoteExecutionHandler.runs_per_host is False

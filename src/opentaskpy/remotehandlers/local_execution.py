@@ -49,6 +49,7 @@ class LocalExecution(RemoteExecutionHandler):
     """Runs ``spec["command"]`` in ``spec["directory"]`` on the worker."""
 
     TASK_TYPE = "E"
+    runs_per_host = True
     ps_regex = PS_REGEX
 
     def __init__(self, spec: dict):

@@ -179,6 +179,19 @@ class RemoteTransferHandler(RemoteHandler):
 class RemoteExecutionHandler(RemoteHandler):
     """An execution protocol: runs a command somewhere and reports success."""
 
+    #: Built once per entry of the definition's ``hosts`` as
+    #: ``cls(host, definition)`` (``cls(definition)`` without ``hosts``),
+    #: without ``global_protocol_vars``. Addons get ``cls(definition)`` and
+    #: their protocol variables. Not inherited, like the transfer
+    #: capabilities: each protocol declares it.
+    runs_per_host: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a subclass the default unless it declares ``runs_per_host``."""
+        super().__init_subclass__(**kwargs)
+        if "runs_per_host" not in cls.__dict__:
+            cls.runs_per_host = False
+
     @abstractmethod
     def execute(self) -> bool:
         """Run to completion; ``True`` on success."""

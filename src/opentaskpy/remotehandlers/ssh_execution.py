@@ -27,6 +27,7 @@ class SSHExecution(RemoteExecutionHandler):
     """Runs ``spec["command"]`` on ``remote_host``."""
 
     TASK_TYPE = "E"
+    runs_per_host = True
     ps_regex = PS_REGEX
 
     def __init__(self, remote_host: str, spec: dict):

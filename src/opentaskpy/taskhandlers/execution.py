@@ -26,8 +26,6 @@ KILL_CHECK_INTERVAL = 0.2
 #: How often ``Waiting for threads to complete...`` is logged (seconds).
 WAITING_LOG_INTERVAL = 5.0
 
-_HOST_PROTOCOLS = ("ssh", "local")
-
 
 class Execution(TaskHandler):
     """Runs an execution definition (python-api §5, behaviour-notes §4)."""
@@ -63,11 +61,11 @@ class Execution(TaskHandler):
         definition = self.execution_definition
         definition["task_id"] = self.task_id
         protocol_name = definition["protocol"]["name"]
-        handler_class = resolve_protocol(protocol_name, TASK_TYPE)
-        if protocol_name in _HOST_PROTOCOLS and "hosts" in definition:
+        handler_class: Any = resolve_protocol(protocol_name, TASK_TYPE)
+        if handler_class.runs_per_host and "hosts" in definition:
             for host in definition["hosts"]:
                 self.remote_handlers.append(handler_class(host, definition))
-        elif protocol_name in _HOST_PROTOCOLS:
+        elif handler_class.runs_per_host:
             self.remote_handlers.append(handler_class(definition))
         else:
             handler = handler_class(definition)
