@@ -68,13 +68,15 @@ class OTFError(Exception):
         plugin: str | None = None,
     ) -> None:
         super().__init__(message, *args)
-        self.config_file = config_file
-        self.json_path = json_path
-        self.protocol = protocol
-        self.host = host
-        self.cause = cause
-        self.position = position
-        self.plugin = plugin
+        self.add_context(
+            config_file=config_file,
+            json_path=json_path,
+            protocol=protocol,
+            host=host,
+            cause=cause,
+            position=position,
+            plugin=plugin,
+        )
 
     def add_context(self, **fields: str | None) -> OTFError:
         """Fill the fields given that are still unset; return ``self``.

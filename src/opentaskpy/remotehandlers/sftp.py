@@ -125,17 +125,6 @@ class SFTPTransfer(SFTPBackedTransfer):
         self.ssh_client = None
         self.sftp_client = None
 
-    def push_files_from_worker(
-        self, local_staging_directory: str, file_list: dict | None = None
-    ) -> int:
-        """Deliver worker files to the destination directory, atomically."""
-        paths = self.worker_files(local_staging_directory, file_list)
-        return self.push_streams([streaming.worker_file(path) for path in paths])
-
-    def can_stream_to(self) -> bool:
-        """SFTP destinations publish streams like staged files."""
-        return True
-
     def push_streams(self, contents: list[streaming.Content]) -> int:
         """Publish each content into the destination directory, atomically."""
         try:

@@ -135,6 +135,17 @@ class SFTPBackedTransfer(RemoteTransferHandler):
             return list(file_list)
         return sorted(glob.glob(f"{local_staging_directory}/*"))
 
+    def push_files_from_worker(
+        self, local_staging_directory: str, file_list: dict | None = None
+    ) -> int:
+        """Deliver worker files as streams: one publishing path for both."""
+        paths = self.worker_files(local_staging_directory, file_list)
+        return self.push_streams([streaming.worker_file(path) for path in paths])
+
+    def can_stream_to(self) -> bool:
+        """Destinations over SFTP take streams like staged files."""
+        return True
+
     def final_name(self, path: str) -> str:
         """Return the base name with the destination's ``rename`` applied."""
         return fileops.apply_rename(os.path.basename(path), self.spec.get("rename"))

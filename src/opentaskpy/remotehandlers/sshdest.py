@@ -138,17 +138,6 @@ class SSHReceiving(SFTPBackedTransfer):
 
     # -- from the worker -----------------------------------------------------
 
-    def push_files_from_worker(
-        self, local_staging_directory: str, file_list: dict | None = None
-    ) -> int:
-        """Upload worker files into the receiving directory."""
-        paths = self.worker_files(local_staging_directory, file_list)
-        return self.push_streams([streaming.worker_file(path) for path in paths])
-
-    def can_stream_to(self) -> bool:
-        """SSH destinations take streams into their receiving directory."""
-        return True
-
     def push_streams(self, contents: list[streaming.Content]) -> int:
         """Upload contents into the receiving directory (size-checked)."""
         try:
