@@ -118,7 +118,7 @@ def _unknown_protocol(exc: BaseException, ctx: ErrorContext) -> str | None:
         if unresolvable is not None and isinstance(item, unresolvable):
             # The protocol's own schema exists; something it refers to
             # does not.
-            ref = str(getattr(item, "ref", "") or item)
+            ref = str(item.ref)  # type: ignore[attr-defined]
             name = _protocol_for_schema(ref, fields)
             detail = f"its schema refers to a missing file: {ref}"
             label = "protocol"
