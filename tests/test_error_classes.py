@@ -67,8 +67,8 @@ def test_class_formats_its_fields_and_knows_its_class(name):
     assert classify(exc) is fallback
     ctx = ErrorContext("/cfg", "x", "/cfg/other.json")
     assert describe_error(exc, ctx) == "/cfg/x.json: line 3: it broke"
-    # Without a file of its own the task file is named; cause wins over str.
-    bare = cls("it broke", json_path="source.directory", cause="the reason")
+    # Without a file of its own the task file is named; the summary wins.
+    bare = cls("it broke", json_path="source.directory", summary="the reason")
     assert describe_error(bare, ctx) == "/cfg/other.json: source.directory: the reason"
 
 
@@ -110,7 +110,7 @@ def test_loader_errors_carry_file_and_position(cfg_dir):
         ConfigLoader(str(cfg_dir)).load_task_definition("t")
     err = info.value
     assert isinstance(err, OTFError)
-    assert (err.config_file, err.position, err.cause) == (
+    assert (err.config_file, err.position, err.summary) == (
         str(path),
         "line 3",
         "'NOPE' is undefined",

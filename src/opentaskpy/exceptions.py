@@ -37,11 +37,13 @@ class OTFError(Exception):
         json_path: the field (JSON path or variable name) at fault.
         protocol: the protocol in use when it failed.
         host: the host that failed.
-        cause: the underlying reason, in words; when set it is what the CLI
-            shows after the location (``str(exc)`` stays the message).
+        cause: the underlying reason, in words.
         position: where inside ``config_file``, in words (``line 4``,
             ``line 4 column 5``, ``variable 'NEST'``).
         plugin: the lookup plugin that raised it.
+        summary: the one line without its location, when it differs from
+            the message (which stays what ``str()`` returns); the CLI shows
+            ``<config_file>: <position or json_path>: <summary or message>``.
     """
 
     error_class: ErrorClass = ErrorClass.ERROR
@@ -54,6 +56,7 @@ class OTFError(Exception):
     cause: str | None = None
     position: str | None = None
     plugin: str | None = None
+    summary: str | None = None
 
     def __init__(
         self,
@@ -66,6 +69,7 @@ class OTFError(Exception):
         cause: str | None = None,
         position: str | None = None,
         plugin: str | None = None,
+        summary: str | None = None,
     ) -> None:
         super().__init__(message, *args)
         self.add_context(
@@ -76,6 +80,7 @@ class OTFError(Exception):
             cause=cause,
             position=position,
             plugin=plugin,
+            summary=summary,
         )
 
     def add_context(self, **fields: str | None) -> OTFError:
@@ -119,6 +124,7 @@ _FIELDS = (
     "cause",
     "position",
     "plugin",
+    "summary",
 )
 
 

@@ -71,7 +71,7 @@ def _describe(exc: BaseException, ctx: ErrorContext) -> str:
     inside = exc.position or exc.json_path
     if inside:
         place = f"{place}: {inside}"
-    return _prefixed(place, exc.cause or plain_text(exc))
+    return _prefixed(place, exc.summary or plain_text(exc))
 
 
 def _prefixed(where: str, text: str) -> str:

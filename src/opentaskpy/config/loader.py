@@ -137,7 +137,7 @@ class ConfigLoader:
                     raise wrap(
                         FileNotFoundError(message),
                         config_file=path,
-                        cause=f"{message} (set by OTF_VARIABLES_FILE)",
+                        summary=f"{message} (set by OTF_VARIABLES_FILE)",
                     )
                 paths.append(path)
             return paths
@@ -345,7 +345,7 @@ class ConfigLoader:
                 named,
                 config_file=path,
                 position=locate.line_in_file(err, path),
-                cause=err.message,
+                summary=err.message,
             ) from err
         except Exception as err:
             plugin = err.plugin if isinstance(err, OTFError) else None
@@ -393,7 +393,7 @@ class ConfigLoader:
                 text = f"plugin not found ({text})"
             if f"lookup plugin '{plugin}'" not in text:
                 text = f"lookup plugin '{plugin}' failed: {text}"
-            reraise(err, plugin=plugin, cause=text)
+            reraise(err, plugin=plugin, summary=text)
         # Lookups fetch secrets (files, vaults); a plugin whose results are
         # not secret says so, or a random "7" would mask every "7" logged.
         if getattr(module, "RESULT_IS_SECRET", True):

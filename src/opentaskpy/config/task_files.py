@@ -35,7 +35,7 @@ def find_task_file(
     if len(matches) > 1:
         message = f"Found more than one task with name: {task_id}"
         files = ", ".join(sorted(matches))
-        err = DuplicateConfigFileError(message, cause=f"{message} ({files})")
+        err = DuplicateConfigFileError(message, summary=f"{message} ({files})")
         err.add_note(f"matching files: {files}")
         raise err
     if not exact and task_id not in warned:

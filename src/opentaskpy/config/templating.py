@@ -89,7 +89,7 @@ def render_until_stable(
         logger: where the depth-limit ERROR is logged.
         max_depth: number of re-renders after which the resolution fails.
         divergence: given the last two texts, says what keeps changing (the
-            error's cause); ``None`` when it cannot tell.
+            error's summary); ``None`` when it cannot tell.
 
     Returns:
         ``(final_text, previous_text)``.
@@ -110,7 +110,7 @@ def render_until_stable(
             detail = divergence(text, new) if divergence else None
             err = VariableResolutionTooDeepError(TOO_DEEP_MESSAGE)
             if detail:
-                err.cause = f"{TOO_DEEP_MESSAGE} ({detail})"
+                err.summary = f"{TOO_DEEP_MESSAGE} ({detail})"
                 err.add_note(f"({detail})")
             raise err
         if new == text:
@@ -129,7 +129,7 @@ def named_json_error(err: json.JSONDecodeError, path: str, stage: str = "") -> O
         named,
         config_file=path,
         position=f"line {err.lineno} column {err.colno}",
-        cause=f"{err.msg}{stage}",
+        summary=f"{err.msg}{stage}",
     )
 
 
@@ -211,7 +211,7 @@ def syntax_error(
         config_file=path,
         json_path=key,
         position=f"line {err.lineno}",
-        cause=f"template syntax error: {err.message}",
+        summary=f"template syntax error: {err.message}",
     )
 
 
@@ -238,7 +238,7 @@ def variables_undefined_error(
         config_file=path,
         json_path=key,
         position=f"variable '{key}'" if key else None,
-        cause=err.message,
+        summary=err.message,
     )
 
 
