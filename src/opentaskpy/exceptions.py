@@ -180,10 +180,6 @@ class UnknownProtocolError(OTFError):
     error_class = ErrorClass.CONFIGURATION
 
 
-class ProtocolImportError(UnknownProtocolError):
-    """A protocol's module (or schema package) exists but fails to import."""
-
-
 class LookupPluginError(OTFError):
     """A lookup plugin was called with missing or invalid arguments."""
 
@@ -230,6 +226,13 @@ class DecryptionError(OTFError):
     """PGP decryption failed."""
 
     error_class = ErrorClass.TRANSFER
+
+
+class ProtocolImportError(UnknownProtocolError):
+    """A protocol's module (or schema package) exists but fails to import.
+
+    Reported as ``protocol '<name>'`` rather than ``unknown protocol``.
+    """
 
 
 # Exceptions of other libraries, by class name anywhere in their MRO, so
