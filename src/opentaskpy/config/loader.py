@@ -218,17 +218,9 @@ class ConfigLoader:
 
     def _variables_error(self, err: Exception, label: str) -> NoReturn:
         """Re-raise an error of the variables render naming file and variable."""
-        path, position = label, None
-        plugin = err.plugin if isinstance(err, OTFError) else None
-        if plugin:
-            call = locate.lookup_call(plugin)
-            found = locate.leaf_path(
-                self._variables_sources, lambda value: bool(call.search(value))
-            )
-            if found:
-                path, position = found
+        path, position = locate.lookup_in_variables(err, self._variables_sources)
         err.add_note(f"while rendering {label}")
-        reraise(err, config_file=path, json_path=position, position=position)
+        reraise(err, config_file=path or label, json_path=position, position=position)
 
     def _preload_files(self) -> None:
         cache: dict[str, str] = {}

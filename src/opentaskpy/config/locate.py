@@ -91,6 +91,18 @@ def leaf_path(
     return None
 
 
+def lookup_in_variables(
+    exc: BaseException, sources: Iterable[tuple[str, dict]]
+) -> tuple[str | None, str | None]:
+    """``(file, json_path)`` of the variable whose lookup raised ``exc``."""
+    plugin = exc.plugin if isinstance(exc, OTFError) else None
+    if not plugin:
+        return None, None
+    call = lookup_call(plugin)
+    found = leaf_path(sources, lambda value: bool(call.search(value)))
+    return found if found else (None, None)
+
+
 def name_in_template(name: str) -> re.Pattern[str]:
     """Regex matching ``name`` used inside a ``{{ }}`` or ``{% %}`` block."""
     return re.compile(r"\{[{%][^}]*\b" + re.escape(name) + r"\b")
