@@ -133,9 +133,13 @@ class FileTooNewError(OTFError):
 
 
 class LogWatchTimeoutError(OTFError):
-    """A log watch found no matching line before its timeout."""
+    """A log watch found no matching line before its timeout.
 
-    error_class = ErrorClass.TIMEOUT
+    Classed with the file watch that found no file: what the task waited for
+    did not arrive (a scheduler reruns later), not a step that ran too long.
+    """
+
+    error_class = ErrorClass.NO_FILES
 
 
 class LogWatchInitError(OTFError):

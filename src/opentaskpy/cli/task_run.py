@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from datetime import datetime
 from typing import Any, NoReturn
 
 from opentaskpy import otflogging
+from opentaskpy.cli import ending
 from opentaskpy.cli.extras import add_version_option, list_tasks, require_task_id
 from opentaskpy.taskrun import TaskRun
 from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
@@ -56,6 +56,11 @@ Environment variables:
   OTF_RETRIES, OTF_RETRY_DELAY, OTF_RETRY_BACKOFF, OTF_RETRY_MAX_DELAY,
   OTF_RETRY_ON               retry a failed transfer or execution (see
                              docs/batches.md; batch steps have their own)
+  OTF_SUMMARY_FILE           write a JSON summary of the run there (as
+                             --summary)
+  OTF_EXIT_CODES=detailed    one exit code per class of failure (default:
+                             1 for every failure); see docs/runs.md
+  OTF_PROGRESS=0             no live progress line on a terminal
   <VARIABLE> or <VAR.PATH>   override a global or task variable
 
 Overriding task attributes:
@@ -123,29 +128,51 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-c", "--configDir", type=str, help=f"config directory (default {CONFIG_PATH})"
     )
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="write a JSON summary of the run to FILE at its end (success, "
+        "failure or kill)",
+    )
     return parser
 
 
 def main() -> None:
-    """Parse the command line, run the task (recorded), exit 1 on failure."""
+    """Parse the command line, run the task, exit with the outcome's code.
+
+    SIGTERM, SIGINT and SIGHUP unwind the run (see :mod:`.ending`), which
+    stops the commands it started and removes partial files; every way out
+    goes through :func:`ending.finish` (logs, summary, exit code).
+    """
     parser = _parser()
     args = parser.parse_args()
     require_task_id(parser, args, "list")
     if args.list:
         sys.exit(list_tasks(args.configDir or CONFIG_PATH))
+    try:
+        ending.start(args.taskId, args.summary)
+    except ValueError as exc:
+        _error_line(str(exc), args.taskId)
+        sys.exit(1)
     from opentaskpy.runs.recorder import recording
 
     config_dir = args.configDir or CONFIG_PATH
+    # The run record closes last: it sees the final exit code and log names.
     with recording(args.taskId, config_dir, args.noop, args.runId) as record:
-        _main(args, record)
+        try:
+            _main(args, record)
+        except SystemExit as exc:
+            sys.exit(ending.finish(exc.code))
+        except BaseException:
+            ending.finish(1)  # a traceback at DEBUG level: still a summary
+            raise
+        code = ending.finish(0)
+        if code:  # a signal came in as the run ended
+            sys.exit(code)
 
 
 def _main(args: argparse.Namespace, record: Any) -> None:
-    """Run the task of ``args``; ``record`` is its run record."""
-    # Schedulers stop jobs with SIGTERM. Turning it into SystemExit lets the
-    # batch and execution handlers kill the commands they started (which run
-    # in their own sessions) and lets transfers remove partial files.
-    signal.signal(signal.SIGTERM, _terminate)
+    """Run the task of ``args``; ``record`` is its run record (exits on failure)."""
     config_dir = args.configDir or CONFIG_PATH
     _check_ids(args.taskId, args.runId)
 
@@ -167,6 +194,7 @@ def _main(args: argparse.Namespace, record: Any) -> None:
         _error_line(f"log directory {log_dir}: {reason}", args.taskId)
         sys.exit(1)
     logger.log(VERBOSE2, f"Log verbosity: {args.verbosity}")
+    ending.show_progress()
 
     # Deliberate deviation from cli.md §1.2: the reference lets exceptions
     # from constructing TaskRun escape as a traceback and re-raises those from
@@ -185,6 +213,7 @@ def _main(args: argparse.Namespace, record: Any) -> None:
         otflogging.close_log_file(logger, False)
         _fail(exc, config_dir, args.taskId, show_traceback)
 
+    ending.RUN.task_run = task_run
     try:
         result = task_run.run()
     except Exception as exc:
@@ -203,6 +232,8 @@ def _main(args: argparse.Namespace, record: Any) -> None:
         # The last line a user sees says what failed and why: the definition's
         # fault, or else the first error the run reported (which names the
         # host and operation), repeated after "Task completed ...".
+        if task_run.failure_reason:
+            ending.failed(failure_reason=task_run.failure_reason)
         _error_line(task_run.failure_reason or _cause(task_run), args.taskId)
         sys.exit(1)
 
@@ -236,11 +267,6 @@ def _check_ids(task_id: str, run_id: str | None) -> None:
         sys.exit(1)
 
 
-def _terminate(signum: int, _frame: object) -> NoReturn:
-    """Exit with 128 + signal number, unwinding so handlers can clean up."""
-    raise SystemExit(128 + signum)
-
-
 # Error reporting is imported only when there is an error to report: it
 # costs every successful run several milliseconds of start-up.
 
@@ -251,6 +277,7 @@ def _error_line(message: str, task_id: str, exc: BaseException | None = None) ->
 
     note_failure(message, exc)
 
+    ending.failed(line=message)
     emit_error_line(PROG, message, task_id)
 
 
@@ -265,6 +292,7 @@ def _fail(
     """Print the one-line description; re-raise at DEBUG level, else exit 1."""
     from opentaskpy.cli.error_report import ErrorContext, describe_error
 
+    ending.failed(exc)
     if getattr(exc, "otf_plain_line", False):  # run store and lock: said in full
         _error_line(str(exc), task_id, exc)
         sys.exit(1)

@@ -19,8 +19,19 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
+from opentaskpy import ending
+from opentaskpy.exceptions import ErrorClass
 from opentaskpy.otflogging import init_logging, set_log_file
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
+
+#: Failures reaching or logging in to the SMTP server (not the message's own).
+_CONNECTION_ERRORS = (
+    ConnectionError,
+    TimeoutError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPAuthenticationError,
+)
 
 
 class EmailTransfer(RemoteTransferHandler):
@@ -106,6 +117,8 @@ class EmailTransfer(RemoteTransferHandler):
                 self._send(recipient, paths, names, body)
             except Exception as exc:  # noqa: BLE001 - next recipient is still tried
                 self.logger.error(f"Failed to send email to {recipient}: {exc}")
+                if isinstance(exc, _CONNECTION_ERRORS):
+                    ending.note(ErrorClass.CONNECTION, f"{exc}")
                 result = 1
         content_file = self.spec.get("messageContentFilename")
         if (

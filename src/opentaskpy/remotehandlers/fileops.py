@@ -11,7 +11,8 @@ semantics:
   system's name limit), check the size, set the mode, then rename into
   place; on failure the temporary file is removed, so no consumer ever sees
   a partial file, and what killed runs left is removed by the next run
-  (:func:`remove_stale_partials`);
+  (:func:`remove_stale_partials`); each published file is counted in
+  :data:`opentaskpy.progress.PROGRESS`;
 * post-copy actions: ``delete``, ``move`` and ``rename`` with the reference's
   path rules;
 * flag files: an empty file at an absolute path, published like a file.
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from logging import Logger
 from typing import NamedTuple
 
+from opentaskpy.progress import PROGRESS
 from opentaskpy.remotehandlers import owner
 
 
@@ -333,6 +335,7 @@ def publish(
             interrupted = not isinstance(exc, Exception)  # a signal, Ctrl-C
             _remove_after_failure(fs, target, interrupted)
         raise
+    PROGRESS.published(expected)
     return final_path
 
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 
 from opentaskpy.otflogging import init_logging
+from opentaskpy.progress import PROGRESS
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
 
@@ -108,6 +109,7 @@ class LocalExecution(RemoteExecutionHandler):
                     )
                     continue
                 self.logger.info(f"[{HOST_LABEL}] REMOTE OUTPUT: {line}")
+                PROGRESS.output_line()
             return_code = self.process.wait()
         except Exception as exc:  # noqa: BLE001 - any failure is a failed execution
             self.logger.error(f"[{HOST_LABEL}] Exception caught: {exc}")

@@ -15,6 +15,7 @@ import shlex
 import threading
 
 from opentaskpy.otflogging import init_logging
+from opentaskpy.progress import PROGRESS
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
@@ -85,6 +86,7 @@ class SSHExecution(RemoteExecutionHandler):
                 )
                 return
         self.logger.info(f"[{self.remote_host}] REMOTE OUTPUT: {line}")
+        PROGRESS.output_line()
 
     def _set_channel(self, channel: paramiko.Channel) -> None:
         self._channel = channel

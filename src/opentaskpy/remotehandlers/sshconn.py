@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opentaskpy import ending
+from opentaskpy.exceptions import ErrorClass
 from opentaskpy.names import wire
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftpsession import SFTPSession
@@ -221,6 +223,9 @@ class SSHConnection:
                 break
             except Exception as exc:
                 if not waits or not _should_retry(exc):
+                    # Callers often log this and return a status: the note
+                    # tells the task it was a connection failure.
+                    ending.note(ErrorClass.CONNECTION, f"[{self.hostname}] {exc}")
                     raise
                 time.sleep(waits.pop(0))
         transport = self.client.get_transport()

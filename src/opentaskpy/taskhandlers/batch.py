@@ -17,8 +17,9 @@ from typing import Any
 
 from opentaskpy.config.batch_spec import dependencies_of, find_cycle
 from opentaskpy.config.task_types import TASK_TYPES, explain
-from opentaskpy.exceptions import InvalidConfigError
+from opentaskpy.exceptions import ErrorClass, InvalidConfigError
 from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
+from opentaskpy.progress import PROGRESS
 from opentaskpy.runs.steps import step_finished, step_started
 from opentaskpy.taskhandlers import batchsteps, steprunner
 from opentaskpy.taskhandlers.retry import RetryPolicy
@@ -39,6 +40,8 @@ BATCH_TASK_LOG_MARKER = "__OTF_BATCH_TASK_MARKER__"
 _MARK = re.compile(r"ORDER_ID::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
 # A foreach instance's mark; the step's own mark above never matches it.
 _ITEM_MARK = re.compile(r"ORDER_ID::(\d+)::ITEM::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
+#: How a step's failure classifies the batch's (the step's own class otherwise).
+_OUTCOME_CLASSES = {"timed_out": ErrorClass.TIMEOUT, "killed": ErrorClass.INTERRUPTED}
 
 
 class Batch(TaskHandler):
@@ -303,9 +306,38 @@ class Batch(TaskHandler):
         Returns:
             ``True`` when every step completed successfully.
         """
+        PROGRESS.add_steps_total(len(self.task_order_tree))
+        for order_id, entry in self.task_order_tree.items():
+            if entry["status"] == "COMPLETED":
+                PROGRESS.step_skipped(self.task_id, order_id, entry["task_id"])
         if BatchScheduler(self).run(kill_event):
             return self.return_result(0, "All batch tasks completed successfully")
+        self._classify_failure()
         return self.return_result(1, "Batch failed")
+
+    def _classify_failure(self) -> None:
+        """Take the batch's failure class and line from its first failed step."""
+        failed = [
+            (order_id, entry, unit)
+            for order_id, entry in sorted(self.task_order_tree.items())
+            for unit in units_of(entry)
+            if unit.get("end_outcome") in ("failed", "timed_out", "killed")
+        ]
+        # A step that stopped the batch says more than one allowed to fail.
+        failed.sort(key=lambda item: bool(item[1]["continue_on_fail"]))
+        if not failed:
+            self.error_line = "Batch failed: not every task could run"
+            return
+        order_id, entry, unit = failed[0]
+        outcome = unit["end_outcome"]
+        self.error_class = _OUTCOME_CLASSES.get(outcome) or (
+            unit.get("error_class") or ErrorClass.ERROR
+        )
+        reason = unit.get("error_line")
+        self.error_line = (
+            f"Batch failed: task {self.unit_label(entry, unit)} "
+            f"{outcome.replace('_', ' ')}" + (f": {reason}" if reason else "")
+        )
 
     def task_runner(
         self, batch_task: dict, event: threading.Event, unit: dict | None = None
@@ -318,6 +350,11 @@ class Batch(TaskHandler):
             unit: the foreach instance to run (``None``: the step itself).
         """
         target = unit or batch_task
+        target["progress"] = PROGRESS.step_started(
+            self.task_id,
+            batch_task["batch_task_spec"]["order_id"],
+            target.get("unit_id", batch_task["task_id"]),
+        )
         record = step_started(self, batch_task, target)
         try:
             steprunner.run_unit(self, batch_task, target, event)
@@ -341,6 +378,7 @@ class Batch(TaskHandler):
                 self.logger.info(f"{unit_id} has finished running")
                 unit["status"] = status
                 self._mark(entry, unit, status)
+            self._record_unit_end(unit)
             if unit is not entry:
                 state = (
                     "has completed" if unit["status"] == "COMPLETED" else "has failed"
@@ -350,6 +388,24 @@ class Batch(TaskHandler):
             unit["task_handler"] = None
             unit["finished"] = True
             self._condition.notify_all()
+
+    def _record_unit_end(self, unit: dict) -> None:
+        """Keep the unit's outcome and failure for the summary and the run's class."""
+        handler = unit.get("task_handler")
+        unit["error_class"] = getattr(handler, "error_class", None)
+        unit["error_line"] = getattr(handler, "error_line", None)
+        status = unit["status"]
+        unit["end_outcome"] = (
+            status.lower()
+            if status in ("TIMED_OUT", "KILLED")
+            else "completed"
+            if status == "COMPLETED"
+            else "failed"
+        )
+        step = unit.get("progress")
+        if step is not None:
+            step.finish(unit["end_outcome"])
+        PROGRESS.step_done()
 
     def _mark(self, entry: dict, unit: dict, status: str) -> None:
         order_id = entry["batch_task_spec"]["order_id"]

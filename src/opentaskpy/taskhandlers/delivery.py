@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from opentaskpy.progress import PROGRESS
 
 DIRECT, PULL, WORKER, STREAM = "direct", "pull", "worker", "stream"
 
@@ -123,3 +127,50 @@ def send(
         if result:
             return "Push of files to destination errored"
     return None
+
+
+# -- progress ------------------------------------------------------------------
+
+
+def announce(files: dict, destinations: int) -> None:
+    """Announce the files (and bytes) about to go to ``destinations`` destinations."""
+    size = sum(int((meta or {}).get("size") or 0) for meta in files.values())
+    PROGRESS.add_files_total(len(files) * destinations, size * destinations)
+
+
+def destination_labels(specs: list[dict]) -> list[str]:
+    """Name each destination ``protocol://host/directory`` (``#n`` when repeated).
+
+    Only where the files go: credentials and other settings never appear.
+    """
+    labels: list[str] = []
+    for number, spec in enumerate(specs, start=1):
+        protocol = (spec.get("protocol") or {}).get("name", "?")
+        host = spec.get("hostname") or ""
+        directory = spec.get("directory") or ""
+        if host:
+            label = f"{protocol}://{host}{'' if directory.startswith('/') else '/'}"
+            label += directory
+        else:
+            label = f"{protocol}:{directory}" if directory else protocol
+        labels.append(f"{label}#{number}" if label in labels else label)
+    return labels
+
+
+@contextmanager
+def counting(label: str, files: dict) -> Iterator[None]:
+    """Count the files delivered to ``label`` while the block runs.
+
+    Handlers that publish through :func:`fileops.publish` count each file as
+    it lands. For the others (addons, email) every file is counted once the
+    destination has succeeded.
+    """
+    before = PROGRESS.delivered_to(label)
+    PROGRESS.delivering(label)
+    try:
+        yield
+    finally:
+        PROGRESS.delivering(None)
+    if PROGRESS.delivered_to(label) == before:
+        for meta in files.values():
+            PROGRESS.file_delivered(label, int((meta or {}).get("size") or 0))

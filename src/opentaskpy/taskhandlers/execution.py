@@ -14,6 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Any
 
+from opentaskpy import ending
+from opentaskpy.exceptions import ErrorClass
 from opentaskpy.otflogging import init_logging
 from opentaskpy.taskhandlers.protocols import resolve_protocol
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
@@ -31,6 +33,7 @@ class Execution(TaskHandler):
     """Runs an execution definition (python-api §5, behaviour-notes §4)."""
 
     TASK_TYPE = TASK_TYPE
+    DEFAULT_ERROR_CLASS = ErrorClass.EXECUTION
     overall_result: bool = False
 
     def __init__(
@@ -46,6 +49,8 @@ class Execution(TaskHandler):
         self.task_id = task_id
         self.execution_definition = execution_definition
         self.remote_handlers: list[Any] | None = None
+        # Notes (e.g. a connection failure) left by failed handlers' threads.
+        self._notes: list[tuple[ErrorClass, str]] = []
         self.logger = init_logging(
             "opentaskpy.taskhandlers.execution", task_id, TASK_TYPE
         )
@@ -106,7 +111,9 @@ class Execution(TaskHandler):
             # Leaving the pool waits for the worker threads, so a killed task
             # only returns once every execute() has returned.
         if killed:
-            return self.return_result(1, "Execution(s) failed - Kill signal received")
+            return self.return_result(
+                1, "Execution(s) failed - Kill signal received" + ending.signal_suffix()
+            )
 
         failed = False
         last_exception: BaseException | None = None
@@ -119,6 +126,8 @@ class Execution(TaskHandler):
             elif not future.result():
                 failed = True
         if failed:
+            if self._notes and last_exception is None:
+                self.error_class = self._notes[0][0]
             return self.return_result(1, "Execution(s) failed", last_exception)
         return self.return_result(0, "All executions completed successfully")
 
@@ -162,8 +171,12 @@ class Execution(TaskHandler):
                 )
 
     def _execute(self, handler: Any) -> bool:
-        """Run one handler and log its result."""
+        """Run one handler and log its result (in a worker thread)."""
+        ending.take_note()  # left by an earlier task in this thread
         result = handler.execute()
+        noted = ending.take_note()
+        if noted is not None and not result:
+            self._notes.append(noted)
         self.logger.info(
             f"[{self._get_remote_host_name(handler)}] Execution returned {result}"
         )

@@ -35,6 +35,7 @@ import threading
 import time
 from typing import Any, Protocol
 
+from opentaskpy import ending
 from opentaskpy.taskhandlers.batchenv import (
     DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
 )
@@ -143,7 +144,9 @@ class BatchScheduler:
     def _abort(self) -> None:
         """Stop every running unit and wait for it (lock not held on entry)."""
         with self.condition:
-            self.logger.error("Batch interrupted, stopping running tasks")
+            self.logger.error(
+                "Batch interrupted, stopping running tasks" + ending.signal_suffix()
+            )
             self._kill_all()
             threads = [
                 u["thread"]

@@ -6,12 +6,16 @@ import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
-from opentaskpy import otflogging
+from opentaskpy import ending, otflogging
+from opentaskpy.exceptions import ErrorClass
 from opentaskpy.taskhandlers.protocols import (
     BUILTIN_PROTOCOLS,
     DefaultProtocolCharacteristics,
 )
 from opentaskpy.verbosity import VERBOSE1
+
+#: Failure classes that a lower layer's note may make more precise.
+_GENERIC_CLASSES = (ErrorClass.ERROR, ErrorClass.TRANSFER, ErrorClass.EXECUTION)
 
 
 class TaskHandler(ABC):
@@ -24,9 +28,15 @@ class TaskHandler(ABC):
     )
 
     logger: logging.Logger
+    task_id: str = ""
     overall_result: bool = False
     handled_exception: bool = False
     _raised_exception: BaseException | None = None
+    #: The class of failure when nothing more precise is known.
+    DEFAULT_ERROR_CLASS = ErrorClass.ERROR
+    #: Set when the handler fails (a subclass may set them first).
+    error_class: ErrorClass | None = None
+    error_line: str | None = None
 
     def __init__(self, global_config: dict | None):
         """Store the global variables (may be ``None``).
@@ -89,6 +99,8 @@ class TaskHandler(ABC):
                 self.logger.error(message, exc_info=exception if fresh else None)
         if status == 0:
             self.overall_result = True
+        elif not repeat:
+            self._record_failure(message, exception)
         otflogging.close_log_file(self.logger, self.overall_result)
         if exception is not None and not self.handled_exception:
             self.handled_exception = True
@@ -100,6 +112,22 @@ class TaskHandler(ABC):
             self._raised_exception = Exception(message)
             raise self._raised_exception from exception
         return status == 0
+
+    def _record_failure(self, message: str | None, exception: Any) -> None:
+        """Classify this failure and record it for the CLI and run records.
+
+        A note left in this thread by a lower layer (a connection that could
+        not be opened) is more precise than the generic failure reported here.
+        """
+        noted = ending.take_note()
+        if self.error_class is None:
+            found = ending.class_of(exception, self.DEFAULT_ERROR_CLASS)
+            if noted is not None and found in _GENERIC_CLASSES:
+                found = noted[0]
+            self.error_class = found
+        if self.error_line is None:
+            self.error_line = message or (str(exception) if exception else "failed")
+        ending.record_failure(self.task_id, self.error_class, self.error_line)
 
     def _set_handler_vars(self, protocol_name: str, handler: Any) -> None:
         """Give a handler its ``global_protocol_vars`` entry, if it wants one.

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from opentaskpy import otflogging
+from opentaskpy import ending, otflogging
 from opentaskpy.exceptions import (
     DecryptionError,
     DecryptionNotSupportedError,
     EncryptionError,
     EncryptionNotSupportedError,
+    ErrorClass,
     FilesDoNotMeetConditionsError,
     LogWatchInitError,
     LogWatchTimeoutError,
@@ -54,6 +55,7 @@ class Transfer(TaskHandler):
     """A transfer task: one source, zero or more destinations."""
 
     TASK_TYPE = TASK_TYPE
+    DEFAULT_ERROR_CLASS = ErrorClass.TRANSFER
 
     def __init__(
         self, global_config: dict | None, task_id: str, transfer_definition: dict
@@ -80,6 +82,8 @@ class Transfer(TaskHandler):
         self._kill_event: threading.Event | None = None
         self.overall_result = False
         self.handled_exception = False
+        self.error_class = self.error_line = None
+        ending.take_note()  # a note from an earlier task in this thread
         self._cleaned_up = False
         self._staging_created = False
         self._crypto_outputs: list[tuple[str, str]] = []
@@ -136,6 +140,7 @@ class Transfer(TaskHandler):
             self._file_watch(kill_event)
             files = self._list_source_files()
             if self.dest_remote_handlers:
+                delivery.announce(files, len(self.dest_remote_handlers))
                 self._deliver(files)
             else:
                 self.logger.info("Performing filewatch only")
@@ -145,8 +150,10 @@ class Transfer(TaskHandler):
             return done.result
         except (EncryptionError, DecryptionError) as exc:
             return self.return_result(1, str(exc), type(exc))
-        except Exception:
-            self._cleanup()  # tidy, then let unexpected errors through unchanged
+        except BaseException:
+            # Tidy (and remove staged files), then let unexpected errors and
+            # a terminating signal's SignalExit through unchanged.
+            self._cleanup()
             raise
         return self.return_result(0)
 
@@ -267,13 +274,19 @@ class Transfer(TaskHandler):
             private_key = self._source["encryption"].get("private_key", "")
             files = self.decrypt_files(self._on_worker(files), private_key)
             self.logger.info(f"Decrypted {len(files)} files")
-        for spec, handler, mechanism in zip(
-            self.dest_file_specs, self.dest_remote_handlers, mechanisms, strict=True
+        labels = delivery.destination_labels(self.dest_file_specs)
+        for spec, handler, mechanism, label in zip(
+            self.dest_file_specs,
+            self.dest_remote_handlers,
+            mechanisms,
+            labels,
+            strict=True,
         ):
             self._stop_if_killed()
             # (upstream quirk, kept) files encrypted for one destination are
             # what every later destination receives.
-            files = self._send(spec, handler, mechanism, files, decrypted=decrypt)
+            with delivery.counting(label, files):
+                files = self._send(spec, handler, mechanism, files, decrypt)
         self._remove_crypto_outputs()
 
     def _stage_on_worker(self, files: dict) -> None:
@@ -395,6 +408,8 @@ class Transfer(TaskHandler):
         self._fail(message, RemoteTransferError)
 
     def _finish(self, status: int, message: str) -> None:
+        if message == KILLED_MESSAGE:
+            message += ending.signal_suffix()
         raise _Done(self.return_result(status, message))
 
     def _remove_crypto_outputs(self) -> None:
