@@ -127,7 +127,8 @@ class Execution(TaskHandler):
                 failed = True
         if failed:
             if self._notes and last_exception is None:
-                self.error_class = self._notes[0][0]
+                self.error_class, noted = self._notes[0]
+                self.error_line = f"Execution(s) failed: {noted}"
             return self.return_result(1, "Execution(s) failed", last_exception)
         return self.return_result(0, "All executions completed successfully")
 

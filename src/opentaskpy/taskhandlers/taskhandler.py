@@ -124,6 +124,8 @@ class TaskHandler(ABC):
             found = ending.class_of(exception, self.DEFAULT_ERROR_CLASS)
             if noted is not None and found in _GENERIC_CLASSES:
                 found = noted[0]
+                if noted[1] and self.error_line is None:
+                    self.error_line = f"{message}: {noted[1]}"
             self.error_class = found
         if self.error_line is None:
             self.error_line = message or (str(exception) if exception else "failed")

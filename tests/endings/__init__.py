@@ -1,0 +1,1 @@
+"""How task-run ends: signals, summaries, exit codes and the progress line."""
