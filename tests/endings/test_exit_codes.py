@@ -9,23 +9,14 @@ import pytest
 
 from opentaskpy.cli import exit_codes
 from opentaskpy.exceptions import ErrorClass
-from support.helpers import write_json
+from support.helpers import local_exec, write_json
 from support.sshd import _free_port
 
 DETAILED = {"OTF_EXIT_CODES": "detailed", "OTF_SSH_RETRY_ATTEMPTS": "1"}
 
 
-def _exec(cfg: Path, task_id: str, command: str, **extra: object) -> None:
-    write_json(
-        cfg / f"{task_id}.json",
-        {
-            "type": "execution",
-            "protocol": {"name": "local"},
-            "directory": "/tmp",
-            "command": command,
-            **extra,
-        },
-    )
+def _exec(cfg: Path, task_id: str, command: str) -> None:
+    write_json(cfg / f"{task_id}.json", local_exec(command))
 
 
 def _configuration_error(cfg: Path, tmp_path: Path) -> str:

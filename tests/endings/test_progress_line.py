@@ -10,8 +10,8 @@ from pathlib import Path
 
 from opentaskpy.cli.progress_line import CLEAR, describe, human_bytes
 from opentaskpy.progress import Progress
-from support.helpers import write_json
-from support.processes import cli_env, log_names, start_task_run, wait_for
+from support.helpers import wait_for, write_json
+from support.processes import log_names, start_task_run, task_run_env
 
 
 class TerminalRun:
@@ -76,7 +76,7 @@ def test_batch_progress_line_on_a_terminal(
 ) -> None:
     _waiting_batch(cfg_dir, tmp_path)
     run = TerminalRun(
-        "-t", "waiting-batch", "-c", cfg_dir, cwd=isolated_env, env=cli_env()
+        "-t", "waiting-batch", "-c", cfg_dir, cwd=isolated_env, env=task_run_env()
     )
     try:
         assert wait_for(lambda: "running: 1 wait-for-go" in run.text), run.text
@@ -114,7 +114,9 @@ def test_transfer_progress_line_counts_files(
             "destination": [{"directory": str(dest), "protocol": {"name": "local"}}],
         },
     )
-    run = TerminalRun("-t", "two-files", "-c", cfg_dir, cwd=isolated_env, env=cli_env())
+    run = TerminalRun(
+        "-t", "two-files", "-c", cfg_dir, cwd=isolated_env, env=task_run_env()
+    )
     try:
         assert wait_for(lambda: "files 1/2" in run.text), run.text
         assert "2.9 KiB of 2.9 KiB" in run.text
@@ -161,7 +163,7 @@ def test_progress_line_off_with_otf_progress_0(
         "-c",
         cfg_dir,
         cwd=isolated_env,
-        env=cli_env(OTF_PROGRESS="0"),
+        env=task_run_env(OTF_PROGRESS="0"),
     )
     try:
         assert wait_for(lambda: "Spawned thread" in run.text)

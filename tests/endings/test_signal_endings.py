@@ -9,28 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import write_json
-from support.processes import (
-    alive,
-    log_names,
-    read_pid,
-    start_task_run,
-    wait_for,
-)
+from support.helpers import local_exec, pid_alive, wait_for, write_json
+from support.processes import log_names, read_pid, start_task_run
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
 
 def _exec(cfg: Path, task_id: str, command: str, directory: Path) -> None:
-    write_json(
-        cfg / f"{task_id}.json",
-        {
-            "type": "execution",
-            "protocol": {"name": "local"},
-            "directory": str(directory),
-            "command": command,
-        },
-    )
+    write_json(cfg / f"{task_id}.json", local_exec(command, str(directory)))
 
 
 def _check_killed_logs(root: Path, signum: int, expect: list[str]) -> None:
@@ -79,9 +65,9 @@ def test_signal_mid_batch_closes_logs_and_rerun_resumes(
         "-t", "killed-batch", "-c", cfg_dir, "--summary", summary, cwd=isolated_env
     )
     try:
-        assert wait_for(lambda: read_pid(pid_file))
+        assert wait_for(lambda: read_pid(pid_file) is not None)
         sleep_pid = read_pid(pid_file)
-        assert sleep_pid is not None and alive(sleep_pid)
+        assert sleep_pid is not None and pid_alive(sleep_pid)
         proc.send_signal(signum)
         _, stderr = _stop(proc)
     finally:
@@ -93,7 +79,7 @@ def test_signal_mid_batch_closes_logs_and_rerun_resumes(
     assert stderr.rstrip().splitlines()[-1] == (
         f"task-run: error: killed-batch: ended by {name}"
     )
-    assert wait_for(lambda: not alive(sleep_pid), timeout=15)
+    assert wait_for(lambda: not pid_alive(sleep_pid), timeout=15)
     _check_killed_logs(isolated_env, signum, ["_B_", "_WRAPPER_"])
     slow_logs = [n for n in log_names(isolated_env) if "slow-step" in n]
     assert len(slow_logs) == 1 and slow_logs[0].endswith("_E_failed.log")

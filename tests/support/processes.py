@@ -1,6 +1,7 @@
 """Running ``task-run`` in the background and watching processes and logs.
 
-For tests that signal a run part-way or read its terminal output.
+For tests that signal a run part-way or read its terminal output (polling
+and process checks: :func:`support.helpers.wait_for`, ``pid_alive``).
 """
 
 from __future__ import annotations
@@ -8,12 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 
-def cli_env(**extra: str) -> dict[str, str]:
+def task_run_env(**extra: str) -> dict[str, str]:
     """This environment without any ``OTF_*`` variable, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
     env["OTF_VALIDATION_CACHE"] = "0"
@@ -30,33 +29,10 @@ def start_task_run(
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         [sys.executable, "-m", "opentaskpy", *map(str, args)],
         cwd=cwd,
-        env=env if env is not None else cli_env(),
+        env=env if env is not None else task_run_env(),
         text=True,
         **popen,
     )
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> bool:
-    """Poll ``predicate`` every 0.05 s until it is true or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def read_pid(path: Path) -> int | None:

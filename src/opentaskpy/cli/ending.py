@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -70,6 +71,7 @@ def start(task_id: str, summary_path: str | None) -> None:
     RUN.summary_path = summary_path or os.environ.get("OTF_SUMMARY_FILE") or None
     for signum in HANDLED_SIGNALS:
         signal.signal(signum, _on_signal)
+    _start_relay()
     RUN.detailed = exit_codes.mode() == "detailed"
 
 
@@ -88,6 +90,53 @@ def _stderr_is_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):  # replaced or closed stream
         return False
+
+
+#: Seconds the main thread has to act on a signal before it is sent again.
+RELAY_GRACE = 0.2
+
+
+def _start_relay() -> None:
+    """Make sure the main thread acts on a signal even inside a blocking call.
+
+    Python runs signal handlers in the main thread only, between bytecodes.
+    A signal that the kernel delivered to another thread, or that arrived
+    just before the main thread entered a blocking read (a C loop such as a
+    buffered read goes straight into the next system call), would wait until
+    that call returns: possibly for ever. The interpreter writes every
+    signal to the wakeup fd at once; this thread reads it and, while the
+    handler has not run, sends the signal again to the main thread itself,
+    which interrupts its system call.
+    """
+    try:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except (OSError, ValueError):  # no pipe to be had: the plain handlers stay
+        return
+    main_id = threading.main_thread().ident
+    relay = threading.Thread(
+        target=_relay, args=(read_fd, main_id), name="otf-signal-relay", daemon=True
+    )
+    relay.start()
+
+
+def _relay(read_fd: int, main_id: int | None) -> None:
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not data or main_id is None:
+            return
+        signum = data[-1]
+        if signum not in HANDLED_SIGNALS:
+            continue
+        for _ in range(50):
+            time.sleep(RELAY_GRACE)
+            if RUN.stopping or ending.ENDED_BY_SIGNAL is not None:
+                break
+            signal.pthread_kill(main_id, signum)
 
 
 def _on_signal(signum: int, _frame: object) -> None:
@@ -143,7 +192,17 @@ def finish(exit_status: object) -> int:
     if RUN.summary_path:
         from opentaskpy.cli import summary
 
-        summary.write(RUN, error_class, code, signum)
+        outcome = summary.Outcome(
+            RUN.task_id,
+            (RUN.definition or {}).get("type"),
+            RUN.started,
+            time.monotonic() - RUN.started_monotonic,
+            error_class,
+            failure_line() if code else None,
+            code,
+            signum,
+        )
+        summary.write(RUN.summary_path, outcome)
     if signum is not None:
         _emit(f"{RUN.task_id}: {RUN.error_line}")
         for callback in ending.signal_callbacks():

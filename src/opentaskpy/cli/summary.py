@@ -29,40 +29,48 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from opentaskpy import ending, redaction
+from opentaskpy.exceptions import ErrorClass
 from opentaskpy.progress import PROGRESS
 
-if TYPE_CHECKING:
-    from opentaskpy.cli.ending import RunState
-    from opentaskpy.exceptions import ErrorClass
+
+class Outcome(NamedTuple):
+    """How the run ended, as the CLI determined it."""
+
+    task_id: str
+    task_type: str | None
+    started: float  # time.time() at the start
+    duration: float  # seconds
+    error_class: ErrorClass | None
+    line: str | None
+    code: int
+    signum: int | None
 
 
-def build(
-    run: RunState, error_class: ErrorClass | None, code: int, signum: int | None
-) -> dict[str, Any]:
+def build(run: Outcome) -> dict[str, Any]:
     """Return the summary of ``run`` as JSON-ready data."""
-    from opentaskpy.cli.ending import failure_line
-
     ended = time.time()
-    outcome = "succeeded" if code == 0 else "failed"
-    if signum is not None:
+    outcome = "succeeded" if run.code == 0 else "failed"
+    if run.signum is not None:
         outcome = "killed"
-    line = None if code == 0 else failure_line()
+    line = None if run.code == 0 else run.line
+    error_class = run.error_class
+    signum = run.signum
     return {
         "version": 1,
         "task_id": run.task_id,
         "run_id": os.environ.get("OTF_RUN_ID"),
-        "type": (run.definition or {}).get("type"),
+        "type": run.task_type,
         "outcome": outcome,
-        "exit_code": code,
+        "exit_code": run.code,
         "error_class": None if error_class is None else str(error_class),
         "error": None if line is None else redaction.mask_values(line),
         "signal": None if signum is None else ending.signal_name(signum),
         "started": _iso(run.started),
         "ended": _iso(ended),
-        "duration_seconds": round(time.monotonic() - run.started_monotonic, 3),
+        "duration_seconds": round(run.duration, 3),
         "files": {
             "total": PROGRESS.files_total,
             "done": PROGRESS.files_done,
@@ -82,17 +90,14 @@ def _iso(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
 
 
-def write(
-    run: RunState, error_class: ErrorClass | None, code: int, signum: int | None
-) -> bool:
-    """Write the summary to ``run.summary_path``; one warning line on failure."""
-    assert run.summary_path is not None
+def write(path: str, run: Outcome) -> bool:
+    """Write the summary of ``run`` to ``path``; one warning line on failure."""
     try:
-        write_atomically(run.summary_path, build(run, error_class, code, signum))
+        write_atomically(path, build(run))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         print(
-            f"task-run: warning: summary file {run.summary_path}: {reason}",
+            f"task-run: warning: summary file {path}: {reason}",
             file=sys.stderr,
             flush=True,
         )
