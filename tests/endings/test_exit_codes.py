@@ -114,9 +114,10 @@ def test_connection_error_line_names_the_host(
 ) -> None:
     task_id = _connection_error(cfg_dir, tmp_path)
     summary = tmp_path / "summary.json"
-    task_run("-t", task_id, "-c", cfg_dir, "--summary", summary, env=DETAILED)
+    proc = task_run("-t", task_id, "-c", cfg_dir, "--summary", summary, env=DETAILED)
     error = json.loads(summary.read_text())["error"]
-    assert error.startswith("Execution(s) failed: [127.0.0.1] "), error
+    assert "[127.0.0.1]" in error, error
+    assert proc.stderr.rstrip().splitlines()[-1] == f"task-run: error: {error}"
 
 
 def test_unknown_exit_code_mode_is_one_clear_line(cfg_dir: Path, task_run) -> None:

@@ -107,9 +107,12 @@ def test_summary_of_failed_batch_from_environment(
     assert data["outcome"] == "failed"
     assert data["exit_code"] == 1
     assert data["error_class"] == "execution"
+    # The same line as the last one on stderr: where and why it failed.
     assert data["error"] == (
-        "Batch failed: task 2 (fail-step) failed: Execution(s) failed"
+        f"{cfg_dir}/two-steps.json: task fail-step: "
+        "[LOCALHOST] Got return code 3 from command"
     )
+    assert proc.stderr.rstrip().splitlines()[-1] == f"task-run: error: {data['error']}"
     assert data["signal"] is None
     _times(data)
     assert data["files"] == {"total": 0, "done": 0, "bytes_total": 0, "bytes": 0}
