@@ -9,7 +9,8 @@ import pytest
 
 from opentaskpy.cli import exit_codes
 from opentaskpy.exceptions import ErrorClass
-from support.helpers import local_exec, write_json
+from support.helpers import local_exec, wait_for, write_json
+from support.processes import start_task_run, task_run_env
 from support.sshd import _free_port
 
 DETAILED = {"OTF_EXIT_CODES": "detailed", "OTF_SSH_RETRY_ATTEMPTS": "1"}
@@ -139,3 +140,26 @@ def test_table_is_distinct_and_clear_of_reserved_codes() -> None:
     assert exit_codes.exit_code(ErrorClass.CONNECTION, detailed=False) == 1
     assert exit_codes.exit_code(ErrorClass.CONNECTION, signum=15, detailed=True) == 143
     assert exit_codes.exit_code(None, detailed=True) == 0
+
+
+def test_detailed_exit_code_for_a_run_locked_by_its_twin(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path, task_run
+) -> None:
+    _exec(cfg_dir, "held", f"touch {tmp_path}/started; sleep 60")
+    store = {"OTF_RUNS_DB": str(tmp_path / "runs.sqlite3")}
+    holder = start_task_run(
+        "-t", "held", "-c", cfg_dir, cwd=isolated_env, env=task_run_env(**store)
+    )
+    try:
+        assert wait_for(lambda: (tmp_path / "started").exists())
+        summary = tmp_path / "summary.json"
+        proc = task_run(
+            "-t", "held", "-c", cfg_dir, "--summary", summary, env={**DETAILED, **store}
+        )
+    finally:
+        holder.terminate()
+        holder.communicate(timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    data = json.loads(summary.read_text())
+    assert (data["error_class"], data["exit_code"]) == ("locked", 9)
+    assert "is already running with the same definition" in data["error"]
