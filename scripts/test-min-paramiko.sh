@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Run the SSH/SFTP tests against the oldest paramiko that pyproject.toml
 # allows. The SFTP pipelining (remotehandlers/sftpread.py, sftpwrite.py,
-# sftplimits.py) is built on paramiko's request primitives, which are not
+# sftpsession.py) is built on paramiko's request primitives, which are not
 # public API: this proves they still work at the bottom of the range.
 # Needs the environment of scripts/test.sh (run that first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minimum=$(sed -n 's/^ *"paramiko>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+minimum=$(sed -n 's/^ *"paramiko>=\([0-9.]*\)[",].*/\1/p' pyproject.toml)
 [ -n "$minimum" ] || { echo "no paramiko>= pin in pyproject.toml" >&2; exit 2; }
 target=$(mktemp -d)
 trap 'rm -rf "$target"' EXIT
