@@ -95,20 +95,31 @@ def statuses_from_log(batch: Any) -> dict[int, str]:
         return {}
     batch.logger.info(f"Found previous log file: {path}")
     batch.logger.info("Parsing previous log file for log marks")
+    previous, items = marks_from_log(path, batch.logger)
+    for order_id, marks in items.items():
+        batch._previous_items.setdefault(order_id, {}).update(marks)
+    return previous
+
+
+def marks_from_log(
+    path: str, logger: Any = None
+) -> tuple[dict[int, str], dict[int, dict[int, str]]]:
+    """Return the step marks and the foreach instance marks of a batch log."""
     previous: dict[int, str] = {}
+    items: dict[int, dict[int, str]] = {}
     with open(path, encoding="utf-8", errors="replace") as log_file:
         for line in log_file:
             if BATCH_TASK_LOG_MARKER not in line:
                 continue
             mark = line.split(f"{BATCH_TASK_LOG_MARKER}: ", 1)[-1].strip()
             item = _ITEM_MARK.search(mark)
+            match = None if item else _MARK.search(mark)
+            if (item or match) and logger is not None:
+                logger.info(f"Found log mark: {mark}")
             if item:
-                batch.logger.info(f"Found log mark: {mark}")
-                steps = batch._previous_items.setdefault(int(item.group(1)), {})
-                steps[int(item.group(2))] = item.group(4)
-                continue
-            match = _MARK.search(mark)
-            if match:
-                batch.logger.info(f"Found log mark: {mark}")
+                items.setdefault(int(item.group(1)), {})[int(item.group(2))] = (
+                    item.group(4)
+                )
+            elif match:
                 previous[int(match.group(1))] = match.group(3)
-    return previous
+    return previous, items
