@@ -2,8 +2,8 @@
 
 Steps start in waves: a step starts once the steps it depends on have
 ended, so its wave is one more than the latest of them (steps a resume
-skips count as ended before the start). Within a wave, steps start in
-``order_id`` order. What a resume skips comes from the run records of the
+skips count as ended before the start; they are listed first). Within a
+wave, steps start in ``order_id`` order. What a resume skips comes from the run records of the
 previous run (see :mod:`opentaskpy.runs.resume`), else from the marks of
 the batch's last failed log, exactly as a run decides it.
 """
@@ -94,12 +94,15 @@ def plan_batch(
         if "foreach" in entry and not step["skipped_on_resume"]:
             step["instances"] = _instances(planner, entry, variables, items_done)
         steps.append(step)
-    steps.sort(key=lambda s: (_rank(s["wave"]), s["order_id"]))
+    steps.sort(key=lambda s: (_rank(s), s["order_id"]))
     return {"resume": resume, "steps": steps}
 
 
-def _rank(wave: int | None) -> int:
-    return 10**9 if wave is None else wave
+def _rank(step: dict[str, Any]) -> int:
+    """Skipped steps first (done before the start), then waves, never last."""
+    if step["skipped_on_resume"]:
+        return -1
+    return 10**9 if step["wave"] is None else int(step["wave"])
 
 
 def _skipped(entry: dict, done: set[int]) -> bool:
