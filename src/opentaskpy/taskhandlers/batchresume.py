@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opentaskpy.otflogging import get_latest_log_file
+from opentaskpy.otflogging import get_latest_log_file, resume_log_settings
 from opentaskpy.runs import recorder as rec
 from opentaskpy.runs.resume import PreviousRun, previous_steps, steps_of
 from opentaskpy.runs.steps import step_resumed
@@ -41,6 +41,9 @@ def previous_statuses(batch: Any, given: PreviousRun | None) -> dict[int, str]:
     """Return ``order_id -> status`` of the previous run; fill the item marks."""
     found = find_previous(batch, given)
     batch.resumed_from = found
+    # Bad settings of the log-based resume are reported even when the
+    # records answer: they would bite the day the store is off.
+    resume_log_settings()
     if found is None:
         return statuses_from_log(batch)
     if not found.resumable:

@@ -3,9 +3,9 @@
 Steps start in waves: a step starts once the steps it depends on have
 ended, so its wave is one more than the latest of them (steps a resume
 skips count as ended before the start; they are listed first). Within a
-wave, steps start in ``order_id`` order. What a resume skips comes from the run records of the
-previous run (see :mod:`opentaskpy.runs.resume`), else from the marks of
-the batch's last failed log, exactly as a run decides it.
+wave, steps start in ``order_id`` order. What a resume skips comes from
+the run records of the previous run (see :mod:`opentaskpy.runs.resume`),
+else from the marks of the batch's last failed log, as a run decides it.
 """
 
 from __future__ import annotations
