@@ -57,7 +57,23 @@ def previous_statuses(batch: Any, given: PreviousRun | None) -> dict[int, str]:
     )
     for order_id, items in found.items_done.items():
         batch._previous_items[order_id] = dict.fromkeys(items, "COMPLETED")
+    _log_marks_found(batch, found)
     return dict.fromkeys(found.done, "COMPLETED")
+
+
+def _log_marks_found(batch: Any, found: PreviousRun) -> None:
+    """Log what was found as the log-based resume words it (people grep it)."""
+    names = {e["order_id"]: e["task_id"] for e in batch.batch_definition["tasks"]}
+    for order_id in sorted(found.done):
+        mark = f"ORDER_ID::{order_id}::TASK::{names.get(order_id)}::COMPLETED"
+        batch.logger.info(f"Found log mark: {mark}")
+    for order_id, items in sorted(found.items_done.items()):
+        for number in sorted(items):
+            mark = (
+                f"ORDER_ID::{order_id}::ITEM::{number}::TASK::"
+                f"{names.get(order_id)}::COMPLETED"
+            )
+            batch.logger.info(f"Found log mark: {mark}")
 
 
 def nested_previous(batch: Any, order_id: int | None) -> PreviousRun | None:
