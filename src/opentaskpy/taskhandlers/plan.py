@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import posixpath
 import re
 from typing import Any
@@ -232,7 +231,3 @@ def execution_plan(definition: dict) -> dict[str, Any]:
         "command": definition.get("command"),
     }
 
-
-def environment_for_plan() -> None:
-    """Make sure nothing below writes a log file (a plan writes nothing)."""
-    os.environ["OTF_NO_LOG"] = "1"
