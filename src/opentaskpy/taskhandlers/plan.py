@@ -230,4 +230,3 @@ def execution_plan(definition: dict) -> dict[str, Any]:
         "directory": definition.get("directory"),
         "command": definition.get("command"),
     }
-
