@@ -11,6 +11,7 @@ read-only files). Directories that already exist keep their mode.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -128,3 +129,30 @@ class TaskFileHandler(logging.FileHandler):
                 encoding=self.encoding or "utf-8",
                 buffering=1,
             )
+
+
+def resume_log_settings() -> tuple[int, str]:
+    """Return ``OTF_STALE_RUNNING_LOG_SECONDS`` (-1: off) and the log date wanted.
+
+    A date that is not ``YYYYMMDD`` is warned about (no log can match it).
+
+    Raises:
+        ValueError: the stale seconds are not a whole number (one line).
+    """
+    stale_text = os.environ.get("OTF_STALE_RUNNING_LOG_SECONDS", "-1")
+    try:
+        stale = int(stale_text)
+    except ValueError:
+        raise ValueError(
+            f"environment variable OTF_STALE_RUNNING_LOG_SECONDS={stale_text!r}: "
+            "must be a whole number of seconds"
+        ) from None
+    wanted_date = os.environ.get("OTF_BATCH_RESUME_LOG_DATE") or (
+        datetime.datetime.now().strftime("%Y%m%d")
+    )
+    if not re.fullmatch(r"\d{8}", wanted_date):
+        logging.getLogger(__name__).warning(
+            f"OTF_BATCH_RESUME_LOG_DATE={wanted_date!r} is not YYYYMMDD: "
+            "no earlier log can match it"
+        )
+    return stale, wanted_date

@@ -25,6 +25,7 @@ from opentaskpy.logpaths import (  # noqa: F401 - part of this module's API
     check_run_id,
     check_task_id,
     make_private_dirs,
+    resume_log_settings,
 )
 from opentaskpy.logpaths import file_lock as _lock
 from opentaskpy.redaction import (  # noqa: F401 - part of this module's API
@@ -379,14 +380,7 @@ def get_latest_log_file(task_id: str, task_type: str) -> str | None:
     pattern_path = _define_log_file_name(task_id, task_type)
     prefix = os.environ["OTF_LOG_RUN_PREFIX"]
     pattern_path = pattern_path.replace(prefix, ".*")
-    stale_text = os.environ.get("OTF_STALE_RUNNING_LOG_SECONDS", "-1")
-    try:
-        stale = int(stale_text)
-    except ValueError:
-        raise ValueError(
-            f"environment variable OTF_STALE_RUNNING_LOG_SECONDS={stale_text!r}: "
-            "must be a whole number of seconds"
-        ) from None
+    stale, wanted_date = resume_log_settings()
     if stale < 0:
         pattern_path = pattern_path.replace("_running", "(_failed)*")
     else:
@@ -395,14 +389,6 @@ def get_latest_log_file(task_id: str, task_type: str) -> str | None:
     if not os.path.isdir(directory):
         return None
     name_regex = re.compile(base_pattern)
-    wanted_date = os.environ.get("OTF_BATCH_RESUME_LOG_DATE") or (
-        datetime.datetime.now().strftime("%Y%m%d")
-    )
-    if not re.fullmatch(r"\d{8}", wanted_date):
-        logging.getLogger(__name__).warning(
-            f"OTF_BATCH_RESUME_LOG_DATE={wanted_date!r} is not YYYYMMDD: "
-            "no earlier log can match it"
-        )
     candidates = []
     for name in os.listdir(directory):
         stamp = name.split("_", 1)[0]

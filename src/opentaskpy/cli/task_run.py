@@ -115,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list", action="store_true", help="list the task ids of the config directory"
     )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="show what the task would do (files per destination, steps) and exit",
+    )
+    parser.add_argument("--json", action="store_true", help="with --plan: as JSON")
     add_version_option(parser)
     parser.add_argument(
         "-r", "--runId", type=str, help="run id used to group log files"
@@ -149,6 +155,10 @@ def main() -> None:
     require_task_id(parser, args, "list")
     if args.list:
         sys.exit(list_tasks(args.configDir or CONFIG_PATH))
+    if args.plan:  # prints and exits: no summary, record or log
+        from opentaskpy.cli.plan import run_plan
+
+        sys.exit(run_plan(args, args.configDir or CONFIG_PATH))
     try:
         ending.start(args.taskId, args.summary)
     except ValueError as exc:

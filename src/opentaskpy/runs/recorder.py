@@ -302,6 +302,12 @@ class Recorder:
             self._warned = True
             warn(f"{message}; this run is not recorded")
 
+    def ready_store(self) -> Any:
+        """Return the store once the start is written (``None``: not recording)."""
+        if self._thread is not None:
+            self._ready.wait(timeout=settings.busy_seconds() + 10)
+        return self.store if self._begun and not self.noop else None
+
     def recording_step(self, step: Any) -> bool:
         """Record a batch step's start; ``False`` when nothing is recorded."""
         if self._thread is not None:

@@ -75,13 +75,42 @@ def step_started(batch: Any, entry: dict, unit: dict | None = None) -> Step | No
     recorder = rec.current()
     if recorder is None or recorder.where is None:
         return None
-    unit = unit or entry
+    row = _step_row(recorder, batch, entry, unit or entry)
+    handler = (unit or entry).get("task_handler")
+    if handler is not None and row["task_type"] == "batch":
+        handler.run_record_id = row["id"]  # its own steps hang under this step
+    step = Step(row, handler)
+    return step if recorder.recording_step(step) else None
+
+
+def step_resumed(batch: Any, entry: dict, unit: dict | None, done_in: str) -> None:
+    """Record a step (or instance) not run again: it succeeded in ``done_in``.
+
+    The record lets a later resume of this run skip the step too.
+    """
+    recorder = rec.current()
+    if recorder is None or recorder.where is None:
+        return
+    store = recorder.ready_store()
+    if store is None:
+        return
+    row = _step_row(recorder, batch, entry, unit or entry)
+    row.update(
+        ended_at=row["started_at"],
+        duration=0.0,
+        outcome=SUCCESS,
+        log_file=None,
+        reason=f"succeeded in run {done_in}; not run again",
+    )
+    recorder._safely(store.record_complete, row)
+
+
+def _step_row(recorder: Any, batch: Any, entry: dict, unit: dict) -> dict[str, Any]:
     parent_id = getattr(batch, "run_record_id", None) or recorder.record_id
     order_id = entry["batch_task_spec"]["order_id"]
     suffix = str(order_id) if unit is entry else f"{order_id}#{unit['index'] + 1}"
     definition = unit.get("task") or entry.get("task") or {}
     task_type = definition.get("type")
-    handler = unit.get("task_handler")
     now = time.time()
     row = {
         **{k: recorder.row.get(k) for k in ("run_id", "config_dir", "host", "pid")},
@@ -102,10 +131,7 @@ def step_started(batch: Any, entry: dict, unit: dict | None = None) -> Step | No
         "heartbeat_at": now,
         "progress_at": now,
     }
-    if handler is not None and task_type == "batch":
-        handler.run_record_id = row["id"]  # its own steps hang under this step
-    step = Step(row, handler)
-    return step if recorder.recording_step(step) else None
+    return row
 
 
 def step_finished(step: Step | None, status: str) -> None:
@@ -116,4 +142,4 @@ def step_finished(step: Step | None, status: str) -> None:
     recorder.step_closed(step, step.finished_fields(status))
 
 
-__all__ = ["Step", "step_finished", "step_started"]
+__all__ = ["Step", "step_finished", "step_resumed", "step_started"]

@@ -11,17 +11,16 @@ variables that tune it).
 from __future__ import annotations
 
 import copy
-import re
 import threading
 from typing import Any
 
 from opentaskpy.config.batch_spec import dependencies_of, find_cycle
 from opentaskpy.config.task_types import TASK_TYPES, explain
 from opentaskpy.exceptions import ErrorClass, InvalidConfigError
-from opentaskpy.otflogging import close_log_file, get_latest_log_file, init_logging
+from opentaskpy.otflogging import close_log_file, init_logging
 from opentaskpy.progress import PROGRESS
 from opentaskpy.runs.steps import step_finished, step_started
-from opentaskpy.taskhandlers import batchsteps, steprunner
+from opentaskpy.taskhandlers import batchresume, batchsteps, steprunner
 from opentaskpy.taskhandlers.retry import RetryPolicy
 from opentaskpy.taskhandlers.scheduler import (
     DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
@@ -37,9 +36,6 @@ DEFAULT_TASK_EXIT_CODE = 0
 TASK_TYPE = "B"
 BATCH_TASK_LOG_MARKER = "__OTF_BATCH_TASK_MARKER__"
 
-_MARK = re.compile(r"ORDER_ID::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
-# A foreach instance's mark; the step's own mark above never matches it.
-_ITEM_MARK = re.compile(r"ORDER_ID::(\d+)::ITEM::(\d+)::TASK::(.*)::([A-Z_]+)\s*$")
 #: How a step's failure classifies the batch's (the step's own class otherwise).
 _OUTCOME_CLASSES = {"timed_out": ErrorClass.TIMEOUT, "killed": ErrorClass.INTERRUPTED}
 
@@ -56,6 +52,7 @@ class Batch(TaskHandler):
         task_id: str,
         batch_definition: dict,
         config_loader: Any,
+        resume_from: Any = None,
     ):
         """Load every step and build handlers for the steps still to run.
 
@@ -66,6 +63,9 @@ class Batch(TaskHandler):
                 is sorted by ``order_id`` in place.
             config_loader: the ``ConfigLoader`` used to load the steps (and
                 nested batches' steps).
+            resume_from: for a nested batch, what its previous run left
+                (:class:`~opentaskpy.runs.resume.PreviousRun`); ``None``: the
+                batch looks for its previous run itself.
 
         Raises:
             FileNotFoundError: a step's task definition does not exist.
@@ -81,6 +81,8 @@ class Batch(TaskHandler):
         # Guards every step's status; step threads notify it when they finish.
         self.condition = self._condition = threading.Condition()
         self._previous_items: dict[int, dict[int, str]] = {}
+        self._resume_given = resume_from
+        self.resumed_from: Any = None
         self.variables = dict(global_config or {}) | dict(
             batch_definition.get("variables") or {}
         )
@@ -97,7 +99,9 @@ class Batch(TaskHandler):
                 for unit in units_of(entry):
                     if unit["status"] == "NOT_STARTED":
                         unit["task_handler"] = self._create_handler(
-                            unit.get("unit_id", entry["task_id"]), unit["task"]
+                            unit.get("unit_id", entry["task_id"]),
+                            unit["task"],
+                            entry["batch_task_spec"]["order_id"],
                         )
         except Exception:
             # The batch never ran: its log must not stay "_running" (it would
@@ -108,30 +112,8 @@ class Batch(TaskHandler):
     # -- construction ---------------------------------------------------------
 
     def _previous_statuses(self) -> dict[int, str]:
-        """Read the step statuses recorded by the previous failed run."""
-        path = get_latest_log_file(self.task_id, TASK_TYPE)
-        if not path:
-            self.logger.info("No previous log file found")
-            return {}
-        self.logger.info(f"Found previous log file: {path}")
-        self.logger.info("Parsing previous log file for log marks")
-        previous: dict[int, str] = {}
-        with open(path, encoding="utf-8", errors="replace") as log_file:
-            for line in log_file:
-                if BATCH_TASK_LOG_MARKER not in line:
-                    continue
-                mark = line.split(f"{BATCH_TASK_LOG_MARKER}: ", 1)[-1].strip()
-                item = _ITEM_MARK.search(mark)
-                if item:
-                    self.logger.info(f"Found log mark: {mark}")
-                    steps = self._previous_items.setdefault(int(item.group(1)), {})
-                    steps[int(item.group(2))] = item.group(4)
-                    continue
-                match = _MARK.search(mark)
-                if match:
-                    self.logger.info(f"Found log mark: {mark}")
-                    previous[int(match.group(1))] = match.group(3)
-        return previous
+        """Step statuses of the previous failed run (records, else log marks)."""
+        return batchresume.previous_statuses(self, self._resume_given)
 
     def _add_step(self, entry: dict, previous_status: str | None) -> None:
         order_id = entry["order_id"]
@@ -146,6 +128,7 @@ class Batch(TaskHandler):
         self.tasks[order_id] = definition
         retry_on_rerun = entry.get("retry_on_rerun", DEFAULT_TASK_RETRY_ON_RERUN)
         status = "NOT_STARTED"
+        resumed = False
         # (upstream quirk) these two messages name the batch, not the step.
         if previous_status == "COMPLETED" and retry_on_rerun:
             self.logger.info(
@@ -159,6 +142,7 @@ class Batch(TaskHandler):
             # Re-log the mark so this run's log can itself be resumed from.
             self._log_task_result("COMPLETED", order_id, step_id)
             status = "COMPLETED"
+            resumed = True
         self.task_order_tree[order_id] = {
             "task_id": step_id,
             "batch_task_spec": entry,
@@ -181,6 +165,7 @@ class Batch(TaskHandler):
             "overall_timeout": entry.get("overall_timeout"),
             "foreach_concurrency": entry.get("foreach_concurrency"),
             "instances": instances,
+            "resumed": resumed,
         }
         if instances is not None and status != "COMPLETED":
             batchsteps.resume_instances(self, order_id, retry_on_rerun)
@@ -204,8 +189,15 @@ class Batch(TaskHandler):
                         f"{dependency}, which is not in the batch; it will not run"
                     )
 
-    def _create_handler(self, step_id: str, definition: dict) -> TaskHandler:
+    def _create_handler(
+        self, step_id: str, definition: dict, order_id: int | None = None
+    ) -> TaskHandler:
         task_type = definition.get("type")
+        if task_type == "batch":
+            previous = batchresume.nested_previous(self, order_id)
+            return Batch(
+                self.global_config, step_id, definition, self.config_loader, previous
+            )
         if task_type in TASK_TYPES:
             handler: TaskHandler = TASK_TYPES[task_type].create(
                 self.global_config, step_id, definition, self.config_loader
@@ -310,6 +302,7 @@ class Batch(TaskHandler):
         for order_id, entry in self.task_order_tree.items():
             if entry["status"] == "COMPLETED":
                 PROGRESS.step_skipped(self.task_id, order_id, entry["task_id"])
+        batchresume.record_resumed(self)
         if BatchScheduler(self).run(kill_event):
             return self.return_result(0, "All batch tasks completed successfully")
         self._classify_failure()
@@ -422,7 +415,9 @@ class Batch(TaskHandler):
     def new_handler(self, entry: dict, unit: dict) -> TaskHandler:
         """Build a fresh handler for another attempt of a unit."""
         return self._create_handler(
-            unit.get("unit_id", entry["task_id"]), copy.deepcopy(unit["task"])
+            unit.get("unit_id", entry["task_id"]),
+            copy.deepcopy(unit["task"]),
+            entry["batch_task_spec"]["order_id"],
         )
 
     def expression_context(self, unit: dict | None = None) -> dict[str, Any]:

@@ -78,6 +78,7 @@ def resume_instances(batch: Any, order_id: int, retry_on_rerun: bool) -> None:
             "so marking it as complete"
         )
         unit["status"] = "COMPLETED"
+        unit["resumed"] = True
         log_item_result(batch, "COMPLETED", order_id, unit, entry["task_id"])
 
 
