@@ -19,7 +19,8 @@ from support.helpers import local_exec, write_json
 EXPECTED = {
     "OTFError": ErrorClass.ERROR,
     "FileTooNewError": ErrorClass.ERROR,
-    "LogWatchTimeoutError": ErrorClass.TIMEOUT,
+    # A log watch that found nothing is "no files or watch timeout" (exit 5).
+    "LogWatchTimeoutError": ErrorClass.NO_FILES,
     "LogWatchInitError": ErrorClass.EXECUTION,
     "RemoteTransferError": ErrorClass.TRANSFER,
     "RemoteFileNotFoundError": ErrorClass.NO_FILES,
