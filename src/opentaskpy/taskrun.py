@@ -159,9 +159,9 @@ class TaskRun:
 
         problems = check_batch(self.config_loader, self.task_id)
         for problem in problems:
-            self.logger.error(problem.message)
+            self.logger.error(problem.located)
         if len(problems) == 1:
-            self.failure_reason = problems[0].message
+            self.failure_reason = problems[0].located
         elif problems:
             self.failure_reason = (
                 f"{self._file()}: {len(problems)} problems found (listed above)"

@@ -119,17 +119,22 @@ def _setup_logging(verbosity: int | None) -> logging.Logger:
 
 
 def _report(problems: list[batch_checks.Problem], logger: logging.Logger) -> bool:
-    """Log every problem; raise the first one that is an exception."""
+    """Log every problem; raise the first one that is an exception.
+
+    The raised one is not logged here: the command line prints it as its
+    last line, and once is enough.
+    """
+    raised = next((p for p in problems if p.error is not None), None)
     for problem in problems:
         if problem.schema:
             logger.error("JSON format does not match schema")
-        logger.error(problem.message)
+        if problem is not raised:
+            logger.error(problem.message)
     if len(problems) > 1:
         logger.error(f"{len(problems)} problems found")
-    for problem in problems:
-        if problem.error is not None:
-            _current_step.update(file=problem.file, definition=problem.definition)
-            raise problem.error
+    if raised is not None and raised.error is not None:
+        _current_step.update(file=raised.file, definition=raised.definition)
+        raise raised.error
     return not problems
 
 
@@ -140,7 +145,7 @@ def _check_all(loader: ConfigLoader, logger: logging.Logger) -> bool:
     for task_id in task_ids:
         problems = batch_checks.check_task(loader, task_id)
         for problem in problems:
-            logger.error(problem.message)
+            logger.error(problem.located)
         failed += bool(problems)
     logger.info(f"{len(task_ids)} tasks checked, {failed} with problems")
     return failed == 0

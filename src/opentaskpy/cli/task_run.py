@@ -41,11 +41,22 @@ Environment variables:
                              seconds a host may stop answering before the run
                              gives up on it (default: 60)
   OTF_STAGING_DIR            base directory for the local staging directory
+  OTF_PARTIAL_MAX_AGE_SECONDS
+                             age after which leftovers of other runs are
+                             removed even if their owner may live (86400)
   OTF_VALIDATION_CACHE_DIR   where definitions that passed validation are
                              remembered (default: $XDG_CACHE_HOME or ~/.cache,
                              then opentaskpy/validation)
   OTF_VALIDATION_CACHE=0     always validate (no validation cache)
   OTF_PARAMIKO_ULTRA_DEBUG=1 very verbose SFTP client logging
+  OTF_RUNS_DB                run store: SQLite file, postgresql:// URL or off
+                             (default: ~/.local/state/opentaskpy/runs.sqlite3;
+                             see otf-runs and docs/runs.md)
+  OTF_RUNS_HOST, OTF_RUNS_HEARTBEAT, OTF_RUNS_STALL_SECONDS,
+  OTF_RUNS_BUSY_SECONDS      host name recorded, heartbeat (5 s), stall limit,
+                             SQLite busy wait (10 s)
+  OTF_LOCK=0, OTF_LOCK_WAIT  no overlap lock / seconds to wait for a running
+                             run of the same definition (default 0)
   OTF_BATCH_MAX_CONCURRENCY  most batch steps running at once (default: no cap)
   OTF_BATCH_RESUME_LOG_DATE  YYYYMMDD: resume a batch from that day's log
   OTF_STALE_RUNNING_LOG_SECONDS  resume from _running batch logs this old

@@ -27,6 +27,13 @@ class Problem:
     definition: dict | None = None
     schema: bool = False
 
+    @property
+    def located(self) -> str:
+        """The message, preceded by its file when it does not name it already."""
+        if self.file and not self.message.startswith(self.file):
+            return f"{self.file}: {self.message}"
+        return self.message
+
 
 class _Checker:
     def __init__(self, loader: Any):
@@ -43,11 +50,15 @@ class _Checker:
     def add(self, message: str, **fields: Any) -> None:
         self.problems.append(Problem(message, **fields))
 
-    def load(self, task_id: str, extra: dict | None = None) -> dict | None:
+    def load(
+        self, task_id: str, extra: dict | None = None, referrer: str | None = None
+    ) -> dict | None:
         try:
             return self.loader.load_task_definition(task_id, extra_variables=extra)
         except Exception as exc:
             file = self.file_of(task_id)
+            if isinstance(exc, FileNotFoundError) and referrer:
+                file = referrer  # no file of its own: name the batch using it
             self.add(f"{file}: {exc}", file=file, error=exc)
             return None
 
@@ -55,7 +66,9 @@ class _Checker:
         file = self.file_of(task_id)
         entries = definition.get("tasks")
         if not isinstance(entries, list):
-            self.add(f"{file}: tasks: missing or not a list", file=file)
+            kind = definition.get("type")
+            what = f" (its type is {kind}, not batch)" if kind != "batch" else ""
+            self.add(f"{file}: tasks: missing or not a list{what}", file=file)
             return
         self.step_definition(task_id, definition, file)
         good = [e for e in entries if isinstance(e, dict)]
@@ -109,8 +122,9 @@ class _Checker:
         extra = None
         if "foreach" in entry:
             extra = {"item": self.first_item(entry, label, file), "item_index": 0}
+            self.foreach_items(entry, label, file)
         step_id = entry["task_id"]
-        definition = self.load(step_id, extra)
+        definition = self.load(step_id, extra, referrer=f"{file}: step {label}")
         if definition is None:
             return
         step_file = self.file_of(step_id)
@@ -123,18 +137,44 @@ class _Checker:
         else:
             self.step_definition(step_id, definition, step_file)
 
-    def first_item(self, entry: dict, label: str, file: str) -> Any:
+    def items(self, entry: dict, label: str) -> Any:
+        """The foreach value as far as the global variables tell (else None)."""
         items = entry["foreach"]
         if isinstance(items, str):
             try:
-                items = expressions.evaluate(
+                return expressions.evaluate(
                     label, "foreach", items, dict(self.loader.global_variables)
                 )
             except expressions.ExpressionError:
-                return ""  # already reported by the name check, or at run time
+                return None  # already reported by the name check, or at run time
+        return items
+
+    def first_item(self, entry: dict, label: str, file: str) -> Any:
+        items = self.items(entry, label)
         if isinstance(items, (list, tuple)) and items:
             return items[0]
         return ""
+
+    def foreach_items(self, entry: dict, label: str, file: str) -> None:
+        """Report a foreach that is no list, or has fewer items than needed."""
+        items = self.items(entry, label)
+        if items is None:
+            return
+        if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+            self.add(
+                f"{file}: step {label}: foreach {entry['foreach']!r} is not a "
+                f"list (got {type(items).__name__})",
+                file=file,
+            )
+            return
+        needed = entry.get("foreach_min_success")
+        count = len(list(items))
+        if isinstance(needed, int) and needed > count:
+            self.add(
+                f"{file}: step {label}: foreach_min_success is {needed} but "
+                f"foreach gives {count} item(s)",
+                file=file,
+            )
 
     def step_definition(self, task_id: str, definition: dict, file: str) -> None:
         kind = definition.get("type")

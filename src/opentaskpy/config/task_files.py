@@ -29,6 +29,8 @@ def find_task_file(
     names = (f"{task_id}.json", f"{task_id}.json.j2")
     paths = list(paths)
     exact = [p for p in paths if os.path.basename(p) in names]
+    if "/" in task_id:  # sub-directories named in the id: a whole-path match
+        exact = [p for p in paths if p.endswith(tuple(f"/{n}" for n in names))]
     matches = exact or [p for p in paths if p.endswith(names)]
     if not matches:
         raise FileNotFoundError(f"Couldn't find task with name: {task_id}")

@@ -142,18 +142,31 @@ def load_key_file(path: str, host: str | None = None) -> paramiko.PKey:
     with _KEY_LOCK:
         key = _KEY_CACHE.get(cache_key)
         if key is None:
-            key = _fast_rsa(path) or _load_with_paramiko(path)
+            key = _fast_rsa(path) or _load_with_paramiko(path, host)
             _KEY_CACHE[cache_key] = key
     return key
 
 
-def _load_with_paramiko(path: str) -> paramiko.PKey:
+def _load_with_paramiko(path: str, host: str | None = None) -> paramiko.PKey:
     try:
         return paramiko.PKey.from_path(path)
     except TypeError as exc:  # cryptography: "Password was not given ..."
         raise paramiko.PasswordRequiredException(
             f"Private key file {path} is encrypted; only keys without a"
             " passphrase are supported"
+        ) from exc
+    except paramiko.PasswordRequiredException:
+        raise
+    except (ValueError, paramiko.SSHException) as exc:
+        # cryptography's own text names no file and points to its FAQ; the
+        # same file fails the same way on every attempt, so it is not retried.
+        hint = " (this is a public key)" if path.endswith(".pub") else ""
+        raise KeyFileError(
+            f"Private key file {path} cannot be used: it is not a private key "
+            f"in a format we can read (OpenSSH, PEM or PKCS#8){hint}",
+            host=host,
+            protocol="ssh",
+            cause="not a private key",
         ) from exc
 
 

@@ -30,7 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Recorded task runs: what ran, what is running, stop one.",
-        epilog="The store is chosen by OTF_RUNS_DB (see docs/runs.md).",
+        epilog=(
+            "The store is chosen by OTF_RUNS_DB (an SQLite file, a postgresql:// "
+            "URL, or off; see docs/runs.md). OTF_RUNS_HOST and OTF_RUNS_HEARTBEAT "
+            "must match the task-run side's to tell live runs from dead ones."
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
     status = sub.add_parser("status", help="runs that are running now")
@@ -50,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0, help="seconds to wait for it to end"
     )
     prune = sub.add_parser("prune", help="delete old finished runs")
-    prune.add_argument("--older-than", required=True, help="age: 30d, 12h, 90m")
+    prune.add_argument(
+        "--older-than", required=True, help="age: number and s, m, h, d or w (30d)"
+    )
     for command in (status, history, show, kill, prune):
         command.add_argument("--json", action="store_true", help="JSON output")
     return parser
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run one ``otf-runs`` command; exit 1 with one line on any error."""
     args = _parser().parse_args(argv)
     try:
+        settings.check()
         where = settings.target()
         if where is None:
             raise RunsError("run records are off (OTF_RUNS_DB=off)")
@@ -266,9 +273,17 @@ _COMMANDS = {
 def console_main() -> None:
     """Console-script entry point."""
     try:
-        main()
+        try:
+            main()
+        finally:
+            sys.stdout.flush()
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (``otf-runs history | head``): stop quietly,
+        # as other command-line tools do, with the SIGPIPE status.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
 
 
 if __name__ == "__main__":

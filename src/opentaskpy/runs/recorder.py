@@ -61,7 +61,10 @@ class Recorder:
         self.record_id = new_id()
         self.task_id = task_id
         self.noop = noop
-        self.where = settings.target()
+        try:
+            self.where = settings.target()
+        except RunsError:  # reported by started(), before the task starts
+            self.where = None
         self.store: Any = None
         self.task_run: Any = None
         self.error: BaseException | None = None
@@ -100,6 +103,11 @@ class Recorder:
         """
         from opentaskpy.runs import procinfo
 
+        try:
+            settings.check()
+        except RunsError:
+            self.where = None  # nothing to record a run with bad settings in
+            raise
         now = time.time()
         sha = definition_sha256(definition)
         self.row.update(

@@ -61,6 +61,14 @@ def target() -> str | None:
     value = os.environ.get("OTF_RUNS_DB", "").strip()
     if value.lower() == "off":
         return None
+    scheme = value.split("://", 1)[0] if "://" in value else None
+    if scheme is not None and not is_postgres(value):
+        from opentaskpy.runs import RunsError
+
+        raise RunsError(
+            f"environment variable OTF_RUNS_DB={display(value)!r}: unknown scheme "
+            f"{scheme!r} (expected an SQLite file path, postgresql://... or off)"
+        )
     if value:
         return value
     return os.path.join(state_dir(), "runs.sqlite3")
@@ -73,7 +81,7 @@ def is_postgres(where: str) -> bool:
 
 def display(where: str) -> str:
     """``where`` without a password, for messages."""
-    if not is_postgres(where) or "@" not in where:
+    if "://" not in where or "@" not in where:
         return where
     scheme, rest = where.split("://", 1)
     credentials, host = rest.rsplit("@", 1)
@@ -122,11 +130,40 @@ def busy_seconds() -> float:
     return _number("OTF_RUNS_BUSY_SECONDS", 10.0)
 
 
+_OFF = ("0", "false", "no", "off")
+_ON = ("", "1", "true", "yes", "on")
+
+
 def lock_enabled() -> bool:
-    """Whether the overlap lock is on (``OTF_LOCK=0`` turns it off)."""
-    return os.environ.get("OTF_LOCK", "1").strip().lower() not in ("0", "false", "no")
+    """Whether the overlap lock is on (``OTF_LOCK=0`` turns it off).
+
+    Raises:
+        RunsError: ``OTF_LOCK`` is neither on nor off.
+    """
+    text = os.environ.get("OTF_LOCK", "1")
+    if text.strip().lower() in _OFF:
+        return False
+    if text.strip().lower() in _ON:
+        return True
+    from opentaskpy.runs import RunsError
+
+    raise RunsError(f"environment variable OTF_LOCK={text!r}: expected 1 or 0")
 
 
 def lock_wait_seconds() -> float:
     """How long a second run waits for the lock (``OTF_LOCK_WAIT``)."""
     return _number("OTF_LOCK_WAIT", 0.0)
+
+
+def check() -> None:
+    """Read every setting once, so a bad value stops a run before it starts.
+
+    Raises:
+        RunsError: one line naming the variable and its value.
+    """
+    target()
+    heartbeat_seconds()
+    stall_seconds(None)
+    busy_seconds()
+    lock_enabled()
+    lock_wait_seconds()

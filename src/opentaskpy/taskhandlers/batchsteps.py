@@ -166,7 +166,12 @@ def finish_foreach(batch: Any, order_id: int) -> None:
         status = "COMPLETED"
     else:
         status = "KILLED" if killed else "FAILED"
-    batch.logger.info(
+    # Every instance succeeding and the step still failing (foreach_min_success
+    # above the item count) is an error of its own: the run's error line says
+    # so instead of a bare "has failed".
+    all_done_yet_failed = status == "FAILED" and done == len(units)
+    log = batch.logger.error if all_done_yet_failed else batch.logger.info
+    log(
         f"Task {order_id} ({entry['task_id']}): {done} of {len(units)} items "
         f"succeeded ({needed} needed)"
     )
