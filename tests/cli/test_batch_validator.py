@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 
 import pytest
 from cli_helpers import assert_one_error, run_script
 
 from opentaskpy.cli import batch_validator
+from support.flow import run_validator as console
 from support.helpers import local_exec, write_json
 
 
@@ -138,19 +137,6 @@ def test_script_missing_task_id_is_usage_error(isolated_env):
     proc = run_script("batch_validator", cwd=isolated_env)
     assert proc.returncode == 2
     assert "-t/--taskId" in proc.stderr
-
-
-def console(*args, cwd):
-    code = "from opentaskpy.cli.batch_validator import console_main; console_main()"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    return subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_console_entry_exit_codes(cfg_dir, isolated_env):

@@ -21,7 +21,7 @@ from support.ssh_helpers import (
     cli_env,
     remote_dest,
     remote_source,
-    run_killing_host,
+    upload_to_killed_sftp,
 )
 
 
@@ -146,25 +146,14 @@ def test_the_raised_error_carries_host_protocol_and_cause(
 def test_lost_sftp_destination_connection_has_a_cause(
     ssh_env, dirs, cfg_dir, task_run, ssh_client_env, tmp_path
 ):
-    src = tmp_path / "big"
-    src.mkdir()
-    with (src / "big.bin").open("wb") as handle:
-        for _ in range(64):
-            handle.write(os.urandom(1024 * 1024))
-    definition = transfer_def(
-        {
-            "directory": str(src),
-            "fileRegex": r"big\.bin",
-            "protocol": {"name": "local"},
-        },
-        remote_dest(ssh_env, "sftp", dirs["dst"]),
-    )
-    write_json(cfg_dir / "transfers" / "sftp-lost.json", definition)
-    result, killed = run_killing_host(
-        lambda: task_run("-t", "sftp-lost", "-c", cfg_dir, env=cli_env(ssh_client_env)),
-        ssh_env.hosts["sftp"],
+    result, killed, _ = upload_to_killed_sftp(
+        ssh_env,
+        lambda task: task_run("-t", task, "-c", cfg_dir, env=cli_env(ssh_client_env)),
+        cfg_dir,
+        tmp_path / "big",
         dirs["dst"],
-        after_bytes=1024 * 1024,
+        "sftp-lost",
+        mib=64,
     )
     assert killed
     assert result.returncode != 0

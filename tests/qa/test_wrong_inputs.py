@@ -121,7 +121,9 @@ def test_foreach_on_a_non_list_is_found_before_the_run(
     (cfg_dir / "variables.json.j2").write_text('{"REGIONS": 5}')
     exec_task(cfg_dir, "fetch", "true", tmp_path)
     batch = batch_task(
-        cfg_dir, "by-region", [{"order_id": 1, "task_id": "fetch", "foreach": "REGIONS"}]
+        cfg_dir,
+        "by-region",
+        [{"order_id": 1, "task_id": "fetch", "foreach": "REGIONS"}],
     )
     for proc in _noop_and_validator(cfg_dir, "by-region", isolated_env, task_run):
         assert proc.returncode == 1

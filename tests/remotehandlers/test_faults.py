@@ -12,7 +12,7 @@ from support.ssh_helpers import (
     cli_env,
     remote_dest,
     remote_source,
-    run_killing_host,
+    upload_to_killed_sftp,
 )
 
 
@@ -23,26 +23,14 @@ def error_lines(text: str) -> list[str]:
 def test_sftp_server_killed_mid_transfer(
     ssh_env, dirs, tmp_path, task_run, cfg_dir, ssh_client_env
 ):
-    src = tmp_path / "big"
-    src.mkdir()
-    payload = src / "big.bin"
-    with payload.open("wb") as handle:
-        for _ in range(200):
-            handle.write(os.urandom(1024 * 1024))
-    definition = transfer_def(
-        {
-            "directory": str(src),
-            "fileRegex": r"big\.bin",
-            "protocol": {"name": "local"},
-        },
-        remote_dest(ssh_env, "sftp", dirs["dst"]),
-    )
-    write_json(cfg_dir / "transfers" / "fault-big.json", definition)
-    result, killed = run_killing_host(
-        lambda: task_run("-t", "fault-big", "-c", cfg_dir, env=cli_env(ssh_client_env)),
-        ssh_env.hosts["sftp"],
+    result, killed, payload = upload_to_killed_sftp(
+        ssh_env,
+        lambda task: task_run("-t", task, "-c", cfg_dir, env=cli_env(ssh_client_env)),
+        cfg_dir,
+        tmp_path / "big",
         dirs["dst"],
-        after_bytes=1024 * 1024,
+        "fault-big",
+        mib=200,
     )
     assert killed
     assert result.returncode == 1

@@ -89,6 +89,44 @@ def run_killing_host(
     return result, killed.is_set()
 
 
+def upload_to_killed_sftp(
+    ssh_env: SSHTestEnv,
+    run_task: Callable[[str], T],
+    cfg_dir: Path,
+    src: Path,
+    dst: Path,
+    task_id: str,
+    mib: int,
+) -> tuple[T, bool, Path]:
+    """Send a local ``mib`` MiB file to the ``sftp`` host, killed mid-upload.
+
+    Writes ``src/big.bin`` and the transfer ``task_id`` (local source, SFTP
+    destination ``dst``), then calls ``run_task(task_id)`` while killing the
+    host once 1 MiB of the partial file has arrived (it is restarted after).
+
+    Returns:
+        ``run_task``'s result, whether the host was killed, and the source file.
+    """
+    from support.helpers import transfer_def, write_json
+
+    src.mkdir(exist_ok=True)
+    payload = src / "big.bin"
+    with payload.open("wb") as handle:
+        for _ in range(mib):
+            handle.write(os.urandom(1024 * 1024))
+    source = {
+        "directory": str(src),
+        "fileRegex": r"big\.bin",
+        "protocol": {"name": "local"},
+    }
+    definition = transfer_def(source, remote_dest(ssh_env, "sftp", dst))
+    write_json(cfg_dir / "transfers" / f"{task_id}.json", definition)
+    result, killed = run_killing_host(
+        lambda: run_task(task_id), ssh_env.hosts["sftp"], dst, after_bytes=1024 * 1024
+    )
+    return result, killed, payload
+
+
 @contextlib.contextmanager
 def sftp_filesystem(env: SSHTestEnv, host: str) -> Iterator[SFTPFileSystem]:
     """An :class:`SFTPFileSystem` on a fresh connection to ``host``, closed after."""

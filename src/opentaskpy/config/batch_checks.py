@@ -138,7 +138,7 @@ class _Checker:
             self.step_definition(step_id, definition, step_file)
 
     def items(self, entry: dict, label: str) -> Any:
-        """The foreach value as far as the global variables tell (else None)."""
+        """Return the foreach value as far as the global variables tell (else None)."""
         items = entry["foreach"]
         if isinstance(items, str):
             try:
