@@ -212,3 +212,13 @@ def test_task_id_with_its_directory_matches_exactly(
     )
     assert run.returncode == 0, run.stderr
     assert "matches no file name exactly" not in run.stderr
+
+
+def test_list_of_a_missing_config_dir_is_one_line(tmp_path: Path, task_run):
+    # Before: a FileNotFoundError traceback from ConfigLoader.
+    missing = tmp_path / "no-such-cfg"
+    run = task_run("--list", "-c", missing)
+    assert run.returncode == 1
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"task-run: error: {missing}")

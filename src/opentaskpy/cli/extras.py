@@ -57,7 +57,17 @@ def list_tasks(config_dir: str) -> int:
 
     from opentaskpy.config.loader import ConfigLoader
 
-    loader = ConfigLoader(config_dir)
+    try:
+        loader = ConfigLoader(config_dir)
+    except Exception as exc:  # no or broken variables file: one line, no traceback
+        from opentaskpy.cli.error_report import (
+            ErrorContext,
+            describe_error,
+            emit_error_line,
+        )
+
+        emit_error_line("task-run", describe_error(exc, ErrorContext(config_dir)))
+        return 1
     status = 0
     rows = []
     for task_id, path in loader.task_files().items():
