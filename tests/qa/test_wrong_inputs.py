@@ -74,14 +74,7 @@ def test_otf_runs_into_a_closed_pipe_is_quiet(tmp_path: Path, isolated_env: Path
     assert proc.returncode == 141
 
 
-def test_a_key_file_that_is_no_key_is_named_and_not_retried(
-    cfg_dir: Path, tmp_path: Path, task_run
-):
-    # Before: cryptography's "Unable to load PEM file. See https://..." with
-    # no file name, after six attempts over about a minute.
-    key = tmp_path / "id_not_a_key"
-    key.write_text("this is not a key\n")
-    key.chmod(0o600)
+def _remote_execution(cfg_dir: Path, key: Path) -> None:
     write_json(
         cfg_dir / "remote.json",
         {
@@ -91,11 +84,38 @@ def test_a_key_file_that_is_no_key_is_named_and_not_retried(
             "command": "true",
             "protocol": {
                 "name": "ssh",
-                "port": 1,  # closed: the key must be refused before connecting
+                "port": 1,  # closed: nothing here needs a server
                 "credentials": {"username": "nobody", "keyFile": str(key)},
             },
         },
     )
+
+
+def test_bad_ssh_retry_wait_scale_is_named(cfg_dir: Path, tmp_path: Path, task_run):
+    # Before: "could not convert string to float: 'soon'", naming nothing.
+    import paramiko
+
+    key = tmp_path / "id_rsa"
+    paramiko.RSAKey.generate(1024).write_private_key_file(str(key))
+    key.chmod(0o600)
+    _remote_execution(cfg_dir, key)
+    env = runs_env(tmp_path / "runs.sqlite3", OTF_SSH_RETRY_WAIT_SCALE="soon")
+    run = task_run("-t", "remote", "-c", cfg_dir, env=env)
+    assert run.returncode == 1
+    lines = _error_lines(run.stderr)
+    assert len(lines) == 1, run.stderr
+    assert "environment variable OTF_SSH_RETRY_WAIT_SCALE='soon'" in lines[0]
+
+
+def test_a_key_file_that_is_no_key_is_named_and_not_retried(
+    cfg_dir: Path, tmp_path: Path, task_run
+):
+    # Before: cryptography's "Unable to load PEM file. See https://..." with
+    # no file name, after six attempts over about a minute.
+    key = tmp_path / "id_not_a_key"
+    key.write_text("this is not a key\n")
+    key.chmod(0o600)
+    _remote_execution(cfg_dir, key)
     env = runs_env(tmp_path / "runs.sqlite3")
     run = task_run("-t", "remote", "-c", cfg_dir, env=env)
     assert run.returncode == 1

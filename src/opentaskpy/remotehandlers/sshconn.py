@@ -112,11 +112,25 @@ def retry_waits(attempts: int | None = None) -> list[float]:
     ``OTF_SSH_RETRY_WAIT_SCALE``. (A plain loop rather than tenacity, whose
     import would cost every SSH task ~6 ms of start-up for a fixed schedule.)
     """
-    scale = float(os.environ.get("OTF_SSH_RETRY_WAIT_SCALE", "1"))
-    attempts = attempts or int(
-        os.environ.get("OTF_SSH_RETRY_ATTEMPTS", str(DEFAULT_ATTEMPTS))
-    )
+    scale = _env_number("OTF_SSH_RETRY_WAIT_SCALE", 1, float)
+    attempts = attempts or int(_env_number("OTF_SSH_RETRY_ATTEMPTS", DEFAULT_ATTEMPTS))
     return [min(max(2 * 2 ** (n - 1), 5), 60) * scale for n in range(1, attempts)]
+
+
+def _env_number(name: str, default: float, kind: type = int) -> float:
+    """Read a number variable; a wrong one is an error naming it."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"environment variable {name}={text!r}: expected a number >= 0"
+        )
+    return value
 
 
 @dataclass
