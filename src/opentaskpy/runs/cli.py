@@ -54,9 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=0, help="seconds to wait for it to end"
     )
     prune = sub.add_parser("prune", help="delete old finished runs")
-    prune.add_argument(
-        "--older-than", required=True, help="age: number and s, m, h, d or w (30d)"
-    )
+    prune.add_argument("--older-than", required=True, help="age: 30d, 12h, 90m")
     for command in (status, history, show, kill, prune):
         command.add_argument("--json", action="store_true", help="JSON output")
     return parser
