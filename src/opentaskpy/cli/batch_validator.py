@@ -133,7 +133,9 @@ def _report(problems: list[batch_checks.Problem], logger: logging.Logger) -> boo
     if len(problems) > 1:
         logger.error(f"{len(problems)} problems found")
     if raised is not None and raised.error is not None:
-        _current_step.update(file=raised.file, definition=raised.definition)
+        _current_step.update(
+            file=raised.file, definition=raised.definition, line=raised.located
+        )
         raise raised.error
     return not problems
 
@@ -187,7 +189,11 @@ def _run() -> int:
             task_file=_current_step.get("file"),
             definition=_current_step.get("definition"),
         )
-        emit_error_line(PROG, describe_error(exc, ctx), ctx.task_id)
+        text = describe_error(exc, ctx)
+        if isinstance(exc, FileNotFoundError) and _current_step.get("line"):
+            # A step's task file is missing: the batch file and step say where.
+            text = _current_step["line"]
+        emit_error_line(PROG, text, ctx.task_id)
         if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
             raise
         return 1
