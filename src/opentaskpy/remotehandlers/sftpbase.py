@@ -15,7 +15,7 @@ import posixpath
 
 from opentaskpy.exceptions import OTFError
 from opentaskpy.names import NameMatcher, escape_name, wire
-from opentaskpy.remotehandlers import fileops, listing, streaming
+from opentaskpy.remotehandlers import fileops, inflight, listing, streaming
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 
@@ -34,10 +34,22 @@ class SFTPBackedTransfer(RemoteTransferHandler):
     #: What the last failed operation reported (host, protocol, cause), for
     #: the task's error message.
     last_error: OTFError | None = None
+    _channels: inflight.Channels | None = None
 
     def filesystem(self) -> SFTPFileSystem:
         """Connect if needed and return the file system of this end."""
         raise NotImplementedError
+
+    def channels(self) -> inflight.Channels:
+        """Connect if needed and return the sessions of the files in flight.
+
+        A new set follows a reconnect: the old sessions went with the old
+        connection.
+        """
+        fs = self.filesystem()
+        if self._channels is None or self._channels.primary is not fs:
+            self._channels = inflight.Channels(fs, self.logger)
+        return self._channels
 
     @property
     def host(self) -> str:
@@ -64,23 +76,28 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         return files
 
     def pull_files_to_worker(self, files: dict, local_staging_directory: str) -> int:
-        """Download each file to ``{staging}/{basename}`` (streaming)."""
-        fs = self.filesystem()
+        """Download each file to ``{staging}/{basename}`` (several at once)."""
+        channels = self.channels()
         os.makedirs(local_staging_directory, exist_ok=True)
-        result = 0
-        for path in files:
+        failed = False
+
+        def fetch(path: str) -> None:
+            nonlocal failed
             target = os.path.join(local_staging_directory, posixpath.basename(path))
             self.logger.info(f"[{self.host}] Downloading file {path} to {target}")
             try:
-                fs.get(path, target)
+                with channels.use() as fs:
+                    fs.get(path, target)
             except OSError as exc:
                 self.logger.error(
                     f"[{self.host}] Unable to download file {path}: {exc}"
                 )
                 if os.path.exists(target):
                     os.remove(target)
-                result = 1
-        return result
+                failed = True
+
+        inflight.run_each(list(files), fetch)
+        return 1 if failed else 0
 
     def can_stream_from(self) -> bool:
         """Files are read over SFTP while the destination writes them."""
@@ -92,11 +109,11 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         Large files are read by a separate process with its own connection
         (see :mod:`~opentaskpy.remotehandlers.streaming`).
         """
-        fs = self.filesystem()
+        channels = self.channels()
         contents = []
         for path, meta in files.items():
             size = int((meta or {}).get("size") or 0)
-            content = streaming.source_stream(fs, path)
+            content = channels.source_stream(path)
             if size >= streaming.READER_PROCESS_MIN_BYTES:
                 self.logger.info(f"[{self.host}] Reading {path} in a separate process")
                 request = self.reader_request()

@@ -26,8 +26,10 @@ from opentaskpy.remotehandlers.sftpsession import (
     announces,
     name_max,
     request_sizes,
+    share_request_sizes,
 )
 from opentaskpy.remotehandlers.sftpwrite import write_pipelined
+from opentaskpy.remotehandlers.sshio import open_session
 from opentaskpy.safewrite import open_for_write
 
 #: Bytes requested per download window (bounds memory at any file size).
@@ -200,6 +202,27 @@ class SFTPFileSystem(FileSystem):
         if directory not in self._name_max:
             self._name_max[directory] = name_max(self.sftp, directory) or 255
         return self._name_max[directory]
+
+    def sibling(self) -> SFTPFileSystem:
+        """Open another SFTP session on this one's connection, set up alike.
+
+        For a second file in flight (see
+        :mod:`~opentaskpy.remotehandlers.inflight`); the name limits and
+        request sizes already asked for are shared, not asked again.
+        """
+        channel = self.sftp.get_channel()
+        transport = channel.get_transport() if channel is not None else None
+        if channel is None or transport is None or not transport.is_active():
+            raise OSError(f"the connection to {self.host} is closed")
+        fresh = open_session(
+            transport, channel.in_window_size, channel.in_max_packet_size
+        )
+        fresh.settimeout(channel.gettimeout())
+        fresh.invoke_subsystem("sftp")
+        other = SFTPFileSystem(SFTPSession(fresh), self.host, self.posix_rename)
+        other._name_max = self._name_max
+        share_request_sizes(self.sftp, other.sftp)
+        return other
 
     def reopen(self) -> None:
         """Replace the session by a fresh one on the same connection.

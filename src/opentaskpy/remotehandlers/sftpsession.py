@@ -116,6 +116,13 @@ def request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
     return sizes
 
 
+def share_request_sizes(known: paramiko.SFTPClient, other: paramiko.SFTPClient) -> None:
+    """Let ``other`` (a session to the same server) use ``known``'s sizes."""
+    sizes = _sizes.get(known)
+    if sizes is not None:
+        _sizes[other] = sizes
+
+
 def _ask(sftp: paramiko.SFTPClient) -> tuple[int, int]:
     channel = sftp.get_channel()
     if channel is None:
