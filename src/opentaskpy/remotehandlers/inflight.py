@@ -29,6 +29,7 @@ import logging
 import os
 import posixpath
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
@@ -110,11 +111,14 @@ def run_each(
         for thread in threads:
             thread.join()
     except BaseException:
-        # A signal in the calling thread: no new files; those being written
-        # get a moment to be published or removed by their own workers.
+        # A signal in the calling thread: no new files. Those being written
+        # get a moment to be published or removed by their own workers (as
+        # publish does); one still busy after it leaves a temporary file
+        # owned by this process, which the next run removes (as after a kill).
         stop.set()
+        deadline = time.monotonic() + STOP_GRACE
         for thread in threads:
-            thread.join(STOP_GRACE)
+            thread.join(max(0.0, deadline - time.monotonic()))
         raise
     if errors:
         raise errors[0]

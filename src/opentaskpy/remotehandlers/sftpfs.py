@@ -75,7 +75,8 @@ class SFTPFileSystem(FileSystem):
         self.sftp = sftp
         self.host = host
         self.posix_rename = posix_rename
-        self._name_max: dict[str, int] = {}
+        #: ``name_max`` answers by directory (shared with sibling sessions).
+        self.name_limits: dict[str, int] = {}
 
     def stat(self, path: str) -> FileStat | None:
         """Stat ``path`` (following links); ``None`` if missing."""
@@ -199,9 +200,9 @@ class SFTPFileSystem(FileSystem):
 
     def name_max(self, directory: str) -> int:
         """Return the server's ``statvfs`` name limit for ``directory`` (asked once)."""
-        if directory not in self._name_max:
-            self._name_max[directory] = name_max(self.sftp, directory) or 255
-        return self._name_max[directory]
+        if directory not in self.name_limits:
+            self.name_limits[directory] = name_max(self.sftp, directory) or 255
+        return self.name_limits[directory]
 
     def sibling(self) -> SFTPFileSystem:
         """Open another SFTP session on this one's connection, set up alike.
@@ -220,7 +221,7 @@ class SFTPFileSystem(FileSystem):
         fresh.settimeout(channel.gettimeout())
         fresh.invoke_subsystem("sftp")
         other = SFTPFileSystem(SFTPSession(fresh), self.host, self.posix_rename)
-        other._name_max = self._name_max
+        other.name_limits = self.name_limits
         share_request_sizes(self.sftp, other.sftp)
         return other
 
