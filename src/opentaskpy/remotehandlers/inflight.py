@@ -31,11 +31,13 @@ import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from opentaskpy.remotehandlers import streaming
-from opentaskpy.remotehandlers.fileops import FileSystem
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
+
+if TYPE_CHECKING:  # local transfers use run_each without loading paramiko
+    from opentaskpy.remotehandlers.fileops import FileSystem
+    from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 
 ENV = "OTF_SFTP_FILES_IN_FLIGHT"
 DEFAULT = 4
