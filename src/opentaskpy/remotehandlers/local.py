@@ -80,14 +80,23 @@ class LocalTransfer(RemoteTransferHandler):
             paths = list(file_list)
         else:
             paths = sorted(glob.glob(f"{local_staging_directory}/*"))
-        return self.push_streams([streaming.worker_file(path) for path in paths])
+        # Local disk to local disk: nothing to overlap, one file after another.
+        contents = [streaming.worker_file(path) for path in paths]
+        return self._publish(contents, in_flight=1)
 
     def can_stream_to(self) -> bool:
         """Streams are written straight into the destination directory."""
         return True
 
     def push_streams(self, contents: list[streaming.Content]) -> int:
-        """Publish each content into the destination directory, atomically."""
+        """Publish each content into the destination directory, atomically.
+
+        Streams come from another host, so several are read at once (see
+        :mod:`~opentaskpy.remotehandlers.inflight`).
+        """
+        return self._publish(contents, in_flight=None)
+
+    def _publish(self, contents: list[streaming.Content], in_flight: int | None) -> int:
         return publishing.publish_all(
             self.fs,
             self.spec["directory"],
@@ -96,6 +105,7 @@ class LocalTransfer(RemoteTransferHandler):
             logger=self.logger,
             final_name=lambda name: fileops.apply_rename(name, self.spec.get("rename")),
             failure="Unable to copy",
+            in_flight=in_flight,
         )
 
     def handle_post_copy_action(self, files: dict) -> int:

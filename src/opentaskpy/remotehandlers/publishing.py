@@ -9,12 +9,15 @@ file when one fails.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from logging import Logger
 from typing import TYPE_CHECKING
 
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.remotehandlers import fileops, inflight
 
 if TYPE_CHECKING:
     from opentaskpy.remotehandlers.fileops import FileSystem
@@ -54,6 +57,8 @@ def publish_all(
     on_failure: Callable[[str, str, BaseException], None] | None = None,
     verify_size: bool = True,
     atomic: bool = True,
+    in_flight: int | None = 1,
+    session: Callable[[], AbstractContextManager[FileSystem]] | None = None,
 ) -> int:
     """Publish every content into the destination directory of ``spec``.
 
@@ -71,6 +76,12 @@ def publish_all(
             that could not be published, instead of logging that line.
         verify_size: see :func:`~opentaskpy.remotehandlers.fileops.publish`.
         atomic: see :func:`~opentaskpy.remotehandlers.fileops.publish`.
+        in_flight: files published at once (``None``: the configured number,
+            see :mod:`~opentaskpy.remotehandlers.inflight`); each file is
+            still published on its own, and this returns after the last.
+        session: gives the calling worker the file system to write with,
+            for its sole use while the context lasts (a session of its own
+            on ``fs``'s connection); ``None`` writes with ``fs`` itself.
 
     Returns:
         0 when every content was published, 1 otherwise.
@@ -82,29 +93,38 @@ def publish_all(
     if atomic:
         names = {final_name(c.name) for c in contents}
         fileops.remove_stale_partials(fs, directory, names, logger)
-    result = 0
-    for content in contents:
+    failed = False
+    reporting = threading.Lock()  # one failure's lines (and last_error) at a time
+
+    def deliver(content: Content) -> None:
+        nonlocal failed
         name = final_name(content.name)
         logger.info(f"{prefix}Transferring file {content.label} to {directory}/{name}")
         try:
-            final = fileops.publish(
-                fs,
-                content.label,
-                directory,
-                name,
-                mode=spec.get("mode"),
-                verify_size=verify_size,
-                atomic=atomic,
-                place=functools.partial(content.write_to, fs),
-            )
+            with session() if session is not None else contextlib.nullcontext(fs) as on:
+                final = fileops.publish(
+                    on,
+                    content.label,
+                    directory,
+                    name,
+                    mode=spec.get("mode"),
+                    verify_size=verify_size,
+                    atomic=atomic,
+                    place=functools.partial(content.write_to, on),
+                )
         except Exception as exc:  # noqa: BLE001 - reported, next file tried
-            result = 1
             target = f"{directory}/{name}"
-            if on_failure is not None:
-                on_failure(content.label, target, exc)
-                continue
-            reason = exc or type(exc).__name__
-            logger.error(f"{prefix}{failure} ({content.label} to {target}): {reason}")
-            continue
+            with reporting:
+                failed = True
+                if on_failure is not None:
+                    on_failure(content.label, target, exc)
+                    return
+                reason = exc or type(exc).__name__
+                logger.error(
+                    f"{prefix}{failure} ({content.label} to {target}): {reason}"
+                )
+            return
         logger.info(f"{prefix}Copied {content.label} to {final}")
-    return result
+
+    inflight.run_each(contents, deliver, in_flight)
+    return 1 if failed else 0

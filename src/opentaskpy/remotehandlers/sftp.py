@@ -144,6 +144,8 @@ class SFTPTransfer(SFTPBackedTransfer):
             on_failure=self._publish_failed,
             verify_size=self.protocol.get("supportsStatAfterUpload", True) is not False,
             atomic=self.protocol.get("supportsPosixRename", True) is not False,
+            in_flight=None,
+            session=self.channels().use,
         )
 
     def _publish_failed(self, label: str, target: str, exc: BaseException) -> None:
