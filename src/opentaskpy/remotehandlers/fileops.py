@@ -35,7 +35,7 @@ from logging import Logger
 from typing import NamedTuple
 
 from opentaskpy.progress import PROGRESS
-from opentaskpy.remotehandlers import owner
+from opentaskpy.remotehandlers import checksums, owner
 
 
 class FileStat(NamedTuple):
@@ -312,6 +312,7 @@ def publish(
         target = join(directory, temporary_name(final_name, fs.name_max(directory)))
     else:
         target = final_path
+    observer = checksums.observer()
     try:
         written = place(target) if place is not None else fs.put(local_path, target)
         if expected_size is not None:
@@ -328,14 +329,20 @@ def publish(
             fs.chmod(target, int(mode, 8))
         if before_rename is not None:
             before_rename(target)
+        if observer is not None:  # e.g. verifies the copy before it is published
+            observer.before_rename(fs, target, final_path, local_path)
         if atomic:
             fs.rename(target, final_path)
     except BaseException as exc:
         if atomic:
             interrupted = not isinstance(exc, Exception)  # a signal, Ctrl-C
             _remove_after_failure(fs, target, interrupted)
+        if observer is not None:
+            observer.failed(fs, final_path, local_path, exc)
         raise
     PROGRESS.published(expected)
+    if observer is not None:
+        observer.published(fs, final_path, local_path, expected)
     return final_path
 
 

@@ -17,6 +17,7 @@ import stat as stat_module
 from collections.abc import Generator, Iterable, Iterator
 
 from opentaskpy.names import wire
+from opentaskpy.remotehandlers.checksums import tap
 from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
 from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.sftplist import read_directory, resolve
@@ -103,11 +104,12 @@ class SFTPFileSystem(FileSystem):
         """Upload a worker file: pipelined writes of one packet each."""
         _, write_size = request_sizes(self.sftp)
         with open(local_path, "rb") as handle:
-            self.write_chunks(iter(lambda: handle.read(write_size), b""), remote_path)
+            chunks = tap(iter(lambda: handle.read(write_size), b""), local_path)
+            self.write_chunks(chunks, remote_path)
 
     def get(self, remote_path: str, local_path: str) -> None:
         """Download to a worker file (see :meth:`read_chunks`)."""
-        chunks = self.read_chunks(remote_path)
+        chunks = tap(self.read_chunks(remote_path), local_path)
         first = next(chunks, b"")  # the remote file is open before the local one
         with open(open_for_write(local_path), "wb") as handle:
             handle.write(first)

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
+from opentaskpy.remotehandlers.checksums import tap
 from opentaskpy.remotehandlers.fileops import FileSystem
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ def source_stream(source: FileSystem, path: str) -> Content:
     label = f"{source.host}:{path}"
 
     def write_to(fs: FileSystem, target: str) -> int:
-        return _write_prefetched(fs, target, source.read_chunks(path), label)
+        chunks = tap(source.read_chunks(path), label)  # hashed in the reader thread
+        return _write_prefetched(fs, target, chunks, label)
 
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)
 
@@ -101,7 +103,7 @@ def process_stream(request: dict, path: str, fallback: Content) -> Content:
             process = _start_reader()
         except OSError:  # no process to be had (limits, no executable)
             return fallback.write_to(fs, target)
-        chunks = _from_process(process, {**request, "path": path})
+        chunks = tap(_from_process(process, {**request, "path": path}), label)
         return _write_prefetched(fs, target, chunks, label)
 
     return Content(label=label, name=posixpath.basename(path), write_to=write_to)

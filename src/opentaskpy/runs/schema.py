@@ -19,7 +19,7 @@ Times are seconds since the epoch (UTC), so no time zone is ever involved.
 from __future__ import annotations
 
 #: The schema version this release creates and upgrades to.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The schema version this release implements; it refuses a database whose
 #: ``min_reader_version`` is higher.
 READER_VERSION = 1
@@ -74,7 +74,63 @@ MIGRATIONS: dict[int, list[str]] = {
             started_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    # The delivery ledger: one row per file x destination per run.
+    2: [
+        """CREATE TABLE IF NOT EXISTS otf_files (
+            id TEXT PRIMARY KEY,
+            record_id TEXT NOT NULL,
+            run_id TEXT,
+            task_id TEXT NOT NULL,
+            definition_sha256 TEXT,
+            source_host TEXT,
+            source_path TEXT NOT NULL,
+            source_size BIGINT,
+            source_mtime DOUBLE PRECISION,
+            sha256 TEXT,
+            dest_index BIGINT,
+            dest_host TEXT,
+            dest_dir TEXT,
+            dest_path TEXT,
+            mechanism TEXT,
+            bytes BIGINT,
+            started_at DOUBLE PRECISION NOT NULL,
+            ended_at DOUBLE PRECISION,
+            outcome TEXT NOT NULL,
+            verified BIGINT,
+            dest_sha256 TEXT,
+            reason TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS otf_files_task ON otf_files (task_id, source_path)",
+        "CREATE INDEX IF NOT EXISTS otf_files_record ON otf_files (record_id)",
+        "CREATE INDEX IF NOT EXISTS otf_files_started ON otf_files (started_at)",
+    ],
 }
+
+#: Columns of a ledger row (``otf_files``), in table order.
+FILE_COLUMNS = (
+    "id",
+    "record_id",
+    "run_id",
+    "task_id",
+    "definition_sha256",
+    "source_host",
+    "source_path",
+    "source_size",
+    "source_mtime",
+    "sha256",
+    "dest_index",
+    "dest_host",
+    "dest_dir",
+    "dest_path",
+    "mechanism",
+    "bytes",
+    "started_at",
+    "ended_at",
+    "outcome",
+    "verified",
+    "dest_sha256",
+    "reason",
+)
 
 #: Columns written when a run starts (the rest are filled in later).
 START_COLUMNS = (
@@ -127,3 +183,7 @@ RUNNING = "running"
 SUCCESS = "success"
 FAILED = "failed"
 KILLED = "killed"
+
+#: Ledger outcomes of one file x destination.
+DELIVERED = "delivered"
+SKIPPED = "skipped"

@@ -79,6 +79,8 @@ def step_started(batch: Any, entry: dict, unit: dict | None = None) -> Step | No
     handler = (unit or entry).get("task_handler")
     if handler is not None and row["task_type"] == "batch":
         handler.run_record_id = row["id"]  # its own steps hang under this step
+    elif handler is not None:
+        handler.run_record = row  # a transfer's ledger rows name this step
     step = Step(row, handler)
     return step if recorder.recording_step(step) else None
 

@@ -150,8 +150,27 @@ class Store:
                 (before, RUNNING),
             )
             ids = [row[0] for row in old]
-            self._write([("DELETE FROM otf_runs WHERE root_id = ?", (i,)) for i in ids])
+            statements: list[Statement] = []
+            for i in ids:
+                statements.append(("DELETE FROM otf_runs WHERE root_id = ?", (i,)))
+                statements.append(
+                    (
+                        "DELETE FROM otf_files WHERE record_id = ? OR record_id LIKE ?",
+                        (i, f"{i}.%"),
+                    )
+                )
+            self._write(statements)
         return len(ids)
+
+    def write(self, statements: list[Statement]) -> None:
+        """Run ``statements`` (``?`` placeholders) in one transaction."""
+        self._locked_write(statements)
+
+    def select(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:
+        """Return the rows of one query (``?`` placeholders)."""
+        with self._mutex:
+            self._check_open()
+            return self._read(sql, params)
 
     def _locked_write(self, statements: list[Statement]) -> None:
         with self._mutex:

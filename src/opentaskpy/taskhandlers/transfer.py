@@ -35,6 +35,7 @@ from opentaskpy.taskhandlers.delivery import (
     choose_mechanisms,
     stream_instead,
 )
+from opentaskpy.taskhandlers.ledgering import DeliveryLedger
 from opentaskpy.taskhandlers.protocols import resolve_protocol
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
 
@@ -76,6 +77,9 @@ class Transfer(TaskHandler):
         self.dest_file_specs: list[dict] = []
         self.source_remote_handler: Any = None
         self.dest_remote_handlers: list[Any] | None = None
+        #: The run record of this transfer when it is a batch step.
+        self.run_record: dict | None = None
+        self._ledger: DeliveryLedger | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -155,6 +159,10 @@ class Transfer(TaskHandler):
             # a terminating signal's SignalExit through unchanged.
             self._cleanup()
             raise
+        finally:
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
         return self.return_result(0)
 
     # -- stages ---------------------------------------------------------------
@@ -262,8 +270,15 @@ class Transfer(TaskHandler):
             source, self.dest_file_specs, self.dest_remote_handlers, mechanisms, decrypt
         ):
             mechanisms = [STREAM]
+        encrypt = any(
+            (s.get("encryption") or {}).get("encrypt") for s in self.dest_file_specs
+        )
+        self._ledger = DeliveryLedger(self, self.logger)
+        self._ledger.start(files, self._source)
+        plans = self._ledger.plan(self.dest_file_specs, decrypt or encrypt)
         if WORKER in mechanisms:
-            self._stage_on_worker(files)
+            needed = {p: m for plan in plans for p, m in plan.items()}
+            self._stage_on_worker(needed)
         if decrypt:
             if WORKER not in mechanisms:
                 self._fail(
@@ -275,18 +290,28 @@ class Transfer(TaskHandler):
             files = self.decrypt_files(self._on_worker(files), private_key)
             self.logger.info(f"Decrypted {len(files)} files")
         labels = delivery.destination_labels(self.dest_file_specs)
-        for spec, handler, mechanism, label in zip(
-            self.dest_file_specs,
-            self.dest_remote_handlers,
-            mechanisms,
-            labels,
-            strict=True,
+        for index, (spec, handler, mechanism, label) in enumerate(
+            zip(
+                self.dest_file_specs,
+                self.dest_remote_handlers,
+                mechanisms,
+                labels,
+                strict=True,
+            )
         ):
             self._stop_if_killed()
-            # (upstream quirk, kept) files encrypted for one destination are
-            # what every later destination receives.
-            with delivery.counting(label, files):
-                files = self._send(spec, handler, mechanism, files, decrypt)
+            wanted = files if decrypt or encrypt else plans[index]
+            if not wanted:
+                continue  # the ledger says every file is there already
+            with (
+                delivery.counting(label, wanted),
+                self._ledger.destination(index, spec, handler, mechanism, wanted),
+            ):
+                # (upstream quirk, kept) files encrypted for one destination
+                # are what every later destination receives.
+                sent = self._send(spec, handler, mechanism, wanted, decrypt, files)
+            if decrypt or encrypt:
+                files = sent
         self._remove_crypto_outputs()
 
     def _stage_on_worker(self, files: dict) -> None:
@@ -304,9 +329,15 @@ class Transfer(TaskHandler):
             self._fail("Pull to worker from remote source errored", RemoteTransferError)
 
     def _send(
-        self, spec: dict, handler: Any, mechanism: str, files: dict, decrypted: bool
+        self,
+        spec: dict,
+        handler: Any,
+        mechanism: str,
+        files: dict,
+        decrypted: bool,
+        listed: dict | None = None,
     ) -> dict:
-        """Deliver ``files`` to one destination and publish them there."""
+        """Deliver ``files`` (``listed``: all the source files) to one destination."""
         encryption = spec.get("encryption") or {}
         encrypted = bool(encryption.get("encrypt"))
         if encrypted:
@@ -328,6 +359,9 @@ class Transfer(TaskHandler):
         # is local: its directory holds other files too).
         source_on_worker = self.source_remote_handler.files_on_worker
         push_all = not source_on_worker and not decrypted and not encrypted
+        file_list = None if push_all else files
+        if push_all and listed is not None and len(files) != len(listed):
+            file_list = self._on_worker(files)  # only what the ledger says is missing
         failure = delivery.send(
             mechanism,
             self.source_remote_handler,
@@ -336,7 +370,7 @@ class Transfer(TaskHandler):
             handler,
             files,
             self._worker_dir,
-            None if push_all else files,
+            file_list,
             self.logger,
         )
         if failure:
