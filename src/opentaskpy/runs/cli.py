@@ -1,6 +1,6 @@
 """``otf-runs``: look at and control recorded runs.
 
-Commands: ``status``, ``history``, ``show RUN``, ``kill RUN``,
+Commands: ``status``, ``history``, ``show RUN``, ``files``, ``kill RUN``,
 ``prune --older-than AGE``. Every command takes ``--json``. RUN is a record
 id or a run id (the newest run with that id). Errors are one line on stderr
 and exit status 1.
@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from opentaskpy.runs import RunsError, present, settings
+from opentaskpy.runs import RunsError, filescli, present, settings
 from opentaskpy.runs.schema import RUNNING
 from opentaskpy.runs.status import is_alive, live_status
 
@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     prune = sub.add_parser("prune", help="delete old finished runs")
     prune.add_argument("--older-than", required=True, help="age: 30d, 12h, 90m")
-    for command in (status, history, show, kill, prune):
+    files = filescli.add_parser(sub)
+    for command in (status, history, show, files, kill, prune):
         command.add_argument("--json", action="store_true", help="JSON output")
     return parser
 
@@ -185,16 +186,41 @@ def _show(store: Any, args: argparse.Namespace) -> int:
     row = _find(store, args.run)
     record = present.as_json(row)
     record["steps"] = [present.as_json(s) for s in store.steps(row["id"])]
+    record["files"] = filescli.run_files(store, row["id"])
     lines = [
         f"{k}: {v}"
         for k, v in record.items()
-        if k not in ("steps", "progress") and v is not None
+        if k not in ("steps", "progress", "files") and v is not None
     ]
     lines.append(f"progress: {present.progress_text(record['progress'])}")
     if record["steps"]:
         lines.append("")
         lines.append(_steps_table(record["steps"]))
+    if record["files"]:
+        lines.append("")
+        lines.append(_show_files(record["files"]))
     _emit(args, record, "\n".join(lines))
+    return 0
+
+
+def _show_files(files: list[dict[str, Any]]) -> str:
+    """Each file x destination of a run with its full sha256."""
+    headers = ["FILE", "DESTINATION", "OUTCOME", "SHA256"]
+    rows = [
+        [
+            f["source_path"].rsplit("/", 1)[-1],
+            f["dest_path"] or f"{f['dest_host']}:{f['dest_dir']}",
+            f["outcome"] + (" (verified)" if f["verified"] else ""),
+            f["sha256"] or "-",
+        ]
+        for f in files
+    ]
+    return present.table(headers, rows, "FILE")
+
+
+def _files(store: Any, args: argparse.Namespace) -> int:
+    records, text = filescli.files_command(store, args, since_epoch, _find)
+    _emit(args, records, text)
     return 0
 
 
@@ -263,6 +289,7 @@ _COMMANDS = {
     "status": _status,
     "history": _history,
     "show": _show,
+    "files": _files,
     "kill": _kill,
     "prune": _prune,
 }
