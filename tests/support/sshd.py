@@ -211,7 +211,9 @@ class SSHTestEnv:
         return proto
 
 
-def _write_config(env: SSHTestEnv, host: SSHHost, authorized_keys: Path) -> None:
+def _write_config(
+    env: SSHTestEnv, host: SSHHost, authorized_keys: Path, subsystem: str = ""
+) -> None:
     lines = [
         f"Port {host.port}",
         f"ListenAddress {host.address}",
@@ -224,7 +226,7 @@ def _write_config(env: SSHTestEnv, host: SSHHost, authorized_keys: Path) -> None
         f"PasswordAuthentication {'yes' if env.password else 'no'}",
         "KbdInteractiveAuthentication no",
         f"AllowUsers {env.user}",
-        "Subsystem sftp internal-sftp",
+        f"Subsystem sftp {subsystem or 'internal-sftp'}",
         "LogLevel VERBOSE",
         "MaxStartups 200:30:400",
         "MaxSessions 200",
@@ -341,3 +343,33 @@ if __name__ == "__main__":  # manual check: python tests/support/sshd.py
             print(h.name, h.address, h.port)
     finally:
         stop_environment(environment)
+
+
+def start_extra_host(
+    env: SSHTestEnv, name: str, address: str, subsystem: str
+) -> SSHHost:
+    """Start one more (non-SFTP-only) server whose SFTP subsystem is ``subsystem``.
+
+    The host is added to ``env.hosts`` under ``name``; stop it with
+    :func:`stop_extra_host`.
+    """
+    host = SSHHost(
+        name=name,
+        address=address,
+        port=_free_port(address),
+        config=env.base / f"sshd_{name}.conf",
+        log=env.base / f"sshd_{name}.log",
+        host_key=env.base / f"host_{name}_ed25519",
+    )
+    _keygen(host.host_key, "ed25519")
+    _write_config(env, host, env.base / "authorized_keys", subsystem)
+    host.start()
+    env.hosts[name] = host
+    return host
+
+
+def stop_extra_host(env: SSHTestEnv, name: str) -> None:
+    """Stop a server started by :func:`start_extra_host`."""
+    host = env.hosts.pop(name, None)
+    if host is not None:
+        host.kill()

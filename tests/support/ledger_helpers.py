@@ -1,0 +1,48 @@
+"""Helpers for the delivery-ledger tests: ledger rows, file states, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+
+def ledger_rows(db: Path, **where: Any) -> list[dict[str, Any]]:
+    """The ledger rows of an SQLite run store (optionally filtered), oldest first."""
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        sql = "SELECT * FROM otf_files"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
+        rows = conn.execute(sql + " ORDER BY started_at, rowid", tuple(where.values()))
+        return [dict(r) for r in rows]
+    finally:
+        conn.close()
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def file_states(directory: Path) -> dict[str, tuple[int, int]]:
+    """``name -> (inode, mtime_ns)`` of every entry (hidden ones too)."""
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(directory.iterdir())
+    }
+
+
+def make_files(directory: Path, count: int, size: int, owner: Any = None) -> dict:
+    """Write ``f0.dat`` .. with distinct content; return ``name -> sha256``."""
+    hashes = {}
+    for i in range(count):
+        data = hashlib.sha256(str(i).encode()).digest() * (size // 32 + 1)
+        path = directory / f"f{i}.dat"
+        path.write_bytes(data[:size])
+        if owner is not None:
+            owner(path)
+        hashes[path.name] = sha256_of(path)
+    return hashes
