@@ -58,7 +58,11 @@ def test_local_rerun_sends_only_missing_then_all_after_success(
     write_json(
         cfg_dir / "two.json",
         transfer_def(
-            {"directory": str(src), "fileRegex": r"f\d\.dat", "protocol": {"name": "local"}},
+            {
+                "directory": str(src),
+                "fileRegex": r"f\d\.dat",
+                "protocol": {"name": "local"},
+            },
             _local(d1),
             _local(d2),
         ),
@@ -75,7 +79,12 @@ def test_local_rerun_sends_only_missing_then_all_after_success(
 
 
 def test_sftp_rerun_sends_only_missing(
-    ssh_env: SSHTestEnv, ssh_client_env: dict, dirs, cfg_dir: Path, tmp_path: Path, task_run
+    ssh_env: SSHTestEnv,
+    ssh_client_env: dict,
+    dirs,
+    cfg_dir: Path,
+    tmp_path: Path,
+    task_run,
 ) -> None:
     d1 = ssh_env.make_dir(dirs["dst"].parent.name, "d1")
     d2 = dirs["dst"].parent / "d2"
@@ -103,7 +112,12 @@ def test_sftp_rerun_sends_only_missing(
 
 @pytest.mark.usefixtures("needs_host_to_host")
 def test_ssh_rerun_sends_only_missing(
-    ssh_env: SSHTestEnv, ssh_client_env: dict, dirs, cfg_dir: Path, tmp_path: Path, task_run
+    ssh_env: SSHTestEnv,
+    ssh_client_env: dict,
+    dirs,
+    cfg_dir: Path,
+    tmp_path: Path,
+    task_run,
 ) -> None:
     d1 = ssh_env.make_dir(dirs["dst"].parent.name, "d1")
     d2 = dirs["dst"].parent / "d2"

@@ -269,7 +269,9 @@ class DeliveryLedger:
         row.update(
             dest_path=final_path,
             bytes=size,
-            verified=int(bool(dest_sha)) if dest["verify"] else None,
+            verified=int(outcome == DELIVERED and bool(dest_sha))
+            if dest["verify"]
+            else None,
             dest_sha256=dest_sha,
         )
         self._write([row])
