@@ -263,7 +263,7 @@ class DeliveryLedger:
             outcome,
             dest["started"],
             reason=why,
-            sha=self._known_sha(path) or self._label_sha(label),
+            sha=self._row_sha(path, label),
             ended=store_ledger.now(),
         )
         row.update(
@@ -311,6 +311,24 @@ class DeliveryLedger:
                 self._source_sha[path] = found[0]
                 return found[0]
         return None
+
+    def _row_sha(self, path: str, label: str) -> str | None:
+        """Return a row's sha256: from the stream, else hashed only when needed.
+
+        Bytes copied inside the kernel (local to local) or host to host are
+        hashed at the source only for verification and ``deliverOnce``.
+        """
+        found = self._known_sha(path)
+        if found is None:
+            peeked = checksums.peek(label)
+            found = peeked[0] if peeked else None
+        if found is None and path in self.files and self._needs_sha():
+            found = self.source_sha(path)
+        return found
+
+    def _needs_sha(self) -> bool:
+        dest = self._dest
+        return bool(self.source_spec.get("deliverOnce") or (dest and dest["verify"]))
 
     def _label_sha(self, label: str) -> str | None:
         found = checksums.peek(label)
