@@ -46,3 +46,8 @@ def make_files(directory: Path, count: int, size: int, owner: Any = None) -> dic
             owner(path)
         hashes[path.name] = sha256_of(path)
     return hashes
+
+
+def listing(directory: Path) -> dict[str, str]:
+    """``name -> sha256`` of every entry of ``directory`` (hidden ones too)."""
+    return {p.name: sha256_of(p) for p in sorted(directory.iterdir())}
