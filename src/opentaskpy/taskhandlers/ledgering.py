@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import posixpath
-import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,34 +23,17 @@ from opentaskpy.runs import RunsError
 from opentaskpy.runs import ledger as store_ledger
 from opentaskpy.runs import recorder as rec
 from opentaskpy.runs.schema import DELIVERED, FAILED, SKIPPED
-
-#: Environment: verify every destination unless it says ``verify: false``.
-VERIFY_ENV = "OTF_VERIFY"
-#: Environment: send every file again, whatever the ledger says.
-RESEND_ENV = "OTF_RESEND"
-#: Environment: ``0`` turns in-stream hashing off (the ledger still records).
-HASH_ENV = "OTF_LEDGER_HASH"
-
-
-def _env_on(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def verify_wanted(spec: dict) -> bool:
-    """Whether a destination's copies are verified (its field, else ``OTF_VERIFY``)."""
-    if "verify" in spec:
-        return bool(spec["verify"])
-    return _env_on(VERIFY_ENV)
-
-
-def dest_identity(spec: dict) -> tuple[str, str]:
-    """``(host, directory)`` that names a destination in the ledger."""
-    protocol = (spec.get("protocol") or {}).get("name", "")
-    host = str(spec.get("hostname") or ("LOCALHOST" if protocol == "local" else ""))
-    where = spec.get("directory")
-    if where is None and spec.get("recipients"):
-        where = ",".join(str(r) for r in spec["recipients"])
-    return host, str(where or "")
+from opentaskpy.taskhandlers.ledgerhash import (
+    BATCH_ROWS,
+    BATCH_SECONDS,
+    HASH_ENV,
+    RESEND_ENV,
+    dest_identity,
+    env_on,
+    hash_at,
+    one_line_or_none,
+    verify_wanted,
+)
 
 
 class DeliveryLedger:
@@ -71,10 +53,13 @@ class DeliveryLedger:
             self.store = recorder.ready_store()
         self.source_host = ""
         self.files: dict = {}
+        self.source_spec: dict = {}
         self._by_name: dict[str, str] = {}
         self._source_sha: dict[str, str] = {}
         self._dest: dict[str, Any] | None = None
         self._warned = False
+        self._pending: list[dict[str, Any]] = []
+        self._pending_since = 0.0
 
     # -- what each destination needs -----------------------------------------
 
@@ -99,7 +84,7 @@ class DeliveryLedger:
         skips what was ever delivered. ``OTF_RESEND=1`` sends everything.
         """
         plans = [dict(self.files) for _ in dest_specs]
-        if self.store is None or pgp or _env_on(RESEND_ENV) or not self.files:
+        if self.store is None or pgp or env_on(RESEND_ENV) or not self.files:
             return plans
         once = bool(self.source_spec.get("deliverOnce"))
         try:
@@ -207,6 +192,7 @@ class DeliveryLedger:
             if path not in dest["recorded"]
         ]
         self._write(rows)
+        self.flush()
 
     # -- the publish hook (checksums.PublishObserver) ----------------------
 
@@ -285,14 +271,8 @@ class DeliveryLedger:
         if found is not None:
             return found
         handler = self.transfer.source_remote_handler
-        protocol = (self.source_spec.get("protocol") or {}).get("name")
         try:
-            if protocol == "local":
-                found = checksums.sha256_file(path)
-            elif protocol == "ssh":
-                found = _remote_sha256(handler.connection(), path)
-            elif hasattr(handler, "filesystem"):
-                found = checksums.sha256_chunks(handler.filesystem().read_chunks(path))
+            found = hash_at(self.source_spec, handler, path)
         except Exception as exc:  # noqa: BLE001 - unknown hash: not verified
             self.logger.warning(f"Unable to hash source file {path}: {exc}")
             return None
@@ -339,14 +319,7 @@ class DeliveryLedger:
     def _dest_sha(self, fs: Any, path: str) -> str | None:
         dest = self._dest
         assert dest is not None
-        protocol = (dest["spec"].get("protocol") or {}).get("name")
-        if protocol == "local":
-            return checksums.sha256_file(path)
-        if protocol == "ssh":
-            found = _remote_sha256(dest["handler"].connection(), path)
-            if found:
-                return found
-        return checksums.sha256_chunks(fs.read_chunks(path))  # read back over SFTP
+        return hash_at(dest["spec"], dest["handler"], path, fs)
 
     # -- rows -------------------------------------------------------------------
 
@@ -386,10 +359,33 @@ class DeliveryLedger:
             "started_at": started,
             "ended_at": ended if ended is not None else started,
             "outcome": outcome,
-            "reason": _one_line(reason),
+            "reason": one_line_or_none(reason),
         }
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
+        """Queue rows; write them once enough rows or time have gathered.
+
+        One transaction per file would cost more than the copy of a small
+        file. A run killed before a flush loses at most the last batch of
+        rows: the rerun sends those files again, and each replaces itself
+        atomically under its final name. ``deliverOnce`` promises never to
+        send twice, so its rows are written at once.
+        """
+        if self.store is None or not rows:
+            return
+        if not self._pending:
+            self._pending_since = store_ledger.now()
+        self._pending.extend(rows)
+        if (
+            self.source_spec.get("deliverOnce")
+            or len(self._pending) >= BATCH_ROWS
+            or store_ledger.now() - self._pending_since >= BATCH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued rows (one transaction)."""
+        rows, self._pending = self._pending, []
         if self.store is None or not rows:
             return
         try:
@@ -404,26 +400,11 @@ class DeliveryLedger:
             self.logger.warning(f"Delivery ledger not recorded: {exc}")
 
     def close(self) -> None:
-        """Stop observing; forget the digests of this transfer."""
+        """Write what is queued, stop observing, forget this transfer's digests."""
+        self.flush()
         checksums.observe(None)
         worker_dir = getattr(self.transfer, "_worker_dir", "")
         for path in self.files:
             base = posixpath.basename(path)
             for label in (f"{self.source_host}:{path}", f"{worker_dir}/{base}", path):
                 checksums.take(label)
-
-
-def _remote_sha256(conn: Any, path: str) -> str | None:
-    """``sha256sum`` of ``path`` on an SSH host (quoted), ``None`` if unavailable."""
-    result = conn.run(f"sha256sum -- {shlex.quote(path)}")
-    if result.exit_code != 0:
-        return None
-    return checksums.parse_sha256sum(result.stdout)
-
-
-def _one_line(text: str | None) -> str | None:
-    if not text:
-        return None
-    from opentaskpy.runs.fields import one_line
-
-    return one_line(text)
