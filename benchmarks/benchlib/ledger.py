@@ -7,7 +7,7 @@ in-stream sha256 (ours, the default) against the same run with
 the cost is reported (the destination copy is read back or hashed where it
 lands, and for host-to-host and kernel copies the source is hashed too).
 ``ledger-10k``: 10,000 files local to local, ledger on against records off;
-the time the ledger adds per file is reported.
+the time the ledger adds per file (target: under 1 ms).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from benchlib.data import ManyFiles, reset_dir
 
 OFF = {"OTF_RUNS_DB": "off", "OTF_LOCK": "0"}
 MANY = 10_000
+#: What the ledger may add per file (records, lock and ledger rows together).
+PER_FILE_MS = 1.0
 
 
 def _with_env(case: Case, extra: dict[str, str]) -> Case:
@@ -33,7 +35,8 @@ def _cost(wl: Workload) -> Verdict:
         return Verdict(None, "time ratio", "report", None, "a side FAILED")
     mo, mb = ours.median(), base.median()
     assert mo is not None and mb is not None
-    return Verdict(mo / mb, "time ratio", "report", None, f"{(mo - mb):+.2f} s")
+    # No target: the cost is reported (verification reads every copy again).
+    return Verdict(mo / mb, "time ratio", "report", True, f"{(mo - mb):+.2f} s")
 
 
 def variants(base: Workload, label: str) -> list[Workload]:
@@ -67,7 +70,11 @@ def _per_file(wl: Workload) -> Verdict:
     assert mo is not None and ml is not None
     extra_ms = (mo - ml) * 1000 / MANY
     return Verdict(
-        mo / ml, "time ratio", "report", None, f"{extra_ms:+.3f} ms per file"
+        mo / ml,
+        "time ratio",
+        f"< {PER_FILE_MS:g} ms more per file",
+        extra_ms < PER_FILE_MS,
+        f"{extra_ms:+.3f} ms per file",
     )
 
 
