@@ -22,6 +22,7 @@ from pathlib import Path
 from opentaskpy import ending
 from opentaskpy.exceptions import ErrorClass
 from opentaskpy.otflogging import init_logging, set_log_file
+from opentaskpy.remotehandlers import checksums
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 
 #: Failures reaching or logging in to the SMTP server (not the message's own).
@@ -140,7 +141,8 @@ class EmailTransfer(RemoteTransferHandler):
         for path, name in zip(paths, names, strict=True):
             part = MIMEBase("application", "octet-stream")
             with open(path, "rb") as handle:
-                part.set_payload(handle.read())
+                # The attachment is read whole anyway: hash what is in hand.
+                part.set_payload(b"".join(checksums.tap([handle.read()], path)))
             encoders.encode_base64(part)
             part.add_header("Content-Disposition", f'attachment; filename="{name}"')
             message.attach(part)
