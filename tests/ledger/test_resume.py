@@ -38,7 +38,7 @@ def _check_ledger(
     or ``deliverOnce`` no sha256 is recorded (nothing reads the bytes).
     """
     rows = ledger_rows(db, task_id=task)
-    runs = sorted({r["record_id"] for r in rows})
+    runs = list(dict.fromkeys(r["record_id"] for r in rows))  # oldest row first
     assert len(runs) == 2
     first, second = ([r for r in rows if r["record_id"] == run] for run in runs)
     assert {(Path(r["source_path"]).name, r["outcome"]) for r in first} == {

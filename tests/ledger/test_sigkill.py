@@ -3,7 +3,9 @@
 After each kill the transfer is rerun until it succeeds (or its source is
 empty: the killed run may have finished its post-copy action). Then every
 file is exactly once under its final name at every destination, with the
-source's sha256, nothing else is there (no temporary file either), and the
+source's sha256, no other file is there (no temporary file either; an empty
+receiving directory of a killed SSH run is removed by the next delivery to
+that destination), and the
 post-copy action (a move to an archive directory) moved each file once and
 never before every destination had it.
 """

@@ -49,5 +49,13 @@ def make_files(directory: Path, count: int, size: int, owner: Any = None) -> dic
 
 
 def listing(directory: Path) -> dict[str, str]:
-    """``name -> sha256`` of every entry of ``directory`` (hidden ones too)."""
-    return {p.name: sha256_of(p) for p in sorted(directory.iterdir())}
+    """``relative path -> sha256`` of every file under ``directory`` (hidden too).
+
+    Directories themselves are not listed: an empty receiving directory that
+    a killed run left is removed by the next delivery to that destination.
+    """
+    return {
+        str(p.relative_to(directory)): sha256_of(p)
+        for p in sorted(directory.rglob("*"))
+        if not p.is_dir()
+    }

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 #: Read size for hashing a file that did not pass through a stream.
@@ -71,6 +71,32 @@ def observer() -> PublishObserver | None:
     if found is None and len(_observers) == 1:
         found = next(iter(_observers.values()), None)
     return found
+
+
+def observed_rename(
+    fs: Any,
+    temporary: str,
+    final_path: str,
+    label: str,
+    size: int | None,
+    rename: Callable[[str, str], None],
+) -> None:
+    """Rename a complete file into place, telling the thread's observer.
+
+    For publishing steps that do not go through ``fileops.publish`` (a file
+    received next to its final name is only renamed).
+    """
+    watcher = observer()
+    try:
+        if watcher is not None:
+            watcher.before_rename(fs, temporary, final_path, label)
+        rename(temporary, final_path)
+    except BaseException as exc:
+        if watcher is not None:
+            watcher.failed(fs, final_path, label, exc)
+        raise
+    if watcher is not None:
+        watcher.published(fs, final_path, label, size)
 
 
 def hashing() -> bool:

@@ -15,7 +15,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from opentaskpy.exceptions import OTFError, RemoteTransferError
-from opentaskpy.remotehandlers import fileops, sshstaging, streaming
+from opentaskpy.remotehandlers import checksums, fileops, sshstaging, streaming
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
 from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.ssherrors import HostNotAnsweringError, describe_error
@@ -214,7 +214,9 @@ class SSHReceiving(SFTPBackedTransfer):
             fs.chmod(received, int(mode, 8))
         self._set_ownership(conn, received)
         self.logger.info(f"[{self.host}] Moving {received} to {final_path}")
-        fs.rename(received, final_path)
+        checksums.observed_rename(
+            fs, received, final_path, received, st.size, fs.rename
+        )
 
     def _set_ownership(self, conn: SSHConnection, path: str) -> None:
         permissions = self.spec.get("permissions") or {}
