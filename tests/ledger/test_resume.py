@@ -155,3 +155,34 @@ def test_ssh_rerun_sends_only_missing(
     assert {r["mechanism"] for r in delivered} == {"direct"}
     assert {r["verified"] for r in delivered} == {1}
     assert all(r["dest_sha256"] == r["sha256"] for r in delivered)
+
+
+def test_batch_step_rerun_sends_only_missing(
+    cfg_dir: Path, tmp_path: Path, task_run
+) -> None:
+    src, d1, d2 = tmp_path / "src", tmp_path / "d1", tmp_path / "d2"
+    src.mkdir()
+    d1.mkdir()
+    hashes = make_files(src, 2, 500)
+    write_json(
+        cfg_dir / "step.json",
+        transfer_def(
+            {
+                "directory": str(src),
+                "fileRegex": r"f\d\.dat",
+                "protocol": {"name": "local"},
+            },
+            _local(d1),
+            _local(d2),
+        ),
+    )
+    write_json(
+        cfg_dir / "nightly.json",
+        {"type": "batch", "tasks": [{"order_id": 1, "task_id": "step"}]},
+    )
+    db = tmp_path / "runs.db"
+    before, after = _run_twice(task_run, cfg_dir, db, "nightly", d1, d2, d2.mkdir)
+    assert after == before
+    assert {p.name: sha256_of(p) for p in d2.iterdir()} == hashes
+    _check_ledger(db, "step", set(hashes), d1, d2, hashed=False)
+    assert all(r["record_id"].endswith(".1") for r in ledger_rows(db))  # the step's

@@ -17,7 +17,7 @@ import pytest
 
 from support.helpers import REPO_ROOT, transfer_def, write_json
 from support.ledger_helpers import ledger_rows, make_files, sha256_of
-from support.ssh_helpers import remote_dest
+from support.ssh_helpers import remote_dest, remote_source
 from support.sshd import SSHTestEnv, start_extra_host, stop_extra_host
 
 FLIPPER = REPO_ROOT / "tests" / "support" / "flip_sftp.py"
@@ -84,18 +84,48 @@ def test_mismatch_fails_and_publishes_nothing(
     checked = task_run("-t", "checked", "-c", cfg_dir, env=env)
     assert checked.returncode == 1
     assert list(dirs["dst"].iterdir()) == []  # nothing published, no temporary left
-    # One line per refused file with both hashes (an SSH destination stops
-    # publishing at its first failure, an SFTP one tries every file).
+    # Each refused file is named in a line with both hashes (an SSH
+    # destination stops publishing at its first failure, SFTP tries all).
     lines = [x for x in checked.stderr.splitlines() if "Verification failed" in x]
-    assert len(lines) == (2 if protocol == "sftp" else 1)
+    named = set()
     for line in lines:
-        [name] = [n for n in hashes if f"/{n}:" in line]
-        assert f"source sha256 {hashes[name]}" in line
-        assert f"destination sha256 {landed[name]}" in line
+        [name] = {n for n in hashes if f"/{n}: source" in line}
+        named.add(name)
+        assert (
+            f"source sha256 {hashes[name]}, destination sha256 {landed[name]}" in line
+        )
+    assert len(named) == (2 if protocol == "sftp" else 1)
     rows = ledger_rows(db, task_id="checked")
     assert {r["outcome"] for r in rows} == {"failed"} and len(rows) == 2
     checked_rows = [r for r in rows if r["dest_sha256"]]
-    assert len(checked_rows) == len(lines)
+    assert len(checked_rows) == len(named)
     for row in checked_rows:
         assert row["dest_sha256"] == landed[Path(row["source_path"]).name]
         assert row["verified"] == 0
+
+
+def test_streamed_copy_verified_on_a_healthy_host(
+    ssh_env: SSHTestEnv,
+    ssh_client_env: dict,
+    dirs,
+    cfg_dir: Path,
+    tmp_path: Path,
+    task_run,
+) -> None:
+    """SFTP to SFTP streams (one destination): hashed in the stream, read back."""
+    hashes = make_files(dirs["src"], 2, 300_000, ssh_env.chown)
+    source = remote_source(ssh_env, "sftp", dirs["src"], r"f\d\.dat")
+    dest = remote_dest(ssh_env, "sftp", dirs["dst"], verify=True)
+    write_json(cfg_dir / "streamed.json", transfer_def(source, dest))
+    db = tmp_path / "runs.db"
+    result = task_run(
+        "-t", "streamed", "-c", cfg_dir, env={**ssh_client_env, "OTF_RUNS_DB": str(db)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert {p.name: sha256_of(p) for p in dirs["dst"].iterdir()} == hashes
+    rows = ledger_rows(db)
+    assert {r["mechanism"] for r in rows} == {"stream"} and len(rows) == 2
+    for row in rows:
+        name = Path(row["source_path"]).name
+        assert row["sha256"] == row["dest_sha256"] == hashes[name]
+        assert row["verified"] == 1 and row["bytes"] == 300_000
