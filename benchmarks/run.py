@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from benchlib import (  # noqa: E402
     context,
+    ledger,
     listing,
     local,
     records,
@@ -83,10 +84,21 @@ LOCAL_KEYS = [
     "local-big",
     "records",
     *SCALE_LOCAL_KEYS,
+    "ledger",
 ]
-REMOTE_KEYS = ["ssh-exec", "sftp-many", "sftp-big", "ssh-big", *SCALE_REMOTE_KEYS]
+REMOTE_KEYS = [
+    "ssh-exec",
+    "sftp-many",
+    "sftp-big",
+    "ssh-big",
+    *SCALE_REMOTE_KEYS,
+    "ledger-remote",
+]
 # Smoke mode proves the harness quickly: scale rows only when asked (--only).
 SMOKE_SKIPS = set(SCALE_LOCAL_KEYS + SCALE_REMOTE_KEYS)
+# The delivery ledger's cost (the big transfers 4 times over, 10,000 files):
+# only when named with --only, in every mode.
+NAMED_ONLY = {"ledger", "ledger-remote"}
 # Workloads whose runs take about a second or less (see Mode.fast_reps).
 FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec", "records-")
 
@@ -132,7 +144,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.only:
         args.keys = args.only.split(",")
     else:
-        skips = SMOKE_SKIPS if args.mode == "smoke" else set()
+        skips = (SMOKE_SKIPS if args.mode == "smoke" else set()) | NAMED_ONLY
         args.keys = [k for k in LOCAL_KEYS + REMOTE_KEYS if k not in skips]
     unknown = set(args.keys) - known
     if unknown:
@@ -214,6 +226,10 @@ def build_workloads(
         "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],
         "local-big": lambda: [local.local_big(ctx, big)],
         "records": lambda: [records.records_startup(ctx), records.records_batch(ctx)],
+        "ledger": lambda: [
+            *ledger.variants(local.local_big(ctx, big), "local-big"),
+            ledger.many_files(ctx),
+        ],
     }
     sc = mode.scale
     if sc is not None:
@@ -230,6 +246,10 @@ def build_workloads(
                     for s in mode.big_sizes
                 ],
                 "ssh-big": lambda: [remote.ssh_big(ctx, ssh_env, big)],
+                "ledger-remote": lambda: [
+                    *ledger.variants(remote.sftp_big(ctx, ssh_env, big), "sftp-big"),
+                    *ledger.variants(remote.ssh_big(ctx, ssh_env, big), "ssh-big"),
+                ],
             }
         )
     workloads: list[Workload] = []
