@@ -25,6 +25,23 @@ from opentaskpy.runs.store import Store
 SourceKey = tuple[str, int, float]
 
 
+def path_text(path: str | None) -> str | None:
+    """Return a path as the store keeps it (undecodable bytes as escapes).
+
+    File names that are not UTF-8 reach Python as surrogate escapes, which
+    no database driver accepts; the escaped text is stable, so a rerun
+    finds the same key again.
+    """
+    if path is None:
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogateescape")
+        return raw.decode("utf-8", "backslashreplace")
+    return path
+
+
 def new_row_id(record_id: str) -> str:
     """Make a unique ledger row id under a run record id."""
     return f"{record_id}:{os.urandom(6).hex()}"
@@ -71,7 +88,7 @@ def delivered(
         "WHERE task_id = ? AND dest_host = ? AND dest_dir = ? AND outcome = ? "
         "AND started_at > ?"
     )
-    params: list[Any] = [task_id, dest_host, dest_dir, DELIVERED, since]
+    params: list[Any] = [task_id, dest_host, path_text(dest_dir), DELIVERED, since]
     if definition_sha256 is not None:
         sql += " AND definition_sha256 = ?"
         params.append(definition_sha256)

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from opentaskpy.remotehandlers import checksums
-from opentaskpy.runs import RunsError
 from opentaskpy.runs import ledger as store_ledger
 from opentaskpy.runs import recorder as rec
 from opentaskpy.runs.schema import DELIVERED, FAILED, SKIPPED
@@ -101,7 +100,7 @@ class DeliveryLedger:
                     else {}
                 )
                 plans[index] = self._needed(index, spec, known, ever)
-        except RunsError as exc:
+        except Exception as exc:  # noqa: BLE001 - recording never breaks a run
             self._warn(exc)
             return [dict(self.files) for _ in dest_specs]
         return plans
@@ -111,7 +110,7 @@ class DeliveryLedger:
         skipped = []
         for path, meta in self.files.items():
             key = (
-                path,
+                store_ledger.path_text(path) or "",
                 int(meta.get("size") or 0),
                 float(meta.get("modified_time") or 0),
             )
@@ -253,7 +252,7 @@ class DeliveryLedger:
             ended=store_ledger.now(),
         )
         row.update(
-            dest_path=final_path,
+            dest_path=store_ledger.path_text(final_path),
             bytes=size,
             verified=int(outcome == DELIVERED and bool(dest_sha))
             if dest["verify"]
@@ -348,13 +347,13 @@ class DeliveryLedger:
             "task_id": self.task_id,
             "definition_sha256": record.get("definition_sha256"),
             "source_host": self.source_host,
-            "source_path": path,
+            "source_path": store_ledger.path_text(path),
             "source_size": meta.get("size"),
             "source_mtime": meta.get("modified_time"),
             "sha256": sha,
             "dest_index": index,
             "dest_host": host,
-            "dest_dir": where,
+            "dest_dir": store_ledger.path_text(where),
             "mechanism": mechanism or None,
             "started_at": started,
             "ended_at": ended if ended is not None else started,
@@ -390,7 +389,7 @@ class DeliveryLedger:
             return
         try:
             store_ledger.insert(self.store, rows)
-        except RunsError as exc:
+        except Exception as exc:  # noqa: BLE001 - recording never breaks a run
             self._warn(exc)
 
     def _warn(self, exc: BaseException) -> None:
