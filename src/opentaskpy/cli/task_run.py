@@ -72,6 +72,11 @@ Environment variables:
   OTF_EXIT_CODES=detailed    one exit code per class of failure (default:
                              1 for every failure); see docs/runs.md
   OTF_PROGRESS=0             no live progress line on a terminal
+  OTF_VERIFY=1               verify every destination's copy (sha256) before
+                             it is published; see docs/runs.md
+  OTF_RESEND=1               send every file again, whatever the delivery
+                             ledger says
+  OTF_LEDGER_HASH=0          no in-stream sha256 for the delivery ledger
   <VARIABLE> or <VAR.PATH>   override a global or task variable
 
 Overriding task attributes:
