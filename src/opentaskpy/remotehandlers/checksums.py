@@ -59,6 +59,11 @@ def observe(observer: PublishObserver | None) -> None:
             _observers[threading.get_ident()] = observer
 
 
+def own_observer() -> PublishObserver | None:
+    """Return the observer set by the calling thread itself (no fallback)."""
+    return _observers.get(threading.get_ident())
+
+
 def observer() -> PublishObserver | None:
     """Return the calling thread's observer; the only one when exactly one is set.
 

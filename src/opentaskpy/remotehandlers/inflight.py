@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from opentaskpy.remotehandlers import streaming
+from opentaskpy.remotehandlers import checksums, streaming
 
 if TYPE_CHECKING:  # local transfers use run_each without loading paramiko
     from opentaskpy.remotehandlers.fileops import FileSystem
@@ -88,20 +88,27 @@ def run_each(
     lock = threading.Lock()
     stop = threading.Event()
     errors: list[BaseException] = []
+    # The transfer that called us watches its publishes (delivery ledger,
+    # verification) per thread: its workers publish on its behalf.
+    publish_observer = checksums.own_observer()
 
     def worker(index: int) -> None:
         _slot.index = index
-        while not stop.is_set():
-            with lock:
-                item = next(pending, _END)
-            if item is _END:
-                return
-            try:
-                work(item)  # type: ignore[arg-type]
-            except BaseException as exc:  # handed to the calling thread
-                errors.append(exc)
-                stop.set()
-                return
+        checksums.observe(publish_observer)
+        try:
+            while not stop.is_set():
+                with lock:
+                    item = next(pending, _END)
+                if item is _END:
+                    return
+                try:
+                    work(item)  # type: ignore[arg-type]
+                except BaseException as exc:  # handed to the calling thread
+                    errors.append(exc)
+                    stop.set()
+                    return
+        finally:
+            checksums.observe(None)
 
     threads = [
         threading.Thread(target=worker, args=(i,), name=f"otf-file-{i}", daemon=True)

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import posixpath
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +60,8 @@ class DeliveryLedger:
         self._warned = False
         self._pending: list[dict[str, Any]] = []
         self._pending_since = 0.0
+        # Files in flight publish from several worker threads at once.
+        self._queue_lock = threading.Lock()
 
     # -- what each destination needs -----------------------------------------
 
@@ -372,19 +375,22 @@ class DeliveryLedger:
         """
         if self.store is None or not rows:
             return
-        if not self._pending:
-            self._pending_since = store_ledger.now()
-        self._pending.extend(rows)
-        if (
-            self.source_spec.get("deliverOnce")
-            or len(self._pending) >= BATCH_ROWS
-            or store_ledger.now() - self._pending_since >= BATCH_SECONDS
-        ):
+        with self._queue_lock:
+            if not self._pending:
+                self._pending_since = store_ledger.now()
+            self._pending.extend(rows)
+            due = (
+                self.source_spec.get("deliverOnce")
+                or len(self._pending) >= BATCH_ROWS
+                or store_ledger.now() - self._pending_since >= BATCH_SECONDS
+            )
+        if due:
             self.flush()
 
     def flush(self) -> None:
         """Write the queued rows (one transaction)."""
-        rows, self._pending = self._pending, []
+        with self._queue_lock:
+            rows, self._pending = self._pending, []
         if self.store is None or not rows:
             return
         try:
