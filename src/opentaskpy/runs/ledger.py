@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from opentaskpy.runs.schema import DELIVERED, FILE_COLUMNS, SUCCESS
-from opentaskpy.runs.store import Store
+from opentaskpy.runs.store import Store, select_sql
 
 #: Key of one source file as the ledger compares it.
 SourceKey = tuple[str, int, float]
@@ -113,12 +113,13 @@ def files(
     store: Store, where: list[str], params: list[Any], limit: int | None = None
 ) -> list[dict[str, Any]]:
     """Ledger rows matching every condition of ``where``, newest first."""
-    sql = f"SELECT {', '.join(FILE_COLUMNS)} FROM otf_files"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY started_at DESC, dest_index, source_path"
-    if limit:
-        sql += f" LIMIT {int(limit)}"
+    sql = select_sql(
+        FILE_COLUMNS,
+        "otf_files",
+        where,
+        "started_at DESC, dest_index, source_path",
+        limit,
+    )
     rows = store.select(sql, tuple(params))
     return [dict(zip(FILE_COLUMNS, row, strict=True)) for row in rows]
 

@@ -22,6 +22,23 @@ from opentaskpy.runs.schema import (
 Statement = tuple[str, tuple[Any, ...]]
 
 
+def select_sql(
+    columns: tuple[str, ...] | list[str],
+    table: str,
+    where: list[str],
+    order: str,
+    limit: int | None = None,
+) -> str:
+    """Build ``SELECT columns FROM table WHERE a AND b ORDER BY ... LIMIT n``."""
+    sql = f"SELECT {', '.join(columns)} FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order}"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return sql
+
+
 class StoreUnavailable(RunsError):
     """The store cannot be opened or used; the message is one line."""
 
@@ -196,12 +213,7 @@ class Store:
         self, where: list[str], params: list[Any], limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Return the runs matching every condition of ``where``, newest first."""
-        sql = f"SELECT {', '.join(READ_COLUMNS)} FROM otf_runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        sql = select_sql(READ_COLUMNS, "otf_runs", where, "started_at DESC", limit)
         with self._mutex:
             self._check_open()
             rows = self._read(sql, tuple(params))
