@@ -86,6 +86,38 @@ def test_local_rerun_sends_only_missing_then_all_after_success(
     assert all(file_states(d1)[n] != before[n] for n in hashes)
 
 
+def _remote_rerun(
+    ssh_env: SSHTestEnv,
+    dirs,
+    cfg_dir: Path,
+    task_run,
+    task: str,
+    hosts: tuple[str, str],
+    env: dict,
+) -> tuple[Path, Path, dict]:
+    """Two destinations on ``hosts[1]``, the second created after a failed run."""
+    d1 = ssh_env.make_dir(dirs["dst"].parent.name, "d1")
+    d2 = dirs["dst"].parent / "d2"
+    hashes = make_files(dirs["src"], 3, 5000, ssh_env.chown)
+    write_json(
+        cfg_dir / f"{task}.json",
+        transfer_def(
+            remote_source(ssh_env, hosts[0], dirs["src"], r"f\d\.dat"),
+            remote_dest(ssh_env, hosts[1], d1),
+            remote_dest(ssh_env, hosts[1], d2),
+        ),
+    )
+    first = task_run("-t", task, "-c", cfg_dir, env=env)
+    assert first.returncode == 1
+    before = file_states(d1)
+    ssh_env.make_dir(dirs["dst"].parent.name, "d2")
+    second = task_run("-t", task, "-c", cfg_dir, env=env)
+    assert second.returncode == 0, second.stderr
+    assert file_states(d1) == before
+    assert {p.name: sha256_of(p) for p in d2.iterdir()} == hashes
+    return d1, d2, hashes
+
+
 def test_sftp_rerun_sends_only_missing(
     ssh_env: SSHTestEnv,
     ssh_client_env: dict,
@@ -94,27 +126,11 @@ def test_sftp_rerun_sends_only_missing(
     tmp_path: Path,
     task_run,
 ) -> None:
-    d1 = ssh_env.make_dir(dirs["dst"].parent.name, "d1")
-    d2 = dirs["dst"].parent / "d2"
-    hashes = make_files(dirs["src"], 3, 5000, ssh_env.chown)
-    write_json(
-        cfg_dir / "sftp2.json",
-        transfer_def(
-            remote_source(ssh_env, "sftp", dirs["src"], r"f\d\.dat"),
-            remote_dest(ssh_env, "sftp", d1),
-            remote_dest(ssh_env, "sftp", d2),
-        ),
-    )
     db = tmp_path / "runs.db"
     env = {**ssh_client_env, "OTF_RUNS_DB": str(db)}
-    first = task_run("-t", "sftp2", "-c", cfg_dir, env=env)
-    assert first.returncode == 1
-    before = file_states(d1)
-    ssh_env.make_dir(dirs["dst"].parent.name, "d2")
-    second = task_run("-t", "sftp2", "-c", cfg_dir, env=env)
-    assert second.returncode == 0, second.stderr
-    assert file_states(d1) == before
-    assert {p.name: sha256_of(p) for p in d2.iterdir()} == hashes
+    d1, d2, hashes = _remote_rerun(
+        ssh_env, dirs, cfg_dir, task_run, "sftp2", ("sftp", "sftp"), env
+    )
     _check_ledger(db, "sftp2", set(hashes), d1, d2)
 
 
@@ -127,29 +143,13 @@ def test_ssh_rerun_sends_only_missing(
     tmp_path: Path,
     task_run,
 ) -> None:
-    d1 = ssh_env.make_dir(dirs["dst"].parent.name, "d1")
-    d2 = dirs["dst"].parent / "d2"
-    hashes = make_files(dirs["src"], 3, 5000, ssh_env.chown)
-    write_json(
-        cfg_dir / "ssh2.json",
-        transfer_def(
-            remote_source(ssh_env, "ssh1", dirs["src"], r"f\d\.dat"),
-            remote_dest(ssh_env, "ssh2", d1),
-            remote_dest(ssh_env, "ssh2", d2),
-        ),
-    )
     db = tmp_path / "runs.db"
     # scp copies host to host (no bytes pass here): OTF_VERIFY=1 makes both
     # hosts hash with sha256sum, so the rows have the sha256 anyway.
     env = {**ssh_client_env, "OTF_RUNS_DB": str(db), "OTF_VERIFY": "1"}
-    first = task_run("-t", "ssh2", "-c", cfg_dir, env=env)
-    assert first.returncode == 1
-    before = file_states(d1)
-    ssh_env.make_dir(dirs["dst"].parent.name, "d2")
-    second = task_run("-t", "ssh2", "-c", cfg_dir, env=env)
-    assert second.returncode == 0, second.stderr
-    assert file_states(d1) == before
-    assert {p.name: sha256_of(p) for p in d2.iterdir()} == hashes
+    d1, d2, hashes = _remote_rerun(
+        ssh_env, dirs, cfg_dir, task_run, "ssh2", ("ssh1", "ssh2"), env
+    )
     _check_ledger(db, "ssh2", set(hashes), d1, d2)
     delivered = ledger_rows(db, outcome="delivered")
     assert {r["mechanism"] for r in delivered} == {"direct"}
