@@ -8,10 +8,13 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchlib.core import Case
+from benchlib.data import reset_dir
 from benchlib.measure import Sample
 
 if TYPE_CHECKING:
@@ -144,6 +147,23 @@ class Context:
     def task_run(self, task_id: str, cfg: Path | None = None, *flags: str) -> list:
         """argv of ``task-run`` for one task."""
         return [*task_run_argv(), *flags, "-t", task_id, "-c", str(cfg or self.cfg)]
+
+    def transfer_case(
+        self, task_id: str, label: str, dst: Path, verify: Callable
+    ) -> Case:
+        """Our run of ``task_id``: ``dst`` emptied and its logs wiped before each."""
+
+        def prepare() -> None:
+            reset_dir(dst)
+            self.wipe_logs(label)
+
+        return Case(
+            self.task_run(task_id),
+            env=self.env_for(label),
+            cwd=self.root,
+            prepare=prepare,
+            verify=verify,
+        )
 
     def log_text(self, label: str) -> str:
         """All log file contents of one case, concatenated."""

@@ -108,17 +108,7 @@ def _listing_cases(ctx: Context, tag: str, big: BigDirectory) -> tuple[Case, Cas
         f" | xargs cp -t {shlex.quote(str(dst_limit))}"
     )
 
-    def prep_ours() -> None:
-        reset_dir(dst_ours)
-        ctx.wipe_logs(tag)
-
-    ours = Case(
-        ctx.task_run(tid),
-        env=ctx.env_for(tag),
-        cwd=ctx.root,
-        prepare=prep_ours,
-        verify=lambda s: big.verify(dst_ours),
-    )
+    ours = ctx.transfer_case(tid, tag, dst_ours, lambda s: big.verify(dst_ours))
     limit = Case(
         ["sh", "-c", script],
         prepare=lambda: reset_dir(dst_limit),

@@ -43,16 +43,8 @@ def local_big(ctx: Context, data: DataFile) -> Workload:
         },
     )
 
-    def prep_ours() -> None:
-        reset_dir(dst_ours)
-        ctx.wipe_logs("local-big")
-
-    ours = Case(
-        ctx.task_run(tid),
-        env=ctx.env_for("local-big"),
-        cwd=ctx.root,
-        prepare=prep_ours,
-        verify=lambda s: data.verify(dst_ours / "big.bin"),
+    ours = ctx.transfer_case(
+        tid, "local-big", dst_ours, lambda s: data.verify(dst_ours / "big.bin")
     )
     limit = Case(
         ["cp", str(src / "big.bin"), str(dst_limit / "big.bin")],

@@ -58,17 +58,7 @@ def _cases(ctx: Context, env: Any, tag: str, big: BigDirectory) -> tuple[Case, C
         f"-b {shlex.quote(str(batch))} {env.user}@{s1.address} >/dev/null"
     )
 
-    def prep_ours() -> None:
-        reset_dir(dst_ours)
-        ctx.wipe_logs(tag)
-
-    ours = Case(
-        ctx.task_run(tid),
-        env=ctx.env_for(tag),
-        cwd=ctx.root,
-        prepare=prep_ours,
-        verify=lambda s: big.verify(dst_ours),
-    )
+    ours = ctx.transfer_case(tid, tag, dst_ours, lambda s: big.verify(dst_ours))
     limit = Case(
         ["sh", "-c", script],
         prepare=lambda: reset_dir(dst_limit),

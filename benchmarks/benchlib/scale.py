@@ -100,17 +100,7 @@ def local_many(ctx: Context, many: ManyFiles) -> Workload:
         },
     )
 
-    def prep_ours() -> None:
-        reset_dir(dst_ours)
-        ctx.wipe_logs(tag)
-
-    ours = Case(
-        ctx.task_run(tid),
-        env=ctx.env_for(tag),
-        cwd=ctx.root,
-        prepare=prep_ours,
-        verify=lambda s: many.verify(dst_ours),
-    )
+    ours = ctx.transfer_case(tid, tag, dst_ours, lambda s: many.verify(dst_ours))
     limit = Case(
         ["cp", "-r", f"{src}/.", str(dst_limit)],
         prepare=lambda: _fresh(dst_limit),
