@@ -30,6 +30,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from benchlib import (  # noqa: E402
     context,
+    flow,
     ledger,
     listing,
     local,
@@ -81,6 +82,8 @@ LOCAL_KEYS = [
     "startup",
     "batch-chain",
     "batch-fan",
+    "batch-chain-flow",
+    "batch-fan-flow",
     "local-big",
     "records",
     *SCALE_LOCAL_KEYS,
@@ -224,6 +227,8 @@ def build_workloads(
         ],
         "batch-chain": lambda: [local.batch_chain(ctx)],
         "batch-fan": lambda: [local.batch_fan(ctx, mode.fan_sleep)],
+        "batch-chain-flow": lambda: [flow.batch_chain_flow(ctx)],
+        "batch-fan-flow": lambda: [flow.batch_fan_flow(ctx)],
         "local-big": lambda: [local.local_big(ctx, big)],
         "records": lambda: [records.records_startup(ctx), records.records_batch(ctx)],
         "ledger": lambda: [

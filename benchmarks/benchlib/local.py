@@ -12,6 +12,7 @@ from benchlib.core import (
     Verdict,
     Workload,
     absolute_target,
+    both_medians,
     throughput_target,
     time_ratio_target,
 )
@@ -113,6 +114,57 @@ def sh_loop(count: int) -> Case:
     )
 
 
+def flow_fields(order_id: int) -> dict:
+    """Flow-control fields that change nothing in a run of succeeding steps.
+
+    Two retries that never fire, a ``skip_if`` that is false (it reads the
+    previous step's outcome, as a real condition would), a ``check`` that
+    passes, and the dependency on the previous step as an object.
+    """
+    previous = order_id - 1
+    fields: dict = {
+        "retries": 2,
+        "retry_delay": 0,
+        "skip_if": (
+            f"steps[{previous}].outcome == 'failure'"
+            if previous
+            else "steps | length == 0"
+        ),
+        "check": "step.outcome == 'success'",
+    }
+    if previous:
+        fields["dependencies"] = [{"order_id": previous, "on": "success"}]
+    return fields
+
+
+def chain_steps(task_id: str, count: int, flow: bool = False) -> list[dict]:
+    """``count`` steps of ``task_id``, each depending on the previous one.
+
+    With ``flow`` every step also carries :func:`flow_fields`.
+    """
+    steps = []
+    for i in range(1, count + 1):
+        step: dict = {"order_id": i, "task_id": task_id}
+        if flow:
+            step.update(flow_fields(i))
+        elif i > 1:
+            step["dependencies"] = [i - 1]
+        steps.append(step)
+    return steps
+
+
+def fan_steps(task_id: str, count: int, flow: bool = False) -> list[dict]:
+    """``count`` independent steps of ``task_id`` (with ``flow``: the fields too).
+
+    A fan has no dependencies, so ``flow`` adds the retries and conditions
+    of :func:`flow_fields` without the dependency objects.
+    """
+    steps = chain_steps(task_id, count, flow)
+    for step in steps:
+        step.pop("dependencies", None)
+    return steps
+
+
 def batch_chain(ctx: Context) -> Workload:
     """20 dependent local ``true`` executions; limit 20 × ``sh -c true``.
 
@@ -120,15 +172,7 @@ def batch_chain(ctx: Context) -> Workload:
     the slope between the two chain lengths removes the fixed start-up cost
     of ``task-run`` so only what each dependency hop adds is left.
     """
-    true_id = exec_task(ctx, "exec-true", "true")
-    chain = [
-        {
-            "order_id": i,
-            "task_id": true_id,
-            **({"dependencies": [i - 1]} if i > 1 else {}),
-        }
-        for i in range(1, CHAIN_LEN + 1)
-    ]
+    chain = chain_steps(exec_task(ctx, "exec-true", "true"), CHAIN_LEN)
     wl = Workload(
         "batch-chain",
         batch_case(ctx, "batch-chain", chain),
@@ -139,16 +183,29 @@ def batch_chain(ctx: Context) -> Workload:
     return wl
 
 
+def chain_hop(wl: Workload, long: str = "ours", one: str = "chain-1") -> float | None:
+    """Overhead per hop in seconds of a chain case, or ``None`` if a side failed.
+
+    (t(``long``) − t(``one``)) / (CHAIN_LEN − 1) − t(limit) / CHAIN_LEN, with
+    ``long`` the chain of CHAIN_LEN steps and ``one`` the same chain's first step.
+    """
+    cases = wl.stats(long), wl.stats(one), wl.stats("limit")
+    medians = [c.median() for c in cases]
+    if not all(c.ok for c in cases) or None in medians:
+        return None
+    m_long, m_one, m_limit = (float(m) for m in medians)  # type: ignore[arg-type]
+    return (m_long - m_one) / (CHAIN_LEN - 1) - m_limit / CHAIN_LEN
+
+
 def _chain_eval(wl: Workload) -> Verdict:
     target = "< 0.050 s overhead per hop"
-    ours, one, limit = wl.stats("ours"), wl.stats("chain-1"), wl.stats("limit")
-    if not (ours.ok and one.ok and limit.ok):
+    per_hop = chain_hop(wl)
+    both = both_medians(wl)
+    if per_hop is None or both is None:
         return Verdict(None, "time ratio", target, None, "a side FAILED")
-    mo, m1, ml = ours.median(), one.median(), limit.median()
-    assert mo is not None and m1 is not None and ml is not None
-    per_hop = (mo - m1) / (CHAIN_LEN - 1) - ml / CHAIN_LEN
+    m1 = wl.stats("chain-1").median()
     return Verdict(
-        mo / ml,
+        both[0] / both[1],
         "time ratio",
         target,
         per_hop < 0.050,
@@ -164,8 +221,8 @@ def batch_fan(ctx: Context, sleep: float) -> Workload:
     """
     true_id = exec_task(ctx, "exec-true", "true")
     sleep_id = exec_task(ctx, "exec-sleep", f"sleep {sleep}")
-    fan = [{"order_id": i, "task_id": true_id} for i in range(1, CHAIN_LEN + 1)]
-    fan_sleep = [{"order_id": i, "task_id": sleep_id} for i in range(1, CHAIN_LEN + 1)]
+    fan = fan_steps(true_id, CHAIN_LEN)
+    fan_sleep = fan_steps(sleep_id, CHAIN_LEN)
     extras = {
         "sleep-uncapped": batch_case(ctx, "batch-fan-sleep", fan_sleep),
         "sleep-cap5": batch_case(

@@ -16,7 +16,7 @@ from pathlib import Path
 from benchlib.context import Context
 from benchlib.core import Case, Verdict, Workload, both_medians
 from benchlib.data import ManyFiles, reset_dir
-from benchlib.local import batch_case, exec_task, sh_loop
+from benchlib.local import batch_case, chain_steps, exec_task, fan_steps, sh_loop
 from benchlib.measure import Sample
 
 RSS_SLOPE_MAX_MB = 0.1
@@ -126,15 +126,7 @@ def _fresh(directory: Path) -> None:
 
 def batch_chain_scale(ctx: Context, steps: int) -> Workload:
     """``steps`` dependent ``true`` steps; per-hop overhead as batch-chain."""
-    true_id = exec_task(ctx, "exec-true", "true")
-    chain = [
-        {
-            "order_id": i,
-            "task_id": true_id,
-            **({"dependencies": [i - 1]} if i > 1 else {}),
-        }
-        for i in range(1, steps + 1)
-    ]
+    chain = chain_steps(exec_task(ctx, "exec-true", "true"), steps)
     label = f"batch-chain-{steps}"
     extras = {"chain-1": batch_case(ctx, f"{label}-one", chain[:1])}
 
@@ -165,8 +157,7 @@ def batch_chain_scale(ctx: Context, steps: int) -> Workload:
 
 def batch_fan_scale(ctx: Context, steps: int) -> Workload:
     """``steps`` independent ``true`` steps; time per step and peak RSS."""
-    true_id = exec_task(ctx, "exec-true", "true")
-    fan = [{"order_id": i, "task_id": true_id} for i in range(1, steps + 1)]
+    fan = fan_steps(exec_task(ctx, "exec-true", "true"), steps)
     label = f"batch-fan-{steps}"
     return Workload(
         f"batch-fan {steps}",
@@ -212,15 +203,7 @@ def batch_rss(ctx: Context, steps: int) -> Workload:
         "echo \"$PPID $(awk '/^VmRSS:/ {print $2}' /proc/$PPID/status)\" >> "
         + shlex.quote(str(probe_file))
     )
-    probe_id = exec_task(ctx, "exec-rss-probe", command)
-    chain = [
-        {
-            "order_id": i,
-            "task_id": probe_id,
-            **({"dependencies": [i - 1]} if i > 1 else {}),
-        }
-        for i in range(1, steps + 1)
-    ]
+    chain = chain_steps(exec_task(ctx, "exec-rss-probe", command), steps)
     case = batch_case(ctx, label, chain)
     batch_verify = case.verify
 

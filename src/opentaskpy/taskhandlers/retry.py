@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentaskpy.exceptions import ErrorClass, InvalidConfigError, classify
+from opentaskpy.logpaths import TaskFileHandler, file_lock
 
 DEFAULT_RETRY_DELAY = 10.0
 DEFAULT_RETRY_BACKOFF = 2.0
@@ -134,9 +135,12 @@ def run_task_retrying(
     started = time.monotonic()
     total = policy.retries + 1
     number = 1
+    handler = None
     while True:
         logger.info(f"{label}: attempt {number} of {total}")
-        handler = make_handler()
+        previous, handler = handler, make_handler()
+        if previous is not None:
+            keep_attempt_log(previous, number - 1)
         error: Exception | None = None
         try:
             ok = bool(handler.run())
@@ -172,3 +176,50 @@ def give_up_reason(
     ):
         return f"overall timeout of {policy.overall_timeout:g} s would be exceeded"
     return None
+
+
+#: State suffixes of a task log file, the longer ones first.
+_LOG_STATES = ("_running.log", "_failed.log", ".log")
+
+
+def attempt_log_name(path: str, number: int) -> str | None:
+    """``path`` with ``_attempt<number>`` before its state suffix, or ``None``.
+
+    ``logs/t/P_E_failed.log`` becomes ``logs/t/P_E_attempt1_failed.log``; a
+    name without a state suffix has no attempt name.
+    """
+    for state in _LOG_STATES:
+        if path.endswith(state):
+            return f"{path[: -len(state)]}_attempt{number}{state}"
+    return None
+
+
+def keep_attempt_log(handler: Any, number: int) -> list[str]:
+    """Move the log file of attempt ``number`` aside, as ``..._attempt<N>...``.
+
+    Every attempt of a step writes the step's usual log file name, which the
+    next attempt would replace. Called once the next attempt's handler
+    exists (a nested batch has then read its resume marks from this log),
+    it leaves the usual name to the last attempt, so that name tells the
+    step's outcome as it does without retries, and keeps each earlier
+    attempt beside it. An attempt name that is taken is never overwritten.
+
+    Returns:
+        The new names of the files moved.
+    """
+    moved = []
+    for file_handler in getattr(getattr(handler, "logger", None), "handlers", []):
+        if not isinstance(file_handler, TaskFileHandler):
+            continue
+        path = file_handler.baseFilename
+        new_path = attempt_log_name(path, number)
+        with file_lock:
+            if new_path is None or not os.path.exists(path):
+                continue
+            if os.path.exists(new_path):
+                continue
+            file_handler.close()
+            os.rename(path, new_path)
+            file_handler.baseFilename = new_path
+        moved.append(new_path)
+    return moved

@@ -16,7 +16,12 @@ from typing import Any
 
 from opentaskpy.config import expressions
 from opentaskpy.exceptions import ErrorClass
-from opentaskpy.taskhandlers.retry import RetryPolicy, failure_class, give_up_reason
+from opentaskpy.taskhandlers.retry import (
+    RetryPolicy,
+    failure_class,
+    give_up_reason,
+    keep_attempt_log,
+)
 
 
 def attempt(host: Any, handler: Any, event: threading.Event) -> tuple[bool, str]:
@@ -84,7 +89,10 @@ def run_unit(host: Any, entry: dict, unit: dict, event: threading.Event) -> None
     try:
         while True:
             if number > 1 or unit["task_handler"] is None:
+                previous = unit["task_handler"] if number > 1 else None
                 unit["task_handler"] = host.new_handler(entry, unit)
+                if previous is not None:
+                    keep_attempt_log(previous, number - 1)
             if policy.retries:
                 host.logger.info(
                     f"Task {label}: attempt {number} of {policy.retries + 1}"
