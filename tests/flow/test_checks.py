@@ -6,7 +6,7 @@ from pathlib import Path
 
 from support.flow import batch_task, exec_task
 from support.flow import run_validator as validator
-from support.helpers import write_json
+from support.helpers import local_exec, write_json
 
 
 def test_cycle_is_named(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
@@ -124,6 +124,37 @@ def test_list_tasks(cfg_dir: Path, tmp_path: Path, task_run):
     assert rows["listed-exec"] == ["execution", str(step)]
     assert rows["listed-batch"] == ["batch", str(batch)]
     assert "variables" not in rows
+
+
+def test_list_shows_every_file_of_a_duplicate_id(
+    cfg_dir: Path, tmp_path: Path, task_run
+):
+    unique = exec_task(cfg_dir, "only-one", "true", tmp_path)
+    in_a = write_json(
+        cfg_dir / "a" / "job.json", local_exec("touch a.ran", str(tmp_path))
+    )
+    in_b = write_json(
+        cfg_dir / "b" / "job.json", local_exec("touch b.ran", str(tmp_path))
+    )
+    plain = write_json(cfg_dir / "twin.json", local_exec("true"))
+    templated = write_json(cfg_dir / "twin.json.j2", {"type": "batch", "tasks": []})
+    proc = task_run("--list", "-c", cfg_dir)
+    # A listed id that -t cannot use as it is: the listing says so.
+    assert proc.returncode == 1
+    rows = {line.split()[2]: line for line in proc.stdout.splitlines()}
+    assert sorted(rows) == sorted(map(str, [unique, in_a, in_b, plain, templated]))
+    assert "DUPLICATE" not in rows[str(unique)]
+    assert rows[str(in_a)].endswith("DUPLICATE id (2 files): use -t a/job")
+    assert rows[str(in_b)].endswith("DUPLICATE id (2 files): use -t b/job")
+    for twin in (plain, templated):
+        assert rows[str(twin)].endswith("DUPLICATE id (2 files): no -t finds it alone")
+    warnings = [ln for ln in proc.stderr.splitlines() if "warning: task id" in ln]
+    assert len(warnings) == 2
+    job = next(ln for ln in warnings if "'job'" in ln)
+    assert "2 files" in job and str(in_a) in job and str(in_b) in job
+    # The id the listing gives runs that file and no other.
+    assert task_run("-t", "b/job", "-c", cfg_dir).returncode == 0
+    assert (tmp_path / "b.ran").exists() and not (tmp_path / "a.ran").exists()
 
 
 def test_end_of_name_match_warns(cfg_dir: Path, tmp_path: Path, task_run):

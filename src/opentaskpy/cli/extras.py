@@ -48,13 +48,16 @@ def require_task_id(
 
 
 def list_tasks(config_dir: str) -> int:
-    """Print every task id of a config directory with its type and file.
+    """Print every task file of a config directory: id, type, file.
+
+    Every file is listed, also when several share an id (the same name in two
+    sub-directories): those rows say so and name the ``-t`` id that finds
+    each one alone, and a warning on stderr names the files of each such id.
 
     Returns:
-        The exit status: 0, or 1 when a task file cannot be read.
+        The exit status: 0, or 1 when a task file cannot be read or an id
+        names several files (``-t`` with that id is an error).
     """
-    import json
-
     from opentaskpy.config.loader import ConfigLoader
 
     try:
@@ -68,25 +71,46 @@ def list_tasks(config_dir: str) -> int:
 
         emit_error_line("task-run", describe_error(exc, ErrorContext(config_dir)))
         return 1
-    status = 0
-    rows = []
-    for task_id, path in loader.task_files().items():
-        kind = "?"
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-            kind = str(json.loads(text).get("type", "?"))
-        except (OSError, ValueError, AttributeError):
-            # A templated file need not be JSON before rendering: look for
-            # the type without rendering (rendering may call lookups).
-            kind = _type_from_text(path)
-            if kind == "?":
-                status = 1
-        rows.append((task_id, kind, path))
-    width = max((len(row[0]) for row in rows), default=0)
-    for task_id, kind, path in rows:
-        sys.stdout.write(f"{task_id:<{width}}  {kind:<9}  {path}\n")
-    return status
+    files = loader.task_file_list()
+    kinds = [_task_type(f.path) for f in files]
+    width = max((len(f.task_id) for f in files), default=0)
+    for found, kind in zip(files, kinds, strict=True):
+        row = f"{found.task_id:<{width}}  {kind:<9}  {found.path}"
+        if found.sharing > 1:
+            select = (
+                f"use -t {found.select}" if found.select else "no -t finds it alone"
+            )
+            row += f"  DUPLICATE id ({found.sharing} files): {select}"
+        sys.stdout.write(row + "\n")
+    duplicates = _warn_duplicates(files)
+    return 1 if "?" in kinds or duplicates else 0
+
+
+def _warn_duplicates(files: list[Any]) -> int:
+    """Name on stderr the files of each id that names several; count those ids."""
+    by_id: dict[str, list[str]] = {}
+    for found in files:
+        by_id.setdefault(found.task_id, []).append(found.path)
+    shared = {task_id: paths for task_id, paths in by_id.items() if len(paths) > 1}
+    for task_id, paths in shared.items():
+        sys.stderr.write(
+            f"task-run: warning: task id {task_id!r} names {len(paths)} files "
+            f"(-t {task_id} is an error): {', '.join(paths)}\n"
+        )
+    return len(shared)
+
+
+def _task_type(path: str) -> str:
+    """Return a task file's ``type``, ``?`` when it cannot be read."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return str(json.loads(handle.read()).get("type", "?"))
+    except (OSError, ValueError, AttributeError):
+        # A templated file need not be JSON before rendering: look for
+        # the type without rendering (rendering may call lookups).
+        return _type_from_text(path)
 
 
 def _type_from_text(path: str) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from opentaskpy import otflogging
 from opentaskpy.config import locate, lookups, overrides, task_files, templating
+from opentaskpy.config.task_files import TaskFile
 from opentaskpy.exceptions import InvalidConfigError, OTFError, reraise, wrap
 from opentaskpy.filters import default_filters
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
@@ -264,6 +265,10 @@ class ConfigLoader:
     def task_files(self) -> dict[str, str]:
         """Return every task id of the config directory and its file."""
         return task_files.task_ids(self.file_cache)
+
+    def task_file_list(self) -> list[TaskFile]:
+        """Return every task file of the config directory, duplicate ids included."""
+        return task_files.task_file_list(self.file_cache, str(self.config_dir))
 
     def load_task_definition(
         self, task_id: str, cache: bool = True, extra_variables: dict | None = None

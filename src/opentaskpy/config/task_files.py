@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentaskpy.exceptions import DuplicateConfigFileError
 
@@ -57,3 +58,55 @@ def task_ids(paths: Iterable[str]) -> dict[str, str]:
         if name not in _VARIABLES:
             found[name.removesuffix(".j2").removesuffix(".json")] = path
     return found
+
+
+class TaskFile(NamedTuple):
+    """One task file of a config directory, as ``task-run --list`` shows it."""
+
+    task_id: str  #: the id its file name gives
+    path: str
+    sharing: int  #: how many files that id names (1: ``-t task_id`` finds this one)
+    select: str | None  #: an id that finds this file alone, ``None`` if none does
+
+
+def task_file_list(paths: Iterable[str], config_dir: str) -> list[TaskFile]:
+    """Every task file (variables files are not tasks), duplicates included.
+
+    An id that names several files (the same name in two sub-directories,
+    or ``x.json`` next to ``x.json.j2``) is an error for ``-t``; for each
+    of those files the shortest id with sub-directories that finds it alone
+    is given, if there is one.
+    """
+    paths = sorted(p for p in paths if os.path.basename(p) not in _VARIABLES)
+    ids = {
+        p: os.path.basename(p).removesuffix(".j2").removesuffix(".json") for p in paths
+    }
+    counts: dict[str, int] = {}
+    for task_id in ids.values():
+        counts[task_id] = counts.get(task_id, 0) + 1
+    rows = []
+    for path, task_id in ids.items():
+        select: str | None = task_id
+        if counts[task_id] > 1:
+            select = _selecting_id(paths, path, config_dir)
+        rows.append(TaskFile(task_id, path, counts[task_id], select))
+    return rows
+
+
+def _selecting_id(paths: list[str], path: str, config_dir: str) -> str | None:
+    """Return the shortest ``dir/name`` id that finds ``path`` alone, if any."""
+    relative = (
+        os.path.relpath(path, config_dir).removesuffix(".j2").removesuffix(".json")
+    )
+    parts = relative.split(os.sep)
+    quiet = logging.getLogger(__name__)
+    for start in range(len(parts) - 2, -1, -1):
+        candidate = "/".join(parts[start:])
+        try:
+            # ``path`` ends with ``/<candidate>.json``: an exact match, no warning.
+            found = find_task_file(paths, candidate, {candidate}, quiet)
+        except (FileNotFoundError, DuplicateConfigFileError):
+            continue
+        if found == path:
+            return candidate
+    return None
