@@ -9,15 +9,12 @@ import pytest
 
 from opentaskpy.cli import exit_codes
 from opentaskpy.exceptions import ErrorClass
-from support.helpers import local_exec, wait_for, write_json
+from support.helpers import wait_for, write_json
 from support.processes import start_task_run, task_run_env
+from support.runs_helpers import write_execution
 from support.sshd import _free_port
 
 DETAILED = {"OTF_EXIT_CODES": "detailed", "OTF_SSH_RETRY_ATTEMPTS": "1"}
-
-
-def _exec(cfg: Path, task_id: str, command: str) -> None:
-    write_json(cfg / f"{task_id}.json", local_exec(command))
 
 
 def _configuration_error(cfg: Path, tmp_path: Path) -> str:
@@ -67,12 +64,12 @@ def _no_files(cfg: Path, tmp_path: Path) -> str:
 
 
 def _failing_execution(cfg: Path, tmp_path: Path) -> str:
-    _exec(cfg, "exits-three", "exit 3")
+    write_execution(cfg, "exits-three", "exit 3")
     return "exits-three"
 
 
 def _step_timeout(cfg: Path, tmp_path: Path) -> str:
-    _exec(cfg, "sleeps-long", "sleep 60")
+    write_execution(cfg, "sleeps-long", "sleep 60")
     write_json(
         cfg / "slow-batch.json",
         {
@@ -122,7 +119,7 @@ def test_connection_error_line_names_the_host(
 
 
 def test_unknown_exit_code_mode_is_one_clear_line(cfg_dir: Path, task_run) -> None:
-    _exec(cfg_dir, "fine", "true")
+    write_execution(cfg_dir, "fine", "true")
     proc = task_run("-t", "fine", "-c", cfg_dir, env={"OTF_EXIT_CODES": "fancy"})
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
@@ -145,7 +142,7 @@ def test_table_is_distinct_and_clear_of_reserved_codes() -> None:
 def test_detailed_exit_code_for_a_run_locked_by_its_twin(
     cfg_dir: Path, tmp_path: Path, isolated_env: Path, task_run
 ) -> None:
-    _exec(cfg_dir, "held", f"touch {tmp_path}/started; sleep 60")
+    write_execution(cfg_dir, "held", f"touch {tmp_path}/started; sleep 60")
     store = {"OTF_RUNS_DB": str(tmp_path / "runs.sqlite3")}
     holder = start_task_run(
         "-t", "held", "-c", cfg_dir, cwd=isolated_env, env=task_run_env(**store)

@@ -9,14 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import local_exec, pid_alive, wait_for, write_json
+from support.helpers import pid_alive, wait_for, write_json
 from support.processes import log_names, read_pid, start_task_run
+from support.runs_helpers import write_execution
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
-
-
-def _exec(cfg: Path, task_id: str, command: str, directory: Path) -> None:
-    write_json(cfg / f"{task_id}.json", local_exec(command, str(directory)))
 
 
 def _check_killed_logs(root: Path, signum: int, expect: list[str]) -> None:
@@ -48,8 +45,10 @@ def test_signal_mid_batch_closes_logs_and_rerun_resumes(
     work = tmp_path / "data"
     work.mkdir()
     pid_file = work / "sleep.pid"
-    _exec(cfg_dir, "touch-step", "touch touched.txt", work)
-    _exec(cfg_dir, "slow-step", f"sleep 300 & echo $! > {pid_file}; wait", work)
+    write_execution(cfg_dir, "touch-step", "touch touched.txt", work)
+    write_execution(
+        cfg_dir, "slow-step", f"sleep 300 & echo $! > {pid_file}; wait", work
+    )
     write_json(
         cfg_dir / "killed-batch.json",
         {
@@ -99,7 +98,7 @@ def test_signal_mid_batch_closes_logs_and_rerun_resumes(
 
     # The rerun resumes from the killed step: step 1 is not run again.
     (work / "touched.txt").unlink()
-    _exec(cfg_dir, "slow-step", "echo done > slow.txt", work)
+    write_execution(cfg_dir, "slow-step", "echo done > slow.txt", work)
     rerun = start_task_run("-t", "killed-batch", "-c", cfg_dir, cwd=isolated_env)
     _, stderr = _stop(rerun)
     assert rerun.returncode == 0, stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.flow import batch_log, batch_task, exec_task, fail_until, read_times
+from support.processes import start_task_run
 
 
 def test_step_fails_twice_then_succeeds(cfg_dir: Path, tmp_path: Path, task_run):
@@ -180,10 +181,8 @@ def test_single_task_run_bad_retry_setting(cfg_dir: Path, tmp_path: Path, task_r
 def test_sigterm_ends_the_wait_between_attempts(
     cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ):
-    import os
     import signal
     import subprocess
-    import sys
     import time
 
     exec_task(cfg_dir, "fails-slowly", "exit 1", tmp_path)
@@ -192,14 +191,8 @@ def test_sigterm_ends_the_wait_between_attempts(
         "wait-batch",
         [{"order_id": 1, "task_id": "fails-slowly", "retries": 1, "retry_delay": 600}],
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy", "-t", "wait-batch", "-c", str(cfg_dir)],
-        cwd=isolated_env,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_task_run(
+        "-t", "wait-batch", "-c", cfg_dir, cwd=isolated_env, stdout=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 60

@@ -13,9 +13,11 @@ from typing import Any
 from support.helpers import local_exec, wait_for, write_json
 
 
-def write_execution(cfg: Path, task_id: str, command: str) -> Path:
-    """Write a local execution task running ``command``."""
-    return write_json(cfg / f"{task_id}.json", local_exec(command))
+def write_execution(
+    cfg: Path, task_id: str, command: str, directory: Path | str = "/tmp"
+) -> Path:
+    """Write a local execution task running ``command`` in ``directory``."""
+    return write_json(cfg / f"{task_id}.json", local_exec(command, str(directory)))
 
 
 def runs_env(db: str | Path, host: str | None = None, **extra: str) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""Helpers for the batch tests: config writing, running batches, logs, processes."""
+"""Helpers for the batch tests: batches, logs, processes.
+
+Writing a batch and its tasks into a config dir: :mod:`support.flow`.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,7 @@ from pathlib import Path
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.taskhandlers.batch import Batch
-from support import helpers
-from support.helpers import wait_for, write_json
-
-
-def local_exec(cfg: Path, task_id: str, command: str, directory: Path) -> None:
-    """Write a local execution task ``task_id`` into the config dir."""
-    write_json(
-        cfg / "executions" / f"{task_id}.json",
-        helpers.local_exec(command, str(directory)),
-    )
-
-
-def batch_file(cfg: Path, task_id: str, tasks: list[dict]) -> None:
-    """Write a batch task ``task_id`` into the config dir."""
-    write_json(cfg / "batches" / f"{task_id}.json", {"type": "batch", "tasks": tasks})
+from support.helpers import wait_for
 
 
 def make_batch(cfg: Path, task_id: str) -> Batch:

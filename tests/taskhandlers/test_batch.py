@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from batch_helpers import (
-    batch_file,
-    local_exec,
     log_path,
     logs_of,
     make_batch,
@@ -17,6 +15,7 @@ from batch_helpers import (
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import batch, execution
 from opentaskpy.taskhandlers.batch import Batch
+from support.flow import batch_task, exec_task
 from support.helpers import write_json
 
 pytestmark = pytest.mark.usefixtures("debug_logging")
@@ -40,12 +39,12 @@ def test_check_all_dependency_statuses_without_self():
 def test_construction_and_dependency_order(cfg_dir: Path, tmp_path: Path):
     out = tmp_path / "order.txt"
     # Each step refuses to run unless its predecessor's line is present.
-    local_exec(cfg_dir, "step-one", f"sleep 0.2; echo one >> {out}", tmp_path)
-    local_exec(cfg_dir, "step-two", f"grep -q one {out} && echo two >> {out}", tmp_path)
-    local_exec(
+    exec_task(cfg_dir, "step-one", f"sleep 0.2; echo one >> {out}", tmp_path)
+    exec_task(cfg_dir, "step-two", f"grep -q one {out} && echo two >> {out}", tmp_path)
+    exec_task(
         cfg_dir, "step-three", f"grep -q two {out} && echo three >> {out}", tmp_path
     )
-    batch_file(
+    batch_task(
         cfg_dir,
         "ordered-batch",
         [
@@ -95,19 +94,19 @@ def test_construction_and_dependency_order(cfg_dir: Path, tmp_path: Path):
 def test_independent_steps_run_in_parallel(cfg_dir: Path, tmp_path: Path):
     # Each step waits for the other's marker: both can only succeed if they
     # really run at the same time (a serial run would time out).
-    local_exec(
+    exec_task(
         cfg_dir,
         "side-a",
         "touch a.marker; while [ ! -f b.marker ]; do sleep 0.05; done",
         tmp_path,
     )
-    local_exec(
+    exec_task(
         cfg_dir,
         "side-b",
         "touch b.marker; while [ ! -f a.marker ]; do sleep 0.05; done",
         tmp_path,
     )
-    batch_file(
+    batch_task(
         cfg_dir,
         "parallel-batch",
         [
@@ -120,9 +119,9 @@ def test_independent_steps_run_in_parallel(cfg_dir: Path, tmp_path: Path):
 
 
 def test_continue_on_fail_runs_dependant_but_fails_batch(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "will-fail", "exit 1", tmp_path)
-    local_exec(cfg_dir, "after-fail", "touch after.ran", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "will-fail", "exit 1", tmp_path)
+    exec_task(cfg_dir, "after-fail", "touch after.ran", tmp_path)
+    batch_task(
         cfg_dir,
         "cof-batch",
         [
@@ -145,9 +144,9 @@ def test_continue_on_fail_runs_dependant_but_fails_batch(cfg_dir: Path, tmp_path
 
 def test_failed_dependencies_never_start_and_loop_ends(cfg_dir: Path, tmp_path: Path):
     for name in ("g-one", "g-three", "g-four", "g-five", "g-six"):
-        local_exec(cfg_dir, name, f"touch {name}.ran", tmp_path)
-    local_exec(cfg_dir, "g-two", "touch g-two.ran; exit 2", tmp_path)
-    batch_file(
+        exec_task(cfg_dir, name, f"touch {name}.ran", tmp_path)
+    exec_task(cfg_dir, "g-two", "touch g-two.ran; exit 2", tmp_path)
+    batch_task(
         cfg_dir,
         "graph-batch",
         [
@@ -180,10 +179,10 @@ def test_failed_dependencies_never_start_and_loop_ends(cfg_dir: Path, tmp_path: 
 
 
 def test_nested_batch(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "inner-step", "echo inner >> trail.txt", tmp_path)
-    local_exec(cfg_dir, "outer-step", "echo outer >> trail.txt", tmp_path)
-    batch_file(cfg_dir, "inner-batch", [{"order_id": 1, "task_id": "inner-step"}])
-    batch_file(
+    exec_task(cfg_dir, "inner-step", "echo inner >> trail.txt", tmp_path)
+    exec_task(cfg_dir, "outer-step", "echo outer >> trail.txt", tmp_path)
+    batch_task(cfg_dir, "inner-batch", [{"order_id": 1, "task_id": "inner-step"}])
+    batch_task(
         cfg_dir,
         "outer-batch",
         [
@@ -204,8 +203,8 @@ def test_nested_batch(cfg_dir: Path, tmp_path: Path):
 
 
 def test_same_task_twice(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "append-line", "echo line >> lines.txt", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "append-line", "echo line >> lines.txt", tmp_path)
+    batch_task(
         cfg_dir,
         "twice-batch",
         [
@@ -219,7 +218,7 @@ def test_same_task_twice(cfg_dir: Path, tmp_path: Path):
 
 def test_unknown_task_type(cfg_dir: Path):
     write_json(cfg_dir / "weird-task.json", {"type": "nonsense"})
-    batch_file(cfg_dir, "weird-batch", [{"order_id": 1, "task_id": "weird-task"}])
+    batch_task(cfg_dir, "weird-batch", [{"order_id": 1, "task_id": "weird-task"}])
     with pytest.raises(exceptions.InvalidConfigError, match="^Unknown task type$"):
         make_batch(cfg_dir, "weird-batch")
     # The batch never ran: no log is left looking like a live run.
@@ -227,15 +226,15 @@ def test_unknown_task_type(cfg_dir: Path):
 
 
 def test_missing_sub_task(cfg_dir: Path):
-    batch_file(cfg_dir, "hollow-batch", [{"order_id": 1, "task_id": "not-there"}])
+    batch_task(cfg_dir, "hollow-batch", [{"order_id": 1, "task_id": "not-there"}])
     with pytest.raises(FileNotFoundError, match="not-there"):
         make_batch(cfg_dir, "hollow-batch")
     assert not [n for n in logs_of("hollow-batch") if "_running" in n]
 
 
 def test_unknown_dependency_never_runs(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "orphan-step", "touch orphan.ran", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "orphan-step", "touch orphan.ran", tmp_path)
+    batch_task(
         cfg_dir,
         "orphan-batch",
         [{"order_id": 1, "task_id": "orphan-step", "dependencies": [7]}],
@@ -258,8 +257,8 @@ def test_step_raising_exception_fails_step(cfg_dir: Path, tmp_path: Path):
             },
         },
     )
-    local_exec(cfg_dir, "not-after", "touch not-after.ran", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "not-after", "touch not-after.ran", tmp_path)
+    batch_task(
         cfg_dir,
         "raising-batch",
         [
@@ -280,8 +279,8 @@ def test_step_raising_exception_fails_step(cfg_dir: Path, tmp_path: Path):
 def test_memory_usage_logged(
     cfg_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    local_exec(cfg_dir, "mem-step", "true", tmp_path)
-    batch_file(cfg_dir, "mem-batch", [{"order_id": 1, "task_id": "mem-step"}])
+    exec_task(cfg_dir, "mem-step", "true", tmp_path)
+    batch_task(cfg_dir, "mem-batch", [{"order_id": 1, "task_id": "mem-step"}])
     monkeypatch.setenv("OTF_LOG_MEMORY_USAGE", "1")
     assert make_batch(cfg_dir, "mem-batch").run() is True
     values = re.findall(
@@ -291,8 +290,8 @@ def test_memory_usage_logged(
 
 
 def test_memory_usage_not_logged_by_default(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "quiet-step", "true", tmp_path)
-    batch_file(cfg_dir, "quiet-batch", [{"order_id": 1, "task_id": "quiet-step"}])
+    exec_task(cfg_dir, "quiet-step", "true", tmp_path)
+    batch_task(cfg_dir, "quiet-batch", [{"order_id": 1, "task_id": "quiet-step"}])
     assert make_batch(cfg_dir, "quiet-batch").run() is True
     text = log_path("quiet-batch", "B").read_text()
     assert "Batch completed with result True" in text
@@ -304,8 +303,8 @@ def test_legacy_poll_variables_accepted(
 ):
     monkeypatch.setenv("OTF_BATCH_POLL_INTERVAL", "0.5")
     monkeypatch.setenv("OTF_NO_THREAD_SLEEP", "1")
-    local_exec(cfg_dir, "legacy-step", "touch legacy.ran", tmp_path)
-    batch_file(cfg_dir, "legacy-batch", [{"order_id": 1, "task_id": "legacy-step"}])
+    exec_task(cfg_dir, "legacy-step", "touch legacy.ran", tmp_path)
+    batch_task(cfg_dir, "legacy-batch", [{"order_id": 1, "task_id": "legacy-step"}])
     assert make_batch(cfg_dir, "legacy-batch").run() is True
     assert (tmp_path / "legacy.ran").exists()
 
@@ -318,9 +317,9 @@ def test_fan_out_runs_all_steps_at_once(cfg_dir: Path, tmp_path: Path):
         "touch done.$$"
     )
     for n in range(5):
-        local_exec(cfg_dir, f"fan-{n}", barrier, tmp_path)
-    local_exec(cfg_dir, "fan-join", "ls done.* | wc -l > joined.txt", tmp_path)
-    batch_file(
+        exec_task(cfg_dir, f"fan-{n}", barrier, tmp_path)
+    exec_task(cfg_dir, "fan-join", "ls done.* | wc -l > joined.txt", tmp_path)
+    batch_task(
         cfg_dir,
         "fan-batch",
         [{"order_id": n + 1, "task_id": f"fan-{n}", "timeout": 20} for n in range(5)]

@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from batch_helpers import batch_file, local_exec, logs_of, read_pid
+from batch_helpers import logs_of, read_pid
 
+from support.flow import batch_task, exec_task
 from support.helpers import pid_alive, wait_for
 
 
@@ -20,9 +21,9 @@ def _names(task_id: str, suffix: str) -> list[str]:
 
 
 def test_cli_batch_success_writes_all_logs(cfg_dir: Path, tmp_path: Path, task_run):
-    local_exec(cfg_dir, "cli-first", "echo first >> trail.txt", tmp_path)
-    local_exec(cfg_dir, "cli-second", "echo second >> trail.txt", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "cli-first", "echo first >> trail.txt", tmp_path)
+    exec_task(cfg_dir, "cli-second", "echo second >> trail.txt", tmp_path)
+    batch_task(
         cfg_dir,
         "cli-batch",
         [
@@ -44,9 +45,9 @@ def test_cli_batch_success_writes_all_logs(cfg_dir: Path, tmp_path: Path, task_r
 
 
 def test_cli_resume_after_failure(cfg_dir: Path, tmp_path: Path, task_run):
-    local_exec(cfg_dir, "cli-touch", "touch touched.txt", tmp_path)
-    local_exec(cfg_dir, "cli-fail-command", "test -f allow.txt", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "cli-touch", "touch touched.txt", tmp_path)
+    exec_task(cfg_dir, "cli-fail-command", "test -f allow.txt", tmp_path)
+    batch_task(
         cfg_dir,
         "cli-resume-batch",
         [
@@ -78,13 +79,13 @@ def test_cli_resume_after_failure(cfg_dir: Path, tmp_path: Path, task_run):
 
 
 def test_cli_timeout_kills_sleep(cfg_dir: Path, tmp_path: Path, task_run):
-    local_exec(
+    exec_task(
         cfg_dir,
         "cli-sleep-300",
         "{ sleep 300 & echo $! > sleep.pid; wait; }",
         tmp_path,
     )
-    batch_file(
+    batch_task(
         cfg_dir,
         "cli-timeout-batch",
         [{"order_id": 1, "task_id": "cli-sleep-300", "timeout": 1}],
@@ -99,15 +100,15 @@ def test_cli_timeout_kills_sleep(cfg_dir: Path, tmp_path: Path, task_run):
 
 
 def test_cli_missing_sub_task(cfg_dir: Path, task_run):
-    batch_file(cfg_dir, "cli-hollow-batch", [{"order_id": 1, "task_id": "cli-absent"}])
+    batch_task(cfg_dir, "cli-hollow-batch", [{"order_id": 1, "task_id": "cli-absent"}])
     proc = task_run("-t", "cli-hollow-batch", "-c", cfg_dir)
     assert proc.returncode == 1
     assert "Couldn't find task with name: cli-absent" in proc.stderr
 
 
 def test_cli_memory_usage(cfg_dir: Path, tmp_path: Path, task_run):
-    local_exec(cfg_dir, "cli-mem-step", "true", tmp_path)
-    batch_file(cfg_dir, "cli-mem-batch", [{"order_id": 1, "task_id": "cli-mem-step"}])
+    exec_task(cfg_dir, "cli-mem-step", "true", tmp_path)
+    batch_task(cfg_dir, "cli-mem-batch", [{"order_id": 1, "task_id": "cli-mem-step"}])
     proc = task_run(
         "-t", "cli-mem-batch", "-c", cfg_dir, env={"OTF_LOG_MEMORY_USAGE": "1"}
     )
@@ -137,10 +138,10 @@ def _interrupt_cli(cfg: Path, task_id: str, pid_file: Path, workdir: Path) -> in
 
 
 def test_ctrl_c_stops_batch_steps(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
-    local_exec(
+    exec_task(
         cfg_dir, "int-sleep", "{ sleep 300 & echo $! > sleep.pid; wait; }", tmp_path
     )
-    batch_file(cfg_dir, "int-batch", [{"order_id": 1, "task_id": "int-sleep"}])
+    batch_task(cfg_dir, "int-batch", [{"order_id": 1, "task_id": "int-sleep"}])
     sleep_pid = _interrupt_cli(
         cfg_dir, "int-batch", tmp_path / "sleep.pid", isolated_env
     )
@@ -148,7 +149,7 @@ def test_ctrl_c_stops_batch_steps(cfg_dir: Path, tmp_path: Path, isolated_env: P
 
 
 def test_ctrl_c_stops_execution(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
-    local_exec(
+    exec_task(
         cfg_dir, "int-exec", "{ sleep 300 & echo $! > exec.pid; wait; }", tmp_path
     )
     sleep_pid = _interrupt_cli(cfg_dir, "int-exec", tmp_path / "exec.pid", isolated_env)

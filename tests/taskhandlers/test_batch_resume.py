@@ -9,22 +9,22 @@ from pathlib import Path
 
 import pytest
 from batch_helpers import (
-    batch_file,
-    local_exec,
     log_path,
     logs_of,
     make_batch,
     new_prefix,
 )
 
+from support.flow import batch_task, exec_task
+
 pytestmark = pytest.mark.usefixtures("debug_logging")
 
 
 def _touch_then_fail(cfg: Path, workdir: Path, **step_one: object) -> None:
-    local_exec(cfg, "touch-step", "touch touched.txt", workdir)
+    exec_task(cfg, "touch-step", "touch touched.txt", workdir)
     # Fails until allow.txt exists.
-    local_exec(cfg, "fail-command", "test -f allow.txt", workdir)
-    batch_file(
+    exec_task(cfg, "fail-command", "test -f allow.txt", workdir)
+    batch_task(
         cfg,
         "resume-batch",
         [

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import psutil
 from batch_helpers import (
-    batch_file,
     log_path,
     make_batch,
     read_pid,
 )
 
+from support.flow import batch_task
 from support.helpers import pid_alive, transfer_def, wait_for, write_json
 from support.ssh_helpers import remote_dest, remote_source
 
@@ -48,7 +48,7 @@ def test_batch_timeout_kills_remote_process_tree(
 ):
     ssh_exec(ssh_env, cfg_dir, "ssh-sleep", REMOTE_SLEEP_TREE, dirs["src"])
     ssh_exec(ssh_env, cfg_dir, "ssh-after", "touch after.ran", dirs["src"])
-    batch_file(
+    batch_task(
         cfg_dir,
         "ssh-timeout-batch",
         [
@@ -98,7 +98,7 @@ def test_cli_batch_ssh_transfer_after_ssh_execution(
             remote_dest(ssh_env, "sftp", dirs["dst"]),
         ),
     )
-    batch_file(
+    batch_task(
         cfg_dir,
         "ssh-chain",
         [

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 from batch_helpers import (
-    batch_file,
-    local_exec,
     log_path,
     make_batch,
     read_pid,
 )
 
+from support.flow import batch_task, exec_task
 from support.helpers import pid_alive, wait_for, write_json
 
 pytestmark = pytest.mark.usefixtures("debug_logging")
@@ -27,9 +26,9 @@ SLEEP_TREE = (
 
 
 def test_timeout_kills_process_tree(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "sleep-300-local", SLEEP_TREE, tmp_path)
-    local_exec(cfg_dir, "after-sleep", "touch after.ran", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "sleep-300-local", SLEEP_TREE, tmp_path)
+    exec_task(cfg_dir, "after-sleep", "touch after.ran", tmp_path)
+    batch_task(
         cfg_dir,
         "timeout-batch",
         [
@@ -64,9 +63,9 @@ def test_timeout_kills_process_tree(cfg_dir: Path, tmp_path: Path):
 
 
 def test_timeout_with_continue_on_fail(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "slow-step", "sleep 300", tmp_path)
-    local_exec(cfg_dir, "then-step", "touch then.ran", tmp_path)
-    batch_file(
+    exec_task(cfg_dir, "slow-step", "sleep 300", tmp_path)
+    exec_task(cfg_dir, "then-step", "touch then.ran", tmp_path)
+    batch_task(
         cfg_dir,
         "timeout-cof-batch",
         [
@@ -99,7 +98,7 @@ def test_timeout_stops_transfer_file_watch(cfg_dir: Path, tmp_path: Path):
             },
         },
     )
-    batch_file(
+    batch_task(
         cfg_dir,
         "watch-timeout-batch",
         [{"order_id": 1, "task_id": "filewatch-local-300", "timeout": 1}],
@@ -113,9 +112,9 @@ def test_timeout_stops_transfer_file_watch(cfg_dir: Path, tmp_path: Path):
 
 
 def test_nested_batch_timeout_propagates(cfg_dir: Path, tmp_path: Path):
-    local_exec(cfg_dir, "nested-sleeper", SLEEP_TREE, tmp_path)
-    batch_file(cfg_dir, "sleepy-inner", [{"order_id": 1, "task_id": "nested-sleeper"}])
-    batch_file(
+    exec_task(cfg_dir, "nested-sleeper", SLEEP_TREE, tmp_path)
+    batch_task(cfg_dir, "sleepy-inner", [{"order_id": 1, "task_id": "nested-sleeper"}])
+    batch_task(
         cfg_dir,
         "sleepy-outer",
         [{"order_id": 1, "task_id": "sleepy-inner", "timeout": 2}],
@@ -135,13 +134,13 @@ def test_nested_batch_timeout_propagates(cfg_dir: Path, tmp_path: Path):
 def _mutual_wait(cfg: Path, workdir: Path) -> None:
     # Two steps that each wait for the other's marker: they only both finish
     # when they run at the same time.
-    local_exec(
+    exec_task(
         cfg,
         "mutual-a",
         "touch a.marker; while [ ! -f b.marker ]; do sleep 0.05; done",
         workdir,
     )
-    local_exec(
+    exec_task(
         cfg,
         "mutual-b",
         "touch b.marker; while [ ! -f a.marker ]; do sleep 0.05; done",
@@ -154,7 +153,7 @@ def test_concurrency_cap_one_serialises(
 ):
     monkeypatch.setenv("OTF_BATCH_MAX_CONCURRENCY", "1")
     _mutual_wait(cfg_dir, tmp_path)
-    batch_file(
+    batch_task(
         cfg_dir,
         "capped-batch",
         [
@@ -190,8 +189,8 @@ def test_concurrency_cap_two_allows_pairs_only(
         "ls running | wc -l >> counts.txt; rm running/$$"
     )
     for n in range(4):
-        local_exec(cfg_dir, f"counter-{n}", counter, tmp_path)
-    batch_file(
+        exec_task(cfg_dir, f"counter-{n}", counter, tmp_path)
+    batch_task(
         cfg_dir,
         "pair-batch",
         [
@@ -211,7 +210,7 @@ def test_invalid_concurrency_value_is_ignored(
 ):
     monkeypatch.setenv("OTF_BATCH_MAX_CONCURRENCY", "lots")
     _mutual_wait(cfg_dir, tmp_path)
-    batch_file(
+    batch_task(
         cfg_dir,
         "uncapped-batch",
         [
