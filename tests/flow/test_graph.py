@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,16 @@ def _graph_batch(cfg: Path, workdir: Path) -> None:
     )
 
 
+def _picture(
+    cfg: Path, kind: str, cwd: Path, *more: str
+) -> subprocess.CompletedProcess:
+    """``otf-batch-validator -t pictured --graph KIND`` (plus ``more``)."""
+    return run_validator("-t", "pictured", "-c", cfg, "--graph", kind, *more, cwd=cwd)
+
+
 def test_mermaid(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
     _graph_batch(cfg_dir, tmp_path)
-    proc = run_validator(
-        "-t", "pictured", "-c", cfg_dir, "--graph", "mermaid", cwd=isolated_env
-    )
+    proc = _picture(cfg_dir, "mermaid", isolated_env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "flowchart TD"
@@ -70,17 +76,7 @@ def test_dot_and_outcome_colours(
 ):
     _graph_batch(cfg_dir, tmp_path)
     assert task_run("-t", "pictured", "-c", cfg_dir, "-r", "run42").returncode == 1
-    proc = run_validator(
-        "-t",
-        "pictured",
-        "-c",
-        cfg_dir,
-        "--graph",
-        "dot",
-        "-r",
-        "run42",
-        cwd=isolated_env,
-    )
+    proc = _picture(cfg_dir, "dot", isolated_env, "-r", "run42")
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert text.startswith('digraph "pictured" {')
@@ -101,9 +97,7 @@ def test_dot_and_outcome_colours(
 
 def test_svg(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
     _graph_batch(cfg_dir, tmp_path)
-    proc = run_validator(
-        "-t", "pictured", "-c", cfg_dir, "--graph", "svg", cwd=isolated_env
-    )
+    proc = _picture(cfg_dir, "svg", isolated_env)
     if shutil.which("dot") is None:
         assert proc.returncode == 1
         assert "needs the Graphviz 'dot' command" in proc.stderr
@@ -120,9 +114,7 @@ def test_svg_without_graphviz(
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    proc = run_validator(
-        "-t", "pictured", "-c", cfg_dir, "--graph", "svg", cwd=isolated_env
-    )
+    proc = _picture(cfg_dir, "svg", isolated_env)
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
     assert len(lines) == 1
@@ -133,17 +125,7 @@ def test_svg_without_graphviz(
 
 def test_unknown_run_id(cfg_dir: Path, tmp_path: Path, isolated_env: Path):
     _graph_batch(cfg_dir, tmp_path)
-    proc = run_validator(
-        "-t",
-        "pictured",
-        "-c",
-        cfg_dir,
-        "--graph",
-        "dot",
-        "-r",
-        "nope",
-        cwd=isolated_env,
-    )
+    proc = _picture(cfg_dir, "dot", isolated_env, "-r", "nope")
     assert proc.returncode == 1
     assert "no log of batch pictured in run nope" in proc.stderr
     assert "Traceback" not in proc.stderr
