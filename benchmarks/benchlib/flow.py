@@ -52,9 +52,12 @@ def _chain_flow_eval(wl: Workload) -> Verdict:
     if hop is None or plain_hop is None or not limit or ours is None:
         return Verdict(None, "time ratio", TARGET, None, "a side FAILED")
     added = hop - plain_hop
+    cpu = (_cpu(wl, "ours") - _cpu(wl, "chain-1")) - (
+        _cpu(wl, "plain") - _cpu(wl, "plain-1")
+    )
     note = (
         f"overhead/hop {hop * 1000:.1f} ms (plain {plain_hop * 1000:.1f} ms, "
-        f"{added * 1000:+.1f} ms)"
+        f"{added * 1000:+.1f} ms); CPU {cpu / (CHAIN_LEN - 1) * 1000:+.1f} ms/hop"
     )
     return Verdict(ours / limit, "time ratio", TARGET, added < ADDED_MAX_S, note)
 
@@ -82,8 +85,14 @@ def _fan_flow_eval(wl: Workload) -> Verdict:
     if not (ours.ok and plain.ok and limit.ok) or mo is None or mp is None or not ml:
         return Verdict(None, "time ratio", target, None, "a side FAILED")
     added = (mo - mp) / CHAIN_LEN
+    cpu = (_cpu(wl, "ours") - _cpu(wl, "plain")) / CHAIN_LEN
     note = (
         f"{mo / CHAIN_LEN * 1000:.1f} ms/step (plain {mp / CHAIN_LEN * 1000:.1f} "
-        f"ms, {added * 1000:+.1f} ms)"
+        f"ms, {added * 1000:+.1f} ms); CPU {cpu * 1000:+.1f} ms/step"
     )
     return Verdict(mo / ml, "time ratio", target, added < ADDED_MAX_S, note)
+
+
+def _cpu(wl: Workload, key: str) -> float:
+    """Median CPU seconds of a case: less disturbed by other load than wall time."""
+    return wl.stats(key).cpu_median() or 0.0
