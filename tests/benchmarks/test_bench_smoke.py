@@ -27,6 +27,8 @@ LOCAL_ROWS = {
     "startup-sftp-cold",
     "batch-chain",
     "batch-fan",
+    "batch-chain-flow",
+    "batch-fan-flow",
     "local-big 1MiB",
     "records-startup",
     "records-batch",
@@ -72,6 +74,10 @@ def test_smoke_mode_verifies_every_run_and_writes_tables(tmp_path: Path) -> None
     # The batch rows needed their extra cases verified too.
     assert rows["batch-fan"]["extras"]["sleep-cap5"]["runs_ok"] == 1
     assert rows["batch-chain"]["extras"]["chain-1"]["runs_ok"] == 1
+    # The flow rows measure the plain batches in the same run.
+    for extra in ("chain-1", "plain", "plain-1"):
+        assert rows["batch-chain-flow"]["extras"][extra]["runs_ok"] == 1
+    assert rows["batch-fan-flow"]["extras"]["plain"]["runs_ok"] == 1
     assert rows["local-big 1MiB"]["mb_s"] > 0
 
     md = (results / "latest-smoke.md").read_text()

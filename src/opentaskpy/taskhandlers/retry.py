@@ -138,9 +138,7 @@ def run_task_retrying(
     handler = None
     while True:
         logger.info(f"{label}: attempt {number} of {total}")
-        previous, handler = handler, make_handler()
-        if previous is not None:
-            keep_attempt_log(previous, number - 1)
+        handler = next_attempt_handler(make_handler, handler, number - 1)
         error: Exception | None = None
         try:
             ok = bool(handler.run())
@@ -194,15 +192,39 @@ def attempt_log_name(path: str, number: int) -> str | None:
     return None
 
 
-def keep_attempt_log(handler: Any, number: int) -> list[str]:
-    """Move the log file of attempt ``number`` aside, as ``..._attempt<N>...``.
+def next_attempt_handler(
+    make_handler: Callable[[], Any], previous: Any, number: int
+) -> Any:
+    """Build the next attempt's handler; keep attempt ``number``'s log beside it.
 
     Every attempt of a step writes the step's usual log file name, which the
-    next attempt would replace. Called once the next attempt's handler
-    exists (a nested batch has then read its resume marks from this log),
-    it leaves the usual name to the last attempt, so that name tells the
-    step's outcome as it does without retries, and keeps each earlier
-    attempt beside it. An attempt name that is taken is never overwritten.
+    next attempt would replace (or append to). The finished attempt's file
+    is moved aside as ``..._attempt<number>...``, so the usual name is left
+    to the last attempt and tells the step's outcome as it does without
+    retries. A closed log moves once the next handler exists: a nested batch
+    reads its resume marks from the previous attempt's log when it is built.
+    A log still ``_running`` (never closed) moves first, before the next
+    handler could write into it.
+
+    Args:
+        make_handler: builds a fresh handler.
+        previous: the handler of attempt ``number``, ``None`` for the first.
+        number: the attempt ``previous`` ran.
+    """
+    if previous is not None:
+        keep_attempt_log(previous, number, ("_running.log",))
+    handler = make_handler()
+    if previous is not None:
+        keep_attempt_log(previous, number)
+    return handler
+
+
+def keep_attempt_log(
+    handler: Any, number: int, states: tuple[str, ...] = _LOG_STATES
+) -> list[str]:
+    """Rename a handler's log files in one of ``states`` to their attempt name.
+
+    An attempt name that is taken is never overwritten.
 
     Returns:
         The new names of the files moved.
@@ -214,9 +236,9 @@ def keep_attempt_log(handler: Any, number: int) -> list[str]:
         path = file_handler.baseFilename
         new_path = attempt_log_name(path, number)
         with file_lock:
-            if new_path is None or not os.path.exists(path):
+            if new_path is None or not path.endswith(states):
                 continue
-            if os.path.exists(new_path):
+            if not os.path.exists(path) or os.path.exists(new_path):
                 continue
             file_handler.close()
             os.rename(path, new_path)

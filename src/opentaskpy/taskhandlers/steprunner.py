@@ -20,7 +20,7 @@ from opentaskpy.taskhandlers.retry import (
     RetryPolicy,
     failure_class,
     give_up_reason,
-    keep_attempt_log,
+    next_attempt_handler,
 )
 
 
@@ -89,10 +89,11 @@ def run_unit(host: Any, entry: dict, unit: dict, event: threading.Event) -> None
     try:
         while True:
             if number > 1 or unit["task_handler"] is None:
-                previous = unit["task_handler"] if number > 1 else None
-                unit["task_handler"] = host.new_handler(entry, unit)
-                if previous is not None:
-                    keep_attempt_log(previous, number - 1)
+                unit["task_handler"] = next_attempt_handler(
+                    lambda: host.new_handler(entry, unit),
+                    unit["task_handler"] if number > 1 else None,
+                    number - 1,
+                )
             if policy.retries:
                 host.logger.info(
                     f"Task {label}: attempt {number} of {policy.retries + 1}"
