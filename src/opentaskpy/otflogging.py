@@ -172,7 +172,7 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
 
 
 def _define_log_file_name(task_id: str | None, task_type: str | None) -> str:
-    """Compute the ``_running`` log file name for a task (logging.md §3).
+    """Build the ``_running`` log file name (``..._{id}_{type}_running.log``).
 
     Raises:
         InvalidNameError: the task id, ``OTF_RUN_ID`` or ``OTF_LOG_RUN_PREFIX``

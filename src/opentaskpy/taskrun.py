@@ -1,4 +1,4 @@
-"""Load, validate and run one task (python-api.md §2).
+"""Load, validate and run one task.
 
 :class:`TaskRun` is what ``task-run`` drives: it renders the task definition
 through a :class:`~opentaskpy.config.loader.ConfigLoader`, checks its type and
@@ -81,7 +81,7 @@ class TaskRun:
         definition = self.config_loader.load_task_definition(self.task_id)
         otflogging.register_secrets_from(definition)
         self.active_task_definition = definition
-        # logging.md §9: top-level sensitive keys are masked by redact(); the
+        # Top-level sensitive keys are masked by redact(); the
         # secrets registered above are masked at any depth by the log filter.
         self.logger.log(
             VERBOSE1,
@@ -106,7 +106,7 @@ class TaskRun:
                 return self._check_batch()
             if self.noop:
                 # The WRAPPER log stays _running: nothing closes it in noop
-                # mode (upstream quirk, cli.md §1.4).
+                # mode (upstream quirk, kept for log-layout compatibility).
                 self.logger.info("Noop set, exiting")
                 return True
             if self.on_start is not None:

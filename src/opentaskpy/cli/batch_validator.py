@@ -1,6 +1,6 @@
 """``otf-batch-validator``: check a batch and its steps without running them.
 
-See cli.md §2. ``main()`` is the spec'd function (returns ``True`` for a
+``main()`` is the documented function (returns ``True`` for a
 valid batch); ``console_main()`` backs the console script and exits 0 for a
 valid batch, 1 otherwise. Also runnable as a script
 (``python src/opentaskpy/cli/batch_validator.py -t X -c DIR``).
@@ -111,7 +111,7 @@ def _setup_logging(verbosity: int | None) -> logging.Logger:
         handlers=[logging.StreamHandler()],
     )
     logging.getLogger().setLevel(level)
-    # Not restored afterwards (upstream quirk, cli.md §2.1 step 3).
+    # Not restored afterwards: the reference leaves it set, callers may rely on it.
     os.environ["OTF_NOOP"] = "true"
     logger = otflogging.init_logging(__name__)
     logger.log(VERBOSE2, f"Log verbosity: {verbosity}")
@@ -208,7 +208,7 @@ def console_main() -> None:
     """Console-script entry: exit 0 for a valid batch, 1 otherwise.
 
     The reference's console script exits with ``main()``'s boolean, i.e. 1 for
-    valid and 0 for invalid (upstream quirk, cli.md §2.2); we fix that here.
+    valid and 0 for invalid (upstream quirk); we fix that here.
     """
     sys.exit(_run())
 

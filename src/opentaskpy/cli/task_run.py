@@ -1,4 +1,4 @@
-"""``task-run``: run one task from a configuration directory (cli.md §1).
+"""``task-run``: run one task from a configuration directory.
 
 Also runnable as a script (``python src/opentaskpy/cli/task_run.py -t X``);
 everything is imported absolutely from the installed package.
@@ -224,7 +224,7 @@ def _main(args: argparse.Namespace, record: Any) -> None:
     logger.log(VERBOSE2, f"Log verbosity: {args.verbosity}")
     ending.show_progress()
 
-    # Deliberate deviation from cli.md §1.2: the reference lets exceptions
+    # Deliberate deviation from the reference CLI: the reference lets exceptions
     # from constructing TaskRun escape as a traceback and re-raises those from
     # run() whenever the CLI logger level is <= 12 (-v 1/2/3). Here every user
     # mistake ends with one "task-run: error: <file>: ..." line on stderr and

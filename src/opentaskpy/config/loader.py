@@ -1,6 +1,6 @@
 """Configuration loading: variables files, task files and template rendering.
 
-Implements config-and-variables.md: variables discovery and eager/lazy
+Covers variables discovery and eager/lazy
 resolution, task lookup by id, rendering, runtime overrides, filters and
 lookup plugins. One loader is shared by all the steps of a batch (in
 threads), so the methods that mutate ``global_variables`` hold a lock.
@@ -174,7 +174,7 @@ class ConfigLoader:
         return ", ".join(path for path, _ in self._variables_sources)
 
     def _resolve_templated_variables(self) -> None:
-        """Compile the variables and, in eager mode, resolve them (§5)."""
+        """Compile the variables and, in eager mode, resolve them."""
         with self._lock:
             text = json.dumps(self.global_variables)
             if not templating.needs_render(text):
@@ -273,7 +273,7 @@ class ConfigLoader:
     def load_task_definition(
         self, task_id: str, cache: bool = True, extra_variables: dict | None = None
     ) -> dict:
-        """Find, render and return the definition of ``task_id`` (§6).
+        """Find, render and return the definition of ``task_id``.
 
         Args:
             task_id: the task id (file name without ``.json``/``.json.j2``).
@@ -353,7 +353,7 @@ class ConfigLoader:
             )
 
     def template_lookup(self, plugin: str, **kwargs: Any) -> str:
-        """Run lookup plugin ``plugin`` (the ``lookup()`` template global, §9).
+        """Run lookup plugin ``plugin`` (the ``lookup()`` template global).
 
         Returns:
             ``str()`` of the plugin's result, or ``noop`` when
@@ -417,7 +417,7 @@ class ConfigLoader:
     # ------------------------------------------------------------------
 
     def _resolve_string(self, value: str) -> str:
-        """Resolve a string (§5.2) against the current ``global_variables``."""
+        """Resolve a string's templates against the current ``global_variables``."""
         if not templating.needs_render(value):
             return value
         env = self.template_env
@@ -432,7 +432,7 @@ class ConfigLoader:
         return final
 
     def _resolve_lazily(self, names: set[str]) -> None:
-        """Lazy mode: resolve the referenced global variables in place (§6.3)."""
+        """Lazy mode: resolve the referenced global variables in place."""
         for name in sorted(names):
             if name not in self.global_variables:
                 continue

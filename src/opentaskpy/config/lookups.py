@@ -3,7 +3,7 @@
 Plugin modules are looked up as ``opentaskpy.plugins.lookup.<name>`` (already
 imported, or importable — including namespace contributions of addons and
 dotted names such as ``aws.ssm``), then as
-``<configDir>/plugins/lookup/<name>.py`` (config-and-variables.md §9.1).
+``<configDir>/plugins/lookup/<name>.py``.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def find_lookup_module(
 
 
 def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Callable]:
-    """Every function found in ``<configDir>/filters/*.py``, by name (§8.2)."""
+    """Every function found in ``<configDir>/filters/*.py``, by name."""
     filters: dict[str, Callable] = {}
     filters_dir = f"{config_dir}/filters"
     if not os.path.isdir(filters_dir):

@@ -1,6 +1,6 @@
 """Runtime overrides of variables and task attributes by environment variable.
 
-See config-and-variables.md §7: global/task variables are overridden by an
+Global/task variables are overridden by an
 environment variable of the same name (or a dotted path into a nested
 object); task attributes by ``OTF_OVERRIDE_<TYPE>_<ATTR>_...`` variables.
 """
@@ -32,7 +32,7 @@ def _typed(old: Any, value: str, name: str) -> Any:
 def apply_variable_overrides(
     variables: dict, kind: str, logger: logging.Logger
 ) -> None:
-    """Override ``variables`` in place from ``os.environ`` (§7.1 / §7.2).
+    """Override ``variables`` in place from ``os.environ`` (same name or dotted path).
 
     Args:
         variables: the variables dict to update.
@@ -70,7 +70,7 @@ def apply_variable_overrides(
 
 
 def override_tokens(name: str) -> list[str]:
-    """Split an ``OTF_OVERRIDE_...`` name into path tokens (§7.3 step 1).
+    """Split an ``OTF_OVERRIDE_...`` name into path tokens (``!!`` keeps an underscore).
 
     ``OTF_OVERRIDE_EXECUTION_PROTOCOL!!SOME_ATTRIBUTE`` →
     ``["PROTOCOL", "SOME_ATTRIBUTE"]``.

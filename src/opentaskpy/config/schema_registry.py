@@ -1,6 +1,6 @@
 """Locating schema files and resolving ``$ref`` URIs between them.
 
-Helpers for :mod:`opentaskpy.config.schemas` (schemas.md §2-§4):
+Helpers for :mod:`opentaskpy.config.schemas`:
 
 * :func:`schema_location` maps a protocol name to its schema root and short
   name, importing addon packages on demand.
@@ -85,8 +85,8 @@ class SchemaNotFoundError(Unresolvable):
     """No schema file exists for a protocol.
 
     A subclass of ``referencing.exceptions.Unresolvable`` (what jsonschema
-    raises for an unresolvable ``$ref``, per config-and-variables.md §11), so
-    callers catching the spec type still catch it; its text additionally
+    raises for an unresolvable ``$ref``), so callers catching jsonschema's
+    type still catch it; its text additionally
     names the protocol and the missing file. It is raised before validation
     starts instead of surfacing as jsonschema's wrapped referencing error
     whose message only contains the URI.

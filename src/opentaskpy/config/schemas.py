@@ -1,6 +1,6 @@
 """JSON Schema validation of transfer, execution and batch definitions.
 
-See schemas.md. Every schema is Draft 2020-12; ``$ref`` URIs are resolved by
+Every schema is Draft 2020-12; ``$ref`` URIs are resolved by
 :mod:`opentaskpy.config.schema_registry` (``http://localhost/<rest>`` → core
 schema root, ``file://`` → disk, relative refs against the retrieval URI).
 
@@ -108,9 +108,9 @@ BATCH_SCHEMA: dict[str, Any] = {
 }
 
 # The reference extends Draft 2020-12 to write ``default`` values into the
-# instance, yet with its ``$ref``-only defaults nothing is ever injected
-# (schemas.md §3). We keep the class name for compatibility but deliberately
-# leave the ``properties`` keyword untouched: documents are never mutated.
+# instance, yet with its ``$ref``-only defaults nothing is ever injected.
+# We keep the class name for compatibility but deliberately leave the
+# ``properties`` keyword untouched: documents are never mutated.
 DefaultValidatingValidator = extend(Draft202012Validator, {})
 
 _validators: dict[tuple[str, ...], Validator] = {}
@@ -210,7 +210,7 @@ def _report(kind: str, json_data: dict[str, Any]) -> bool:
 
 
 def validate_transfer_json(json_data: dict[str, Any]) -> bool:
-    """Validate a transfer definition (schemas.md §1.1).
+    """Validate a transfer definition against its protocol's schemas.
 
     Returns:
         ``True`` when valid; otherwise prints and logs the error and returns
@@ -220,7 +220,7 @@ def validate_transfer_json(json_data: dict[str, Any]) -> bool:
 
 
 def validate_execution_json(json_data: dict[str, Any]) -> bool:
-    """Validate an execution definition (schemas.md §1.2).
+    """Validate an execution definition against its protocol's schemas.
 
     Returns:
         ``True`` when valid; otherwise prints and logs the error and returns
@@ -230,7 +230,7 @@ def validate_execution_json(json_data: dict[str, Any]) -> bool:
 
 
 def validate_batch_json(json_data: dict[str, Any]) -> bool:
-    """Validate a batch definition (schemas.md §1.3).
+    """Validate a batch definition and its step list.
 
     Returns:
         ``True`` when valid; otherwise prints and logs the error and returns

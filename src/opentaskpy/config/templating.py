@@ -66,7 +66,7 @@ def compile_template(
     tracebacks point at the file.
     """
     code = env.compile(source, name=path, filename=path)
-    # The complete filter table is callable as globals (§4); ``lookup`` is
+    # Every filter is also callable as a global function; ``lookup`` is
     # kept even if a custom filter had that name.
     template_globals: dict[str, Any] = dict(env.filters)
     if "lookup" in env.globals:

@@ -41,7 +41,7 @@ _OUTCOME_CLASSES = {"timed_out": ErrorClass.TIMEOUT, "killed": ErrorClass.INTERR
 
 
 class Batch(TaskHandler):
-    """Runs a batch definition (python-api §6, behaviour-notes §5)."""
+    """Runs a batch definition: its steps in order/dependency, with retries."""
 
     TASK_TYPE = TASK_TYPE
     overall_result: bool = False
@@ -290,7 +290,7 @@ class Batch(TaskHandler):
     # -- running --------------------------------------------------------------
 
     def run(self, kill_event: threading.Event | None = None) -> bool:
-        """Run the steps (behaviour-notes §5.2).
+        """Run the steps until all finished or one failed past its retries.
 
         Args:
             kill_event: set by a parent batch to stop this (nested) batch.

@@ -30,7 +30,7 @@ WAITING_LOG_INTERVAL = 5.0
 
 
 class Execution(TaskHandler):
-    """Runs an execution definition (python-api §5, behaviour-notes §4)."""
+    """Runs an execution definition on its protocol's execution handlers."""
 
     TASK_TYPE = TASK_TYPE
     DEFAULT_ERROR_CLASS = ErrorClass.EXECUTION

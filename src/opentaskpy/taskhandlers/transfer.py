@@ -122,7 +122,7 @@ class Transfer(TaskHandler):
         return handler
 
     def run(self, kill_event: threading.Event | None = None) -> bool:
-        """Run the transfer (behaviour-notes §2).
+        """Run the transfer, stage by stage.
 
         Args:
             kill_event: set by a parent batch to stop the task during watches.
@@ -503,7 +503,7 @@ class Transfer(TaskHandler):
         private_key: str | None = None,
         extension: str = "gpg",
     ) -> dict:
-        """PGP-encrypt worker files to ``{file}.{extension}`` (behaviour-notes §2.6)."""
+        """PGP-encrypt worker files to ``{file}.{extension}``."""
         encrypted = pgp.encrypt_files(
             files, public_key, private_key, extension, self.logger
         )
@@ -511,7 +511,7 @@ class Transfer(TaskHandler):
         return encrypted
 
     def decrypt_files(self, files: dict, private_key: str) -> dict:
-        """PGP-decrypt worker files next to themselves (behaviour-notes §2.6)."""
+        """PGP-decrypt worker files next to themselves."""
         decrypted = pgp.decrypt_files(files, private_key, self.logger)
         self._crypto_outputs.extend((path, "decrypted") for path in decrypted)
         return decrypted

@@ -1,4 +1,4 @@
-"""Write-back of cacheable variables through caching plugins (§10)."""
+"""Write-back of cacheable variables through caching plugins."""
 
 import importlib
 
