@@ -14,11 +14,17 @@ an OTF handler, including records of third-party loggers such as paramiko.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 import re
 
+from opentaskpy.logformat import (  # noqa: F401 - part of this module's API
+    ConsoleFormatter,
+    JSONFormatter,
+    PlainFormatter,
+    clean_message,
+    escape_controls,
+)
 from opentaskpy.logpaths import (  # noqa: F401 - part of this module's API
     InvalidNameError,
     TaskFileHandler,
@@ -45,125 +51,6 @@ OTF_LOG_FORMAT = (
 )
 LOG_DIRECTORY = os.environ.get("OTF_LOG_DIRECTORY", "logs")
 _PREFIX_FORMAT = re.compile(r"\d{8}-\d{6}\.\d{3}")
-
-
-# --------------------------------------------------------------------------
-# Formatters
-# --------------------------------------------------------------------------
-
-
-# Characters that could end a log line or make it lie once displayed: C0
-# controls except tab (a tab cannot split or forge a line, and execution
-# output often holds tabs), DEL, C1 controls, the Unicode line and paragraph
-# separators, and lone surrogates (the undecodable bytes of a POSIX file
-# name, which a UTF-8 log file cannot even hold).
-_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-# The same, newlines excepted: tracebacks are multi-line by nature.
-_UNSAFE_IN_BLOCK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_NAMED = {"\n": "\\n", "\r": "\\r"}
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    if char in _NAMED:
-        return _NAMED[char]
-    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of one raw byte
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def escape_controls(text: str) -> str:
-    r"""Escape what could split or forge a log line (``\n``, ``\x1b`` ...).
-
-    Backslashes are left alone: paths and regexes stay readable, at the price
-    of a name holding a literal ``\n`` looking like one holding a newline.
-    """
-    return _UNSAFE.sub(_escape_char, text)
-
-
-def clean_message(text: str) -> str:
-    """Mask registered secrets, then escape control characters: one log line."""
-    return escape_controls(mask_values(text))
-
-
-def _clean_block(text: str) -> str:
-    """Like :func:`clean_message` but keeping line breaks (tracebacks)."""
-    return _UNSAFE_IN_BLOCK.sub(_escape_char, mask_values(text))
-
-
-class _RedactingFormatterMixin:
-    """Masks and escapes the message; masks exception text and stack traces.
-
-    Every record's message becomes one line whatever it holds (file names
-    with newlines, terminal escapes); tracebacks keep their lines.
-    """
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802
-        record.message = clean_message(record.message)
-        return super().formatMessage(record)  # type: ignore[misc, no-any-return]
-
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
-        return _clean_block(super().formatException(ei))  # type: ignore[misc]
-
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802
-        return _clean_block(super().formatStack(stack_info))  # type: ignore[misc]
-
-
-class PlainFormatter(_RedactingFormatterMixin, logging.Formatter):
-    """The OTF text format: one line per message, secrets masked."""
-
-
-class ConsoleFormatter(PlainFormatter):
-    """The OTF text format for stderr: tracebacks only at DEBUG (``-v 3``).
-
-    Operators read stderr; a user mistake must give clear lines, not a stack
-    trace. Log files keep the full traceback.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Format without exception details unless the root logger is at DEBUG."""
-        if (
-            not record.exc_info
-            or logging.getLogger().getEffectiveLevel() <= logging.DEBUG
-        ):
-            return super().format(record)
-        saved = record.exc_info, record.exc_text, record.stack_info
-        record.exc_info = record.exc_text = record.stack_info = None
-        try:
-            text = super().format(record)
-        finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
-        exc = saved[0][1]
-        if exc is not None and clean_message(str(exc)) not in text:
-            text += f" ({type(exc).__name__}: {clean_message(str(exc))})"
-        return text
-
-
-class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
-    """One JSON object per record (``OTF_LOG_JSON=1``)."""
-
-    def __init__(self, task_id: str | None = None):
-        super().__init__()
-        self.task_id = task_id
-
-    def format(self, record: logging.LogRecord) -> str:
-        """Serialise the record with the keys of the reference, in order."""
-        timestamp = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
-        entry = {
-            "timestamp": timestamp.replace(tzinfo=None).isoformat(),
-            "level": record.levelname,
-            "function": record.funcName,
-            "file": f"{record.pathname}:{record.lineno}",
-            "thread": record.threadName,
-            "logger": record.name,
-            "message": clean_message(record.getMessage()),
-            "task_id": self.task_id,
-            "run_id": os.environ.get("OTF_RUN_ID"),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
 
 
 # --------------------------------------------------------------------------

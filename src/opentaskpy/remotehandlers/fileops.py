@@ -2,7 +2,9 @@
 
 Protocol handlers do not re-implement listing, atomic publishing, post-copy
 actions or flag files. They provide a :class:`FileSystem` (the local disk, an
-SFTP session, ...) and call the functions here, so every protocol gets the same
+SFTP session, ...; declared in :mod:`~opentaskpy.remotehandlers.filesystem`)
+and call the functions here (post-copy actions:
+:mod:`~opentaskpy.remotehandlers.postcopy`), so every protocol gets the same
 semantics:
 
 * listing: start-anchored regex on bare names, ``{directory}/{name}`` keys;
@@ -27,140 +29,18 @@ import contextlib
 import hashlib
 import os
 import posixpath
-import re
-import stat as stat_module
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from logging import Logger
-from typing import NamedTuple
 
 from opentaskpy.progress import PROGRESS
 from opentaskpy.remotehandlers import checksums, owner
+from opentaskpy.remotehandlers.filesystem import DEFAULT_NAME_MAX, FileSystem, join
 
-
-class FileStat(NamedTuple):
-    """The attributes the framework needs from a file."""
-
-    size: int
-    modified_time: float
-    is_dir: bool = False
-    #: Why a listed entry could not be resolved (a symlink loop, a dangling
-    #: link: ``listing.DANGLING``, no permission); empty for a usable entry.
-    error: str = ""
-
-    @staticmethod
-    def from_mode(size: int | None, mtime: float | None, mode: int | None) -> FileStat:
-        """Build from ``os.stat``/SFTP style attributes."""
-        return FileStat(
-            size=int(size or 0),
-            modified_time=float(mtime or 0),
-            is_dir=bool(mode is not None and stat_module.S_ISDIR(mode)),
-        )
-
-
-class FileSystem(ABC):
-    """The operations a protocol must provide to use the shared file logic.
-
-    Paths are strings in the file system's own syntax (POSIX for SFTP and
-    the local disk). Methods raise ``OSError`` (``FileNotFoundError``,
-    ``PermissionError`` ...) on failure.
-    """
-
-    #: Name of the host, used as a log prefix.
-    host: str = "localhost"
-
-    @abstractmethod
-    def stat(self, path: str) -> FileStat | None:
-        """Return the attributes of ``path`` (following links), or ``None``."""
-
-    @abstractmethod
-    def listdir_attr(self, directory: str) -> list[tuple[str, FileStat]]:
-        """List a directory with attributes in one call; raise if it is missing.
-
-        Links are followed; an entry that cannot be resolved is listed with
-        :attr:`FileStat.error` set instead of raising.
-        """
-
-    #: ``write_chunks`` checks the written file's size itself (so
-    #: :func:`publish` need not stat it again).
-    checks_written_size = False
-
-    @abstractmethod
-    def put(self, local_path: str, remote_path: str) -> None:
-        """Copy a worker file to ``remote_path`` (streaming, constant memory)."""
-
-    @abstractmethod
-    def get(self, remote_path: str, local_path: str) -> None:
-        """Copy ``remote_path`` to a worker file (streaming, constant memory)."""
-
-    def read_chunks(self, path: str) -> Iterator[bytes]:
-        """Yield the content of ``path`` in chunks (for streaming transfers).
-
-        Optional: a file system that cannot stream raises
-        ``NotImplementedError`` and its transfers go through staging files.
-        """
-        raise NotImplementedError
-
-    def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
-        """Write ``chunks`` to ``path`` and return the bytes written (optional)."""
-        raise NotImplementedError
-
-    @abstractmethod
-    def rename(self, source: str, target: str) -> None:
-        """Rename, atomically replacing ``target`` if it exists."""
-
-    @abstractmethod
-    def remove(self, path: str) -> None:
-        """Delete a file."""
-
-    @abstractmethod
-    def mkdir(self, path: str) -> None:
-        """Create one directory level."""
-
-    @abstractmethod
-    def chmod(self, path: str, mode: int) -> None:
-        """Change permission bits."""
-
-    @abstractmethod
-    def touch(self, path: str) -> None:
-        """Create or truncate an empty file."""
-
-    def name_max(self, directory: str) -> int:
-        """Longest file name in bytes that ``directory`` accepts."""
-        return DEFAULT_NAME_MAX
-
-    def reopen(self) -> None:
-        """Get ready for clean-up after an operation was interrupted mid-way.
-
-        A session still busy with the interrupted operation is replaced, so
-        removing a temporary file does not wait behind it. Nothing to do
-        where operations cannot be left half-way (the local disk).
-        """
-        return
-
-    def makedirs(self, path: str) -> None:
-        """Create ``path`` and every missing parent."""
-        missing: list[str] = []
-        current = path.rstrip("/") or "/"
-        while current not in ("", "/", ".") and self.stat(current) is None:
-            missing.append(current)
-            current = posixpath.dirname(current)
-        for directory in reversed(missing):
-            self.mkdir(directory)
-
-
-def join(directory: str, name: str) -> str:
-    """Join like the reference: ``{directory}/{name}``, but never ``//`` at root."""
-    if directory == "/":
-        return "/" + name
-    return f"{directory}/{name}"
-
-
-def apply_rename(name: str, rename: dict | None) -> str:
-    """Apply a ``{pattern, sub}`` rename to a bare file name."""
-    if not rename:
-        return name
-    return re.sub(rename["pattern"], rename["sub"], name)
+# The interface and the post-copy action live in their own modules; these
+# names stay importable from here, where protocol handlers and addons use them.
+from opentaskpy.remotehandlers.filesystem import FileStat as FileStat
+from opentaskpy.remotehandlers.filesystem import apply_rename as apply_rename
+from opentaskpy.remotehandlers.postcopy import post_copy_action as post_copy_action
 
 
 def list_matching(
@@ -178,8 +58,6 @@ def list_matching(
 
 #: Suffix of every temporary name (see :func:`temporary_name`).
 PARTIAL_SUFFIX = ".otf-partial"
-#: Longest file name in bytes on almost every file system (``NAME_MAX``).
-DEFAULT_NAME_MAX = 255
 
 
 def temporary_name(final_name: str, max_len: int = DEFAULT_NAME_MAX) -> str:
@@ -352,73 +230,6 @@ def _remove_after_failure(fs: FileSystem, target: str, interrupted: bool) -> Non
         if interrupted:
             fs.reopen()
         fs.remove(target)
-
-
-def post_copy_action(
-    fs: FileSystem,
-    files: dict,
-    action: dict,
-    logger: Logger,
-    create_missing_dirs: bool = False,
-) -> int:
-    """Run a source's ``postCopyAction`` on every file.
-
-    ``move`` sends a file to ``destination/basename``; ``rename`` sends it to
-    ``dirname(destination)/re.sub(pattern, sub, basename)``. For both, the
-    directory checked (or created, with ``create_missing_dirs``) is
-    ``dirname(destination)``, as in the reference.
-
-    Returns:
-        0 when every file was handled, 1 otherwise.
-    """
-    kind = action["action"]
-    prefix = f"[{fs.host}]"
-    if kind == "delete":
-        result = 0
-        for path in files:
-            try:
-                fs.remove(path)
-            except OSError as exc:
-                logger.error(
-                    f"{prefix} Could not delete file {path} on source host: {exc}"
-                )
-                result = 1
-        return result
-    if kind not in ("move", "rename"):
-        logger.error(f"{prefix} Unknown post copy action {kind}")
-        return 1
-    destination = action["destination"]
-    check_dir = posixpath.dirname(destination) or "/"
-    try:
-        if create_missing_dirs:
-            fs.makedirs(check_dir)
-        st = fs.stat(check_dir)
-    except OSError as exc:
-        logger.error(f"{prefix} Cannot prepare {check_dir} on source host: {exc}")
-        return 1
-    if st is None:
-        logger.error(
-            f"{prefix} Destination directory {check_dir} does not exist on source host"
-        )
-        return 1
-    if not st.is_dir:
-        logger.error(
-            f"{prefix} Destination {check_dir} is not a directory on source host"
-        )
-        return 1
-    for path in files:
-        name = posixpath.basename(path)
-        if kind == "move":
-            target = join(destination.rstrip("/") or "/", name)
-        else:
-            target = join(check_dir, re.sub(action["pattern"], action["sub"], name))
-        try:
-            logger.info(f"{prefix} Moving {path} to {target}")
-            fs.rename(path, target)
-        except OSError as exc:
-            logger.error(f"{prefix} Error moving {path} to {target}: {exc}")
-            return 1
-    return 0
 
 
 def create_flag(fs: FileSystem, full_path: str, logger: Logger) -> int:
