@@ -16,11 +16,11 @@ from typing import Any
 
 from opentaskpy.config.batch_spec import dependencies_of, find_cycle
 from opentaskpy.config.task_types import TASK_TYPES, explain
-from opentaskpy.exceptions import ErrorClass, InvalidConfigError
+from opentaskpy.exceptions import InvalidConfigError
 from opentaskpy.otflogging import close_log_file, init_logging
 from opentaskpy.progress import PROGRESS
 from opentaskpy.runs.steps import step_finished, step_started
-from opentaskpy.taskhandlers import batchresume, batchsteps, steprunner
+from opentaskpy.taskhandlers import batchoutcome, batchresume, batchsteps, steprunner
 from opentaskpy.taskhandlers.retry import RetryPolicy
 from opentaskpy.taskhandlers.scheduler import (
     DEFAULT_BATCH_POLL_INTERVAL as DEFAULT_BATCH_POLL_INTERVAL,
@@ -35,9 +35,6 @@ DEFAULT_TASK_RETRY_ON_RERUN = False
 DEFAULT_TASK_EXIT_CODE = 0
 TASK_TYPE = "B"
 BATCH_TASK_LOG_MARKER = "__OTF_BATCH_TASK_MARKER__"
-
-#: How a step's failure classifies the batch's (the step's own class otherwise).
-_OUTCOME_CLASSES = {"timed_out": ErrorClass.TIMEOUT, "killed": ErrorClass.INTERRUPTED}
 
 
 class Batch(TaskHandler):
@@ -305,32 +302,8 @@ class Batch(TaskHandler):
         batchresume.record_resumed(self)
         if BatchScheduler(self).run(kill_event):
             return self.return_result(0, "All batch tasks completed successfully")
-        self._classify_failure()
+        batchoutcome.classify_failure(self)
         return self.return_result(1, "Batch failed")
-
-    def _classify_failure(self) -> None:
-        """Take the batch's failure class and line from its first failed step."""
-        failed = [
-            (order_id, entry, unit)
-            for order_id, entry in sorted(self.task_order_tree.items())
-            for unit in units_of(entry)
-            if unit.get("end_outcome") in ("failed", "timed_out", "killed")
-        ]
-        # A step that stopped the batch says more than one allowed to fail.
-        failed.sort(key=lambda item: bool(item[1]["continue_on_fail"]))
-        if not failed:
-            self.error_line = "Batch failed: not every task could run"
-            return
-        order_id, entry, unit = failed[0]
-        outcome = unit["end_outcome"]
-        self.error_class = _OUTCOME_CLASSES.get(outcome) or (
-            unit.get("error_class") or ErrorClass.ERROR
-        )
-        reason = unit.get("error_line")
-        self.error_line = (
-            f"Batch failed: task {self.unit_label(entry, unit)} "
-            f"{outcome.replace('_', ' ')}" + (f": {reason}" if reason else "")
-        )
 
     def task_runner(
         self, batch_task: dict, event: threading.Event, unit: dict | None = None
@@ -358,54 +331,7 @@ class Batch(TaskHandler):
         self, entry: dict, unit: dict, status: str, event: threading.Event
     ) -> None:
         """Record a unit's end (called by its thread) and wake the scheduler."""
-        unit_id = unit.get("unit_id", entry["task_id"])
-        with self._condition:
-            if unit["stop"].is_set() or event.is_set():
-                # The scheduler already set TIMED_OUT/KILLED, or this
-                # attempt timed out and no retry followed.
-                self.logger.info(f"Killing task handler for {unit_id}")
-                if not unit["stop"].is_set():
-                    unit["status"] = "TIMED_OUT"
-                self._mark(entry, unit, "FAILED")
-            else:
-                self.logger.info(f"{unit_id} has finished running")
-                unit["status"] = status
-                self._mark(entry, unit, status)
-            self._record_unit_end(unit)
-            if unit is not entry:
-                state = (
-                    "has completed" if unit["status"] == "COMPLETED" else "has failed"
-                )
-                self.logger.info(f"Task {self.unit_label(entry, unit)} {state}")
-            # Let connections and clients be garbage-collected now.
-            unit["task_handler"] = None
-            unit["finished"] = True
-            self._condition.notify_all()
-
-    def _record_unit_end(self, unit: dict) -> None:
-        """Keep the unit's outcome and failure for the summary and the run's class."""
-        handler = unit.get("task_handler")
-        unit["error_class"] = getattr(handler, "error_class", None)
-        unit["error_line"] = getattr(handler, "error_line", None)
-        status = unit["status"]
-        unit["end_outcome"] = (
-            status.lower()
-            if status in ("TIMED_OUT", "KILLED")
-            else "completed"
-            if status == "COMPLETED"
-            else "failed"
-        )
-        step = unit.get("progress")
-        if step is not None:
-            step.finish(unit["end_outcome"])
-        PROGRESS.step_done()
-
-    def _mark(self, entry: dict, unit: dict, status: str) -> None:
-        order_id = entry["batch_task_spec"]["order_id"]
-        if unit is entry:
-            self._log_task_result(status, order_id, entry["task_id"])
-        else:
-            batchsteps.log_item_result(self, status, order_id, unit, entry["task_id"])
+        batchoutcome.finish_unit(self, entry, unit, status, event)
 
     def unit_label(self, entry: dict, unit: dict) -> str:
         """``order_id (task_id)``, plus ``item N`` for a foreach instance."""

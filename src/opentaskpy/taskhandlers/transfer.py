@@ -3,15 +3,15 @@
 Log watch, file watch, list and filter (conditionals, ``error`` flag), stage on
 the worker and decrypt where needed, send to each destination (encrypting per
 destination) and publish there (final move, flags), then the source's
-post-copy action, which runs only after every destination succeeded.
+post-copy action, which runs only after every destination succeeded. How a
+run ends (early exits, failures, tidy-up) is in
+:mod:`~opentaskpy.taskhandlers.transferend`.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from opentaskpy import ending, otflogging
@@ -24,11 +24,10 @@ from opentaskpy.exceptions import (
     FilesDoNotMeetConditionsError,
     LogWatchInitError,
     LogWatchTimeoutError,
-    OTFError,
     RemoteFileNotFoundError,
     RemoteTransferError,
 )
-from opentaskpy.taskhandlers import conditionals, delivery, pgp, staging, watch
+from opentaskpy.taskhandlers import conditionals, delivery, staging, watch
 from opentaskpy.taskhandlers.delivery import (
     STREAM,
     WORKER,
@@ -37,22 +36,13 @@ from opentaskpy.taskhandlers.delivery import (
 )
 from opentaskpy.taskhandlers.ledgering import DeliveryLedger
 from opentaskpy.taskhandlers.protocols import resolve_protocol
-from opentaskpy.taskhandlers.taskhandler import TaskHandler
+from opentaskpy.taskhandlers.transferend import KILLED_MESSAGE, TransferEnding, _Done
 
 TASK_TYPE = "T"
 DEFAULT_STAGING_DIR_BASE = "/tmp"
-KILLED_MESSAGE = "KILLED DUE TO TIMEOUT FROM PARENT BATCH"
 
 
-class _Done(Exception):
-    """Ends ``run`` early with the value ``return_result`` gave."""
-
-    def __init__(self, result: bool):
-        super().__init__(result)
-        self.result = result
-
-
-class Transfer(TaskHandler):
+class Transfer(TransferEnding):
     """A transfer task: one source, zero or more destinations."""
 
     TASK_TYPE = TASK_TYPE
@@ -244,17 +234,6 @@ class Transfer(TaskHandler):
             self.logger.info(f" * {path}")
         return files
 
-    def _stop_if_killed(self) -> None:
-        """End the run between stages once a batch timeout or kill is signalled.
-
-        The reference only notices a kill during watches; stopping between
-        destinations and before the post-copy action keeps a timed-out
-        transfer from running on (a file being copied is still finished,
-        and a killed run never post-copies, so nothing is lost).
-        """
-        if self._kill_event is not None and self._kill_event.is_set():
-            self._finish(1, KILLED_MESSAGE)
-
     def _deliver(self, files: dict) -> None:
         """Stage on the worker where needed, decrypt, then send to each destination."""
         assert self.dest_remote_handlers is not None
@@ -401,10 +380,6 @@ class Transfer(TaskHandler):
     # -- helpers ----------------------------------------------------------------
 
     @property
-    def _source(self) -> dict:
-        return self.source_file_spec or self.transfer_definition["source"]
-
-    @property
     def _worker_dir(self) -> str:
         """Where the files are on the worker: a local source's own directory."""
         if self.source_remote_handler.files_on_worker:
@@ -417,101 +392,10 @@ class Transfer(TaskHandler):
             for path, meta in files.items()
         }
 
-    def _fail(self, message: str, exception: Callable[[str], Exception]) -> None:
-        raise _Done(self.return_result(1, message, exception))
-
-    def _fail_from(self, message: str, *handlers: Any) -> None:
-        """Fail with ``message`` and the cause a handler recorded, if any.
-
-        The raised :class:`RemoteTransferError` carries the handler's host,
-        protocol and cause, and its message names all three.
-        """
-        for handler in handlers:
-            detail = getattr(handler, "last_error", None)
-            if isinstance(detail, OTFError):
-                text = str(detail)
-                self._fail(
-                    text if text.startswith(message) else f"{message}: {text}",
-                    functools.partial(
-                        RemoteTransferError,
-                        host=detail.host,
-                        protocol=detail.protocol,
-                        cause=detail.cause,
-                    ),
-                )
-        self._fail(message, RemoteTransferError)
-
-    def _finish(self, status: int, message: str) -> None:
-        if message == KILLED_MESSAGE:
-            message += ending.signal_suffix()
-        raise _Done(self.return_result(status, message))
-
-    def _remove_crypto_outputs(self) -> None:
-        pgp.remove_outputs(self._crypto_outputs, self.logger)
-        self._crypto_outputs = []
-
-    def _cleanup(self) -> None:
-        """Tidy the handlers and remove worker temporaries (once per run)."""
-        if self._cleaned_up:
-            return
-        self._cleaned_up = True
-        if self.source_remote_handler is not None:
-            self.logger.info("Closing source connection")
-            self._tidy_handler(self.source_remote_handler)
-        for handler in self.dest_remote_handlers or []:
-            self.logger.info(f"Closing dest connection for {handler}")
-            self._tidy_handler(handler)
-        self._remove_crypto_outputs()
-        source = self.source_remote_handler
-        if source is not None and not source.keeps_staging_dir:
-            source_dir = (
-                self._source.get("directory") if source.files_on_worker else None
-            )
-            staging.remove_staging_dir(self.local_staging_dir, source_dir, self.logger)
-
     # -- public API -------------------------------------------------------------
-
-    def return_result(
-        self, status: int, message: str | None = None, exception: Any = None
-    ) -> bool:
-        """Tidy handlers and the worker staging directory, then report.
-
-        See :meth:`TaskHandler.return_result` for the return/raise rules.
-        """
-        # (spec: logger.exception(exception)) The base logs ``message`` with
-        # the traceback; the exception's own text is logged only when it says
-        # something else, so one failure is one ERROR line.
-        if (
-            isinstance(exception, BaseException)
-            and not self.handled_exception
-            and str(exception) != message
-        ):
-            self.logger.error(str(exception))
-        self._cleanup()
-        return super().return_result(status, message, exception)
 
     def check_conditionals(self, remote_files: dict) -> dict:
         """Filter ``remote_files`` in place by the source's conditionals."""
         return conditionals.check_conditionals(
             remote_files, self._source.get("conditionals") or {}, self.logger
         )
-
-    def encrypt_files(
-        self,
-        files: dict,
-        public_key: str,
-        private_key: str | None = None,
-        extension: str = "gpg",
-    ) -> dict:
-        """PGP-encrypt worker files to ``{file}.{extension}``."""
-        encrypted = pgp.encrypt_files(
-            files, public_key, private_key, extension, self.logger
-        )
-        self._crypto_outputs.extend((path, "encrypted") for path in encrypted)
-        return encrypted
-
-    def decrypt_files(self, files: dict, private_key: str) -> dict:
-        """PGP-decrypt worker files next to themselves."""
-        decrypted = pgp.decrypt_files(files, private_key, self.logger)
-        self._crypto_outputs.extend((path, "decrypted") for path in decrypted)
-        return decrypted
