@@ -21,7 +21,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from opentaskpy import otflogging
-from opentaskpy.config import locate, lookups, overrides, task_files, templating
+from opentaskpy.config import (
+    locate,
+    lookups,
+    overrides,
+    task_files,
+    templating,
+    variables_files,
+)
+from opentaskpy.config.lookups import LazyResolvedDict as LazyResolvedDict
 from opentaskpy.config.task_files import TaskFile
 from opentaskpy.exceptions import InvalidConfigError, OTFError, reraise, wrap
 from opentaskpy.filters import default_filters
@@ -31,38 +39,6 @@ if TYPE_CHECKING:  # imported on first render: plain tasks never load jinja2
     import jinja2
 
 MAX_DEPTH = 5
-
-
-class LazyResolvedDict(dict):
-    """A dict of raw values resolved only when read (lookup ``globals``).
-
-    Args:
-        values: the raw values (copied shallowly).
-        resolver: called as ``resolver(value, resolve_lookups=flag)``.
-        resolve_lookups: passed to the resolver; when false, strings that
-            contain ``lookup(`` are returned unresolved.
-    """
-
-    def __init__(
-        self, values: dict, resolver: Callable[..., Any], resolve_lookups: bool = False
-    ):
-        super().__init__(values)
-        self._resolver = resolver
-        self._resolve_lookups = resolve_lookups
-
-    def _wrap(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return LazyResolvedDict(value, self._resolver, self._resolve_lookups)
-        if isinstance(value, list):
-            return [self._wrap(item) for item in value]
-        return self._resolver(value, resolve_lookups=self._resolve_lookups)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._wrap(super().__getitem__(key))
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        """Return the resolved value of ``key``, or ``default`` if absent."""
-        return self[key] if key in self else default  # noqa: SIM401 (resolves)
 
 
 class ConfigLoader:
@@ -127,48 +103,10 @@ class ConfigLoader:
     def template_env(self, env: jinja2.Environment) -> None:
         self._template_env = env
 
-    def _variables_file_paths(self) -> list[str]:
-        override = os.environ.get("OTF_VARIABLES_FILE")
-        if override is not None:
-            paths = []
-            for path in override.split(","):
-                self.logger.info(f"Overriding variables file with {path}")
-                if not os.path.isfile(path):
-                    message = f"Couldn't find variables file: {path}"
-                    raise wrap(
-                        FileNotFoundError(message),
-                        config_file=path,
-                        summary=f"{message} (set by OTF_VARIABLES_FILE)",
-                    )
-                paths.append(path)
-            return paths
-        base = f"{self.config_dir}/**/variables.json"
-        paths = glob.glob(f"{base}.j2", recursive=True)
-        paths += glob.glob(base, recursive=True)
-        if not paths:
-            message = (
-                "Couldn't find any variables.(json|json.j2) files under "
-                f"{self.config_dir}"
-            )
-            raise wrap(FileNotFoundError(message), config_file=str(self.config_dir))
-        return paths
-
     def _load_global_variables(self) -> None:
         """(Re)read and merge the variables files into ``global_variables``."""
-        sources: list[templating.VariablesSource] = []
-        merged: dict = {}
-        for path in self._variables_file_paths():
-            with open(path, encoding="utf-8") as handle:
-                data = templating.loads_named(handle.read(), path)
-            if not isinstance(data, dict):
-                raise InvalidConfigError(
-                    f"{path}: a variables file must contain a JSON object",
-                    config_file=path,
-                )
-            sources.append((path, data))
-            merged.update(data)
-        self._variables_sources = sources
-        self.global_variables = merged
+        paths = variables_files.find(self.config_dir, self.logger)
+        self._variables_sources, self.global_variables = variables_files.read(paths)
 
     def _variables_label(self) -> str:
         return ", ".join(path for path, _ in self._variables_sources)

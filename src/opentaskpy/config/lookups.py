@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FunctionType, ModuleType
+from typing import Any
 
 from opentaskpy.exceptions import ErrorClass, OTFError, reraise
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
@@ -132,3 +133,35 @@ def load_custom_filters(config_dir: str, logger: logging.Logger) -> dict[str, Ca
 def module_functions(module: ModuleType) -> dict[str, Callable]:
     """Every function object in a module's namespace, by name."""
     return {n: v for n, v in vars(module).items() if isinstance(v, FunctionType)}
+
+
+class LazyResolvedDict(dict):
+    """A dict of raw values resolved only when read (lookup ``globals``).
+
+    Args:
+        values: the raw values (copied shallowly).
+        resolver: called as ``resolver(value, resolve_lookups=flag)``.
+        resolve_lookups: passed to the resolver; when false, strings that
+            contain ``lookup(`` are returned unresolved.
+    """
+
+    def __init__(
+        self, values: dict, resolver: Callable[..., Any], resolve_lookups: bool = False
+    ):
+        super().__init__(values)
+        self._resolver = resolver
+        self._resolve_lookups = resolve_lookups
+
+    def _wrap(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return LazyResolvedDict(value, self._resolver, self._resolve_lookups)
+        if isinstance(value, list):
+            return [self._wrap(item) for item in value]
+        return self._resolver(value, resolve_lookups=self._resolve_lookups)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._wrap(super().__getitem__(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """Return the resolved value of ``key``, or ``default`` if absent."""
+        return self[key] if key in self else default  # noqa: SIM401 (resolves)

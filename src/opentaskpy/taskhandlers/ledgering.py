@@ -4,7 +4,8 @@
 files each destination still needs (:meth:`DeliveryLedger.plan`), watches
 each destination's publishing (:meth:`DeliveryLedger.destination`, through
 the hook of :mod:`~opentaskpy.remotehandlers.checksums`) and writes one
-ledger row per file and destination. With verification on, a destination's
+ledger row per file and destination (built and written by
+:mod:`~opentaskpy.taskhandlers.ledgerrows`). With verification on, a destination's
 copy is hashed where it lands and compared with the source's sha256 before
 it is published under its final name. See ``docs/runs.md``.
 """
@@ -24,19 +25,17 @@ from opentaskpy.runs import ledger as store_ledger
 from opentaskpy.runs import recorder as rec
 from opentaskpy.runs.schema import DELIVERED, FAILED, SKIPPED
 from opentaskpy.taskhandlers.ledgerhash import (
-    BATCH_ROWS,
-    BATCH_SECONDS,
     HASH_ENV,
     RESEND_ENV,
     dest_identity,
     env_on,
     hash_at,
-    one_line_or_none,
     verify_wanted,
 )
+from opentaskpy.taskhandlers.ledgerrows import LedgerRows
 
 
-class DeliveryLedger:
+class DeliveryLedger(LedgerRows):
     """The deliveries of one transfer run."""
 
     def __init__(self, transfer: Any, logger: logging.Logger) -> None:
@@ -323,86 +322,8 @@ class DeliveryLedger:
         assert dest is not None
         return hash_at(dest["spec"], dest["handler"], path, fs)
 
-    # -- rows -------------------------------------------------------------------
-
     def _source_of(self, label: str) -> str:
         return self._by_name.get(posixpath.basename(label), label)
-
-    def _row(
-        self,
-        index: int,
-        spec: dict,
-        mechanism: str,
-        path: str,
-        outcome: str,
-        started: float,
-        reason: str | None = None,
-        sha: str | None = None,
-        ended: float | None = None,
-    ) -> dict[str, Any]:
-        record = self.record or {}
-        meta = self.files.get(path) or {}
-        host, where = dest_identity(spec)
-        return {
-            "id": store_ledger.new_row_id(str(record.get("id"))),
-            "record_id": record.get("id"),
-            "run_id": record.get("run_id"),
-            "task_id": self.task_id,
-            "definition_sha256": record.get("definition_sha256"),
-            "source_host": self.source_host,
-            "source_path": store_ledger.path_text(path),
-            "source_size": meta.get("size"),
-            "source_mtime": meta.get("modified_time"),
-            "sha256": sha,
-            "dest_index": index,
-            "dest_host": host,
-            "dest_dir": store_ledger.path_text(where),
-            "mechanism": mechanism or None,
-            "started_at": started,
-            "ended_at": ended if ended is not None else started,
-            "outcome": outcome,
-            "reason": one_line_or_none(reason),
-        }
-
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        """Queue rows; write them once enough rows or time have gathered.
-
-        One transaction per file would cost more than the copy of a small
-        file. A run killed before a flush loses at most the last batch of
-        rows: the rerun sends those files again, and each replaces itself
-        atomically under its final name. ``deliverOnce`` promises never to
-        send twice, so its rows are written at once.
-        """
-        if self.store is None or not rows:
-            return
-        with self._queue_lock:
-            if not self._pending:
-                self._pending_since = store_ledger.now()
-            self._pending.extend(rows)
-            due = (
-                self.source_spec.get("deliverOnce")
-                or len(self._pending) >= BATCH_ROWS
-                or store_ledger.now() - self._pending_since >= BATCH_SECONDS
-            )
-        if due:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the queued rows (one transaction)."""
-        with self._queue_lock:
-            rows, self._pending = self._pending, []
-        if self.store is None or not rows:
-            return
-        try:
-            store_ledger.insert(self.store, rows)
-        except Exception as exc:  # noqa: BLE001 - recording never breaks a run
-            self._warn(exc)
-
-    def _warn(self, exc: BaseException) -> None:
-        self.store = None  # recording never breaks a transfer
-        if not self._warned:
-            self._warned = True
-            self.logger.warning(f"Delivery ledger not recorded: {exc}")
 
     def close(self) -> None:
         """Write what is queued, stop observing, forget this transfer's digests."""
