@@ -1,5 +1,8 @@
 """How a batch records the end of a step, and classifies a failed batch.
 
+Functions here take the :class:`~opentaskpy.taskhandlers.batch.Batch`
+(typed ``Any``: importing it would close an import circle).
+
 A step's (or foreach instance's) thread calls :func:`finish_unit`, which sets
 its final status, logs the resume marker, keeps its outcome and failure for
 the summary, and wakes the scheduler. :func:`classify_failure` takes the
@@ -9,21 +12,18 @@ batch's failure class and line from its first failed step.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Any
 
 from opentaskpy.exceptions import ErrorClass
 from opentaskpy.progress import PROGRESS
 from opentaskpy.taskhandlers import batchsteps
 from opentaskpy.taskhandlers.scheduler import units_of
 
-if TYPE_CHECKING:
-    from opentaskpy.taskhandlers.batch import Batch
-
 #: How a step's failure classifies the batch's (the step's own class otherwise).
 _OUTCOME_CLASSES = {"timed_out": ErrorClass.TIMEOUT, "killed": ErrorClass.INTERRUPTED}
 
 
-def classify_failure(batch: Batch) -> None:
+def classify_failure(batch: Any) -> None:
     """Take the batch's failure class and line from its first failed step."""
     failed = [
         (order_id, entry, unit)
@@ -49,7 +49,7 @@ def classify_failure(batch: Batch) -> None:
 
 
 def finish_unit(
-    batch: Batch, entry: dict, unit: dict, status: str, event: threading.Event
+    batch: Any, entry: dict, unit: dict, status: str, event: threading.Event
 ) -> None:
     """Record a unit's end (called by its thread) and wake the scheduler."""
     unit_id = unit.get("unit_id", entry["task_id"])
@@ -94,7 +94,7 @@ def _record_end(unit: dict) -> None:
     PROGRESS.step_done()
 
 
-def _mark(batch: Batch, entry: dict, unit: dict, status: str) -> None:
+def _mark(batch: Any, entry: dict, unit: dict, status: str) -> None:
     order_id = entry["batch_task_spec"]["order_id"]
     if unit is entry:
         batch._log_task_result(status, order_id, entry["task_id"])
