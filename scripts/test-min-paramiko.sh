@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the SSH/SFTP tests against the oldest paramiko that pyproject.toml
-# allows. The SFTP pipelining (remotehandlers/sftpread.py, sftpwrite.py,
+# allows. The SFTP pipelining (transport/ssh/sftpread.py, sftpwrite.py,
 # sftpsession.py) is built on paramiko's request primitives, which are not
 # public API: this proves they still work at the bottom of the range.
 # Needs the environment of scripts/test.sh (run that first).

@@ -3,9 +3,12 @@
 Layers, top to bottom (a module may import its own layer and those below):
 
     entry points (cli, __main__) -> task runner (taskrun) -> task handlers
-    -> protocol handlers (remotehandlers) -> configuration (config, filters,
-    plugins) -> run records (runs, with its own otf-runs command) -> base (otflogging, exceptions, redaction, progress, verbosity,
-    and any module not placed in a layer yet)
+    -> protocol handlers (remotehandlers) -> file system (fs: listing,
+    publishing, post-copy, streaming, the SFTP file system) -> SSH transport
+    (transport.ssh: connections, options, host keys, SFTP pipelines) ->
+    configuration (config, filters, plugins) -> run records (runs, with its
+    own otf-runs command) -> base (otflogging, exceptions, redaction,
+    progress, verbosity, and any module not placed in a layer yet)
 
 What counts as an import: every ``import``/``from ... import`` statement of
 an ``opentaskpy`` module anywhere in a file, read with ``ast``: at module
@@ -36,6 +39,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("task runner", ("opentaskpy.taskrun",)),
     ("task handlers", ("opentaskpy.taskhandlers",)),
     ("protocol handlers", ("opentaskpy.remotehandlers",)),
+    ("file system", ("opentaskpy.fs",)),
+    ("SSH transport", ("opentaskpy.transport",)),
     (
         "configuration",
         ("opentaskpy.config", "opentaskpy.filters", "opentaskpy.plugins"),
@@ -185,6 +190,27 @@ def test_allow_lists_only_shrink():
     assert not not_circle, f"not part of a circle: {sorted(not_circle)}"
 
 
+def test_file_system_and_transport_stay_below_the_handlers():
+    """fs may use the SSH transport; neither knows protocol or task handlers."""
+    above = ("opentaskpy.remotehandlers", "opentaskpy.taskhandlers", "opentaskpy.cli")
+    wrong = {
+        (a, b)
+        for a, b in import_edges()
+        if a.startswith(("opentaskpy.fs", "opentaskpy.transport"))
+        and (
+            b.startswith(above)
+            or (a.startswith("opentaskpy.transport") and b.startswith("opentaskpy.fs"))
+        )
+    }
+    assert not wrong, _describe(wrong)
+    assert (
+        layer_of("opentaskpy.fs.fileops")[0] > layer_of("opentaskpy.remotehandlers")[0]
+    )
+    assert (
+        layer_of("opentaskpy.transport.ssh.sshconn")[0] > layer_of("opentaskpy.fs")[0]
+    )
+
+
 def test_the_scan_sees_lazy_type_only_and_relative_imports():
     source = (
         "from typing import TYPE_CHECKING\n"
@@ -194,7 +220,7 @@ def test_the_scan_sees_lazy_type_only_and_relative_imports():
         "def later():\n"
         "    from opentaskpy.cli import task_run\n"
         "from . import fileops\n"
-        "from .sshio import open_session\n"
+        "from .sshdest import SSHReceiving\n"
     )
     names = imported_names(source, "opentaskpy.remotehandlers.x", is_package=False)
     resolved = {_resolve(n) for n in names if n.startswith("opentaskpy.")}
@@ -205,7 +231,7 @@ def test_the_scan_sees_lazy_type_only_and_relative_imports():
         "opentaskpy.cli.task_run",
         "opentaskpy.remotehandlers",
         "opentaskpy.remotehandlers.fileops",
-        "opentaskpy.remotehandlers.sshio",
+        "opentaskpy.remotehandlers.sshdest",
     }
     fake = {("opentaskpy.remotehandlers.x", "opentaskpy.taskhandlers.batch")}
     assert upward(fake) == fake

@@ -125,7 +125,7 @@ def test_a_successful_local_transfer_loads_no_error_reporting_or_introspection(
     (tmp_path / "dst" / "a.txt").unlink()
     modules = noop_modules(cfg_dir, isolated_env, env, noop=False)
     assert (tmp_path / "dst" / "a.txt").read_text() == "payload"
-    assert "opentaskpy.remotehandlers.localfs" in modules  # it really ran
+    assert "opentaskpy.fs.localfs" in modules  # it really ran
     unwanted = {
         "opentaskpy.cli.error_report",
         "inspect",

@@ -96,7 +96,7 @@ def test_a_killed_runs_receiving_directory_is_removed_by_the_next_run(
         [
             sys.executable,
             "-c",
-            "from opentaskpy.remotehandlers import owner; print(owner.tag())",
+            "from opentaskpy.fs import owner; print(owner.tag())",
         ],
         capture_output=True,
         text=True,

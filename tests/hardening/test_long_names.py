@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.fs import fileops
 from opentaskpy.taskhandlers.transfer import Transfer
 from support.helpers import transfer_def
 from support.ssh_helpers import remote_dest

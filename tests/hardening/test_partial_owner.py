@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from opentaskpy.remotehandlers import fileops
-from opentaskpy.remotehandlers.localfs import LocalFileSystem
+from opentaskpy.fs import fileops
+from opentaskpy.fs.localfs import LocalFileSystem
 from support.helpers import transfer_def, wait_for, write_json
 from support.ssh_helpers import remote_dest, sftp_filesystem
 
@@ -93,7 +93,7 @@ def _dead_pid() -> int:
 
 def _plant_partials(directory: Path, make) -> dict[str, Path]:
     """Partial files of every kind of owner; returns kind -> path."""
-    from opentaskpy.remotehandlers import owner
+    from opentaskpy.fs import owner
 
     here = f"{owner.host_id()}-{owner.boot_id()}"
     my_start = owner.start_ticks(os.getpid())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opentaskpy.remotehandlers.localfs import LocalFileSystem
+from opentaskpy.fs.localfs import LocalFileSystem
 from opentaskpy.taskhandlers.transfer import Transfer
 from support.helpers import transfer_def
 from support.ssh_helpers import remote_dest, sftp_filesystem

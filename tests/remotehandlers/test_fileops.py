@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opentaskpy.remotehandlers import fileops
-from opentaskpy.remotehandlers.localfs import LocalFileSystem
+from opentaskpy.fs import fileops
+from opentaskpy.fs.localfs import LocalFileSystem
 
 LOGGER = logging.getLogger("tests.fileops")
 

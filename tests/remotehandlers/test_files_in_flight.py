@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from opentaskpy import exceptions
-from opentaskpy.remotehandlers import inflight
-from opentaskpy.remotehandlers.fileops import PARTIAL_SUFFIX
+from opentaskpy.fs import inflight
+from opentaskpy.fs.fileops import PARTIAL_SUFFIX
 from opentaskpy.taskhandlers.transfer import Transfer
 from support.helpers import transfer_def
 from support.ssh_helpers import remote_dest, remote_source, sftp_filesystem

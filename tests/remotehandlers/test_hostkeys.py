@@ -10,8 +10,8 @@ import pytest
 
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.ssh_utils import strict_host_key_option
-from opentaskpy.remotehandlers.sshconn import HostKeyChangedError
 from opentaskpy.taskhandlers.transfer import Transfer
+from opentaskpy.transport.ssh.sshconn import HostKeyChangedError
 from support.helpers import transfer_def
 from support.ssh_helpers import log_text, remote_dest, remote_source
 

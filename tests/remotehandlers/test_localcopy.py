@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from opentaskpy.remotehandlers import localcopy
-from opentaskpy.remotehandlers.localcopy import copy_file
+from opentaskpy.fs import localcopy
+from opentaskpy.fs.localcopy import copy_file
 
 
 @pytest.mark.parametrize(

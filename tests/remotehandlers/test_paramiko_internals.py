@@ -14,18 +14,19 @@ from pathlib import Path
 
 import paramiko
 
-from opentaskpy.remotehandlers import paramiko_internals
-from opentaskpy.remotehandlers.paramiko_internals import INTERNALS, KINDS, Internal
+from opentaskpy.transport.ssh import paramiko_internals
+from opentaskpy.transport.ssh.paramiko_internals import INTERNALS, KINDS, Internal
 from support.helpers import REPO_ROOT
 
-SRC = Path(paramiko_internals.__file__).resolve().parents[1]
+# src/opentaskpy (the module is opentaskpy/transport/ssh/paramiko_internals.py).
+SRC = Path(paramiko_internals.__file__).resolve().parents[2]
 
 
 def test_installed_paramiko_has_every_internal_we_use():
     missing = paramiko_internals.check()
     assert not missing, (
         f"paramiko {paramiko_internals.installed_version()} changed internals "
-        "opentaskpy relies on (see opentaskpy/remotehandlers/"
+        "opentaskpy relies on (see opentaskpy/transport/ssh/"
         "paramiko_internals.py):\n  " + "\n  ".join(missing)
     )
 

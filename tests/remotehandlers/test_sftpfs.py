@@ -7,11 +7,12 @@ import os
 
 import pytest
 
+from opentaskpy.fs import sftpfs
+from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import sftpfs, sftpsession
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.sftpsession import request_sizes
-from opentaskpy.remotehandlers.sshconn import SFTP_MAX_PACKET, SSHConnection
+from opentaskpy.transport.ssh import sftpsession
+from opentaskpy.transport.ssh.sftpsession import request_sizes
+from opentaskpy.transport.ssh.sshconn import SFTP_MAX_PACKET, SSHConnection
 
 WINDOW = sftpfs.WINDOW_BYTES
 SIZES = [
@@ -313,7 +314,7 @@ def test_a_written_file_whose_size_differs_is_an_error(conn):
 
 
 def test_publishing_a_stream_does_not_stat_the_file_again(conn, dirs, monkeypatch):
-    from opentaskpy.remotehandlers import fileops
+    from opentaskpy.fs import fileops
 
     fs = SFTPFileSystem(conn.sftp(), "sftp")
     stats: list[str] = []

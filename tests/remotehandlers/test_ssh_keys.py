@@ -12,8 +12,8 @@ import paramiko
 import pytest
 
 from opentaskpy.remotehandlers.ssh import SSHExecution  # noqa: F401 (registers)
-from opentaskpy.remotehandlers.sshoptions import connect_kwargs, load_key_file
 from opentaskpy.taskhandlers.execution import Execution
+from opentaskpy.transport.ssh.sshoptions import connect_kwargs, load_key_file
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
 needs_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen not found")

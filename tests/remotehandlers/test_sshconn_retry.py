@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from opentaskpy.remotehandlers.sshconn import SSHConnection, retry_waits
+from opentaskpy.transport.ssh.sshconn import SSHConnection, retry_waits
 
 
 def test_the_schedule_is_exponential_and_clamped(monkeypatch):

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from opentaskpy.remotehandlers.sshio import ByteBufferPipe, ChunkQueue, ReadAheadSocket
+from opentaskpy.transport.ssh.sshio import ByteBufferPipe, ChunkQueue, ReadAheadSocket
 
 
 @pytest.fixture

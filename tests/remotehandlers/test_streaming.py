@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from opentaskpy.remotehandlers import streaming
-from opentaskpy.remotehandlers.streaming import SourceReadError, prefetched
+from opentaskpy.fs import streaming
+from opentaskpy.fs.streaming import SourceReadError, prefetched
 from opentaskpy.taskhandlers.transfer import Transfer
 from support.helpers import transfer_def, write_json
 from support.ssh_helpers import (

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 from support.sshd import SSHHost, SSHTestEnv
 
 if TYPE_CHECKING:
-    from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
+    from opentaskpy.fs.sftpfs import SFTPFileSystem
 
 T = TypeVar("T")
 
@@ -132,8 +132,8 @@ def sftp_filesystem(env: SSHTestEnv, host: str) -> Iterator[SFTPFileSystem]:
     """An :class:`SFTPFileSystem` on a fresh connection to ``host``, closed after."""
     import logging
 
-    from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-    from opentaskpy.remotehandlers.sshconn import SSHConnection
+    from opentaskpy.fs.sftpfs import SFTPFileSystem
+    from opentaskpy.transport.ssh.sshconn import SSHConnection
 
     server = env.hosts[host]
     conn = SSHConnection(

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from opentaskpy import ending
 from opentaskpy.exceptions import ErrorClass
+from opentaskpy.fs import checksums
 from opentaskpy.otflogging import init_logging, set_log_file
-from opentaskpy.remotehandlers import checksums
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 
 #: Failures reaching or logging in to the SMTP server (not the message's own).

@@ -10,9 +10,9 @@ import glob
 import logging
 from typing import Any
 
+from opentaskpy.fs import fileops, listing, publishing, streaming
+from opentaskpy.fs.localfs import LocalFileSystem
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import fileops, listing, publishing, streaming
-from opentaskpy.remotehandlers.localfs import LocalFileSystem
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 
 
@@ -92,7 +92,7 @@ class LocalTransfer(RemoteTransferHandler):
         """Publish each content into the destination directory, atomically.
 
         Streams come from another host, so several are read at once (see
-        :mod:`~opentaskpy.remotehandlers.inflight`).
+        :mod:`~opentaskpy.fs.inflight`).
         """
         return self._publish(contents, in_flight=None)
 

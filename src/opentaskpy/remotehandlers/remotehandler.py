@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opentaskpy.remotehandlers.streaming import Content
+    from opentaskpy.fs.streaming import Content
 
 _VARIABLE_NAME = re.compile(r"^[\w.\[\]]+$")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -157,7 +157,7 @@ class RemoteTransferHandler(RemoteHandler):
     def handle_post_copy_action(self, files: dict) -> int:
         """Move, rename or delete the source files after a successful transfer."""
 
-    # Streaming through the worker (optional, see opentaskpy.remotehandlers.streaming).
+    # Streaming through the worker (optional, see opentaskpy.fs.streaming).
 
     def can_stream_from(self) -> bool:
         """Whether this source implements :meth:`stream_files`."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 
 from opentaskpy.exceptions import RemoteTransferError
+from opentaskpy.fs import publishing, streaming
+from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.otflogging import init_logging
-from opentaskpy.remotehandlers import publishing, streaming
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.sshconn import SSHConnection
-from opentaskpy.remotehandlers.ssherrors import describe_error
+from opentaskpy.transport.ssh.sshconn import SSHConnection
+from opentaskpy.transport.ssh.ssherrors import describe_error
 
 
 class SFTPTransfer(SFTPBackedTransfer):

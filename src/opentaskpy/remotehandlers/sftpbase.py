@@ -1,8 +1,8 @@
 """Transfer operations shared by the SSH and SFTP handlers.
 
 Both protocols reach files through an SFTP session
-(:class:`~opentaskpy.remotehandlers.sftpfs.SFTPFileSystem`) and the shared
-:mod:`~opentaskpy.remotehandlers.fileops` functions; only how they connect
+(:class:`~opentaskpy.fs.sftpfs.SFTPFileSystem`) and the shared
+:mod:`~opentaskpy.fs.fileops` functions; only how they connect
 and how files reach an SSH destination differ.
 """
 
@@ -14,10 +14,10 @@ import os
 import posixpath
 
 from opentaskpy.exceptions import OTFError
+from opentaskpy.fs import fileops, inflight, listing, streaming
+from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.names import NameMatcher, escape_name, wire
-from opentaskpy.remotehandlers import fileops, inflight, listing, streaming
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 
 
 class SFTPBackedTransfer(RemoteTransferHandler):
@@ -107,7 +107,7 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         """Return each file as a content read from this host on demand.
 
         Large files are read by a separate process with its own connection
-        (see :mod:`~opentaskpy.remotehandlers.streaming`).
+        (see :mod:`~opentaskpy.fs.streaming`).
         """
         channels = self.channels()
         contents = []

@@ -1,9 +1,10 @@
 """The ``ssh`` protocol: transfers between hosts and remote executions.
 
-Connections come from :mod:`.sshconn`, file operations from :mod:`.sftpfs`
-and :mod:`.fileops`. File work uses SFTP operations; a shell is only used for
-``scp`` between two remote hosts, ``chown``/``chgrp`` and the fallback ``mv``
-across file systems, always with every argument quoted.
+Connections come from :mod:`opentaskpy.transport.ssh.sshconn`, file
+operations from :mod:`opentaskpy.fs.sftpfs` and :mod:`opentaskpy.fs.fileops`.
+File work uses SFTP operations; a shell is only used for ``scp`` between two
+remote hosts, ``chown``/``chgrp`` and the fallback ``mv`` across file
+systems, always with every argument quoted.
 
 An SSH destination receives a run's files in a private hidden directory
 inside the destination directory (or, with ``stageInHomeDirectory``, in the
@@ -20,22 +21,22 @@ import contextlib
 import logging
 import shlex
 
+from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers import sshstaging
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers.ssh_execution import SSHExecution, stop_remote_process
 from opentaskpy.remotehandlers.ssh_utils import (
     setup_host_key_validation,
     strict_host_key_option,
 )
-from opentaskpy.remotehandlers.sshconn import SSHConnection
 from opentaskpy.remotehandlers.sshdest import SSHReceiving
-from opentaskpy.remotehandlers.ssherrors import (
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sshconn import SSHConnection
+from opentaskpy.transport.ssh.ssherrors import (
     HostNotAnsweringError,
     quiet_transport_errors,
 )
-from opentaskpy.remotehandlers.sshoptions import openssh_liveness_options
+from opentaskpy.transport.ssh.sshoptions import openssh_liveness_options
 from opentaskpy.verbosity import VERBOSE2
 
 # The reference's option string, kept for compatibility; commands built here

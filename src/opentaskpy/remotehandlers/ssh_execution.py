@@ -16,11 +16,11 @@ import threading
 
 from opentaskpy.otflogging import init_logging
 from opentaskpy.progress import PROGRESS
-from opentaskpy.remotehandlers.paramiko_import import paramiko
 from opentaskpy.remotehandlers.process_tree import PS_REGEX, kill_command, kill_targets
 from opentaskpy.remotehandlers.remotehandler import RemoteExecutionHandler
-from opentaskpy.remotehandlers.sshconn import SSHConnection
-from opentaskpy.remotehandlers.ssherrors import HostNotAnsweringError, describe_error
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sshconn import SSHConnection
+from opentaskpy.transport.ssh.ssherrors import HostNotAnsweringError, describe_error
 from opentaskpy.verbosity import VERBOSE2
 
 

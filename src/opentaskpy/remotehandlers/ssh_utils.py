@@ -1,12 +1,15 @@
-"""Host-key validation for SSH clients (see :mod:`.sshconn` for the policy)."""
+"""Host-key validation for SSH clients.
+
+The policy is described in :mod:`opentaskpy.transport.ssh.sshconn`.
+"""
 
 from __future__ import annotations
 
 import logging
 import shlex
 
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sshconn import setup_host_keys
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sshconn import setup_host_keys
 
 
 def setup_host_key_validation(

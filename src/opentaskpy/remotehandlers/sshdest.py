@@ -15,14 +15,15 @@ import shlex
 from typing import TYPE_CHECKING
 
 from opentaskpy.exceptions import OTFError, RemoteTransferError
-from opentaskpy.remotehandlers import checksums, fileops, sshstaging, streaming
+from opentaskpy.fs import checksums, fileops, streaming
+from opentaskpy.fs.sftpfs import SFTPFileSystem
+from opentaskpy.remotehandlers import sshstaging
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.ssherrors import HostNotAnsweringError, describe_error
-from opentaskpy.remotehandlers.sshoptions import no_progress_timeout
+from opentaskpy.transport.ssh.ssherrors import HostNotAnsweringError, describe_error
+from opentaskpy.transport.ssh.sshoptions import no_progress_timeout
 
 if TYPE_CHECKING:
-    from opentaskpy.remotehandlers.sshconn import SSHConnection
+    from opentaskpy.transport.ssh.sshconn import SSHConnection
 
 
 class SSHReceiving(SFTPBackedTransfer):

@@ -20,9 +20,9 @@ import re
 import shlex
 from logging import Logger
 
-from opentaskpy.remotehandlers import fileops, owner
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.fs import fileops, owner
+from opentaskpy.fs.sftpfs import SFTPFileSystem
+from opentaskpy.transport.ssh.sshconn import SSHConnection
 
 RUN_DIRECTORY_PREFIX = ".otf-run."
 
@@ -42,7 +42,7 @@ def remove_abandoned_run_directories(
 ) -> None:
     """Remove receiving directories of dead (killed) runs in ``directory``.
 
-    The rule is the one for partial files (:mod:`.owner`): a live run's
+    The rule is the one for partial files (:mod:`opentaskpy.fs.owner`): a live run's
     directory, on this worker or another, is left alone.
     """
     try:

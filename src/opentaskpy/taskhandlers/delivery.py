@@ -69,7 +69,7 @@ def stream_instead(
     Only for a single destination fed through the worker, without PGP on
     either side (both work on staged files), when the source can stream its
     files out and the destination can publish streams
-    (see :mod:`opentaskpy.remotehandlers.streaming`).
+    (see :mod:`opentaskpy.fs.streaming`).
     """
     if mechanisms != [WORKER] or decrypt:
         return False

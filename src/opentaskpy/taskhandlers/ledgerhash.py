@@ -9,7 +9,7 @@ import os
 import shlex
 from typing import Any
 
-from opentaskpy.remotehandlers import checksums
+from opentaskpy.fs import checksums
 
 #: Environment: verify every destination unless it says ``verify: false``.
 VERIFY_ENV = "OTF_VERIFY"

@@ -3,7 +3,7 @@
 :class:`DeliveryLedger` sits at the seams of a transfer: it says which
 files each destination still needs (:meth:`DeliveryLedger.plan`), watches
 each destination's publishing (:meth:`DeliveryLedger.destination`, through
-the hook of :mod:`~opentaskpy.remotehandlers.checksums`) and writes one
+the hook of :mod:`~opentaskpy.fs.checksums`) and writes one
 ledger row per file and destination (built and written by
 :mod:`~opentaskpy.taskhandlers.ledgerrows`). With verification on, a destination's
 copy is hashed where it lands and compared with the source's sha256 before
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from opentaskpy.remotehandlers import checksums
+from opentaskpy.fs import checksums
 from opentaskpy.runs import ledger as store_ledger
 from opentaskpy.runs import recorder as rec
 from opentaskpy.runs.schema import DELIVERED, FAILED, SKIPPED

@@ -20,7 +20,7 @@ import posixpath
 import re
 from typing import Any
 
-from opentaskpy.remotehandlers import fileops
+from opentaskpy.fs import fileops
 from opentaskpy.runs.fields import definition_sha256
 from opentaskpy.taskhandlers import conditionals
 from opentaskpy.taskhandlers.planbatch import plan_batch

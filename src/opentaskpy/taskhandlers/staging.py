@@ -6,7 +6,7 @@ from :mod:`secrets` and the directory is created exclusively with mode 0700,
 so other local users can neither predict nor pre-create or read it.
 
 Each directory holds an owner file (``.otf-owner``, the tag of
-:mod:`~opentaskpy.remotehandlers.owner`), so a later run can tell the
+:mod:`~opentaskpy.fs.owner`), so a later run can tell the
 directory of a killed run (debris, removed by :func:`remove_abandoned`) from
 that of a run still going.
 """
@@ -20,7 +20,7 @@ import secrets
 import shutil
 import stat
 
-from opentaskpy.remotehandlers import owner
+from opentaskpy.fs import owner
 
 DEFAULT_STAGING_DIR_BASE = "/tmp"
 PREFIX = "OTF_STAGING_"
@@ -95,7 +95,7 @@ def remove_abandoned(base: str, logger: logging.Logger) -> None:
 
     Only our own directories (not links) named ``OTF_STAGING_*`` whose owner
     file names a dead owner, or that are older than the documented age
-    (:func:`~opentaskpy.remotehandlers.owner.is_abandoned`), are removed.
+    (:func:`~opentaskpy.fs.owner.is_abandoned`), are removed.
     """
     try:
         names = [n for n in os.listdir(base) if n.startswith(PREFIX)]

@@ -1,6 +1,6 @@
 """Read one remote file over SFTP and write its bytes to standard output.
 
-Run by streaming transfers as ``python -m opentaskpy.remotehandlers.streamreader``
+Run by streaming transfers as ``python -m opentaskpy.fs.streamreader``
 for large files: paramiko handles packets in pure Python, so within one
 process the download and the upload take turns on the interpreter lock.
 In a process of its own the download runs on another CPU while the parent
@@ -16,8 +16,8 @@ import logging
 import os
 import sys
 
-from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
-from opentaskpy.remotehandlers.sshconn import SSHConnection
+from opentaskpy.fs.sftpfs import SFTPFileSystem
+from opentaskpy.transport.ssh.sshconn import SSHConnection
 
 #: Read-ahead of the reader process: 1 GiB took 9.2–10.3 s with 4 MiB,
 #: 8.2–9.0 s with 8 MiB and no less with 16 MiB.
@@ -33,7 +33,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def main() -> int:
     """Serve one request read from stdin; return the exit status."""
     logging.getLogger().addHandler(logging.NullHandler())  # nothing on stderr
-    logger = logging.getLogger("opentaskpy.remotehandlers.streamreader")
+    logger = logging.getLogger("opentaskpy.fs.streamreader")
     try:
         request = json.loads(sys.stdin.buffer.read())
         conn = SSHConnection(

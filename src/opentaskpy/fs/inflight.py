@@ -12,7 +12,7 @@ independent. Worker ``0`` uses the handler's own session; the others open
 theirs on first use.
 
 Only the scheduling changes: every file is still published on its own by
-:func:`~opentaskpy.remotehandlers.fileops.publish` (temporary name, size
+:func:`~opentaskpy.fs.fileops.publish` (temporary name, size
 check, rename), failures are still reported per file, and the callers return
 only after every file has been handled, so a post-copy action still follows
 the last delivery.
@@ -33,11 +33,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from opentaskpy.remotehandlers import checksums, streaming
+from opentaskpy.fs import checksums, streaming
 
 if TYPE_CHECKING:  # local transfers use run_each without loading paramiko
-    from opentaskpy.remotehandlers.fileops import FileSystem
-    from opentaskpy.remotehandlers.sftpfs import SFTPFileSystem
+    from opentaskpy.fs.fileops import FileSystem
+    from opentaskpy.fs.sftpfs import SFTPFileSystem
 
 ENV = "OTF_SFTP_FILES_IN_FLIGHT"
 DEFAULT = 4

@@ -247,7 +247,7 @@ def check() -> list[str]:
 
     Each line names the internal, what changed and what we use it for.
     """
-    from opentaskpy.remotehandlers.paramiko_import import paramiko  # noqa: F401
+    from opentaskpy.transport.ssh.paramiko_import import paramiko  # noqa: F401
 
     missing = []
     for entry in INTERNALS:
@@ -259,6 +259,6 @@ def check() -> list[str]:
 
 def installed_version() -> str:
     """Return the installed paramiko's version string."""
-    from opentaskpy.remotehandlers.paramiko_import import paramiko
+    from opentaskpy.transport.ssh.paramiko_import import paramiko
 
     return str(paramiko.__version__)

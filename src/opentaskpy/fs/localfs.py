@@ -1,4 +1,4 @@
-"""The worker's own disk as a :class:`~opentaskpy.remotehandlers.fileops.FileSystem`."""
+"""The worker's own disk as a :class:`~opentaskpy.fs.fileops.FileSystem`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 
-from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
-from opentaskpy.remotehandlers.listing import DANGLING
-from opentaskpy.remotehandlers.localcopy import copy_file
+from opentaskpy.fs.fileops import FileStat, FileSystem
+from opentaskpy.fs.listing import DANGLING
+from opentaskpy.fs.localcopy import copy_file
 from opentaskpy.safewrite import open_for_write
 
 #: Read size for streaming a local file.
@@ -43,7 +43,7 @@ class LocalFileSystem(FileSystem):
         return entries
 
     def put(self, local_path: str, remote_path: str) -> None:
-        """Copy (see :mod:`~opentaskpy.remotehandlers.localcopy`) plus the mode bits.
+        """Copy (see :mod:`~opentaskpy.fs.localcopy`) plus the mode bits.
 
         Copying the permission bits matches the reference's ``shutil.copy``.
         """

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from opentaskpy.exceptions import ErrorClass, SSHClientError
-from opentaskpy.remotehandlers.sshoptions import KeyFileError, no_progress_timeout
+from opentaskpy.transport.ssh.sshoptions import KeyFileError, no_progress_timeout
 
 __all__ = [
     "HostNotAnsweringError",

@@ -5,7 +5,7 @@ connection retries and timeouts, running a remote command with its output
 streamed line by line, and opening the SFTP session. Handlers keep one
 :class:`SSHConnection` per host and reuse it for the whole task.
 
-Key selection and algorithms: :mod:`opentaskpy.remotehandlers.sshoptions`.
+Key selection and algorithms: :mod:`opentaskpy.transport.ssh.sshoptions`.
 
 Host keys (``protocol.hostKeyValidation``): ``true`` rejects unknown hosts;
 ``false`` accepts any key (the reference behaviour); absent means trust on
@@ -43,14 +43,14 @@ from dataclasses import dataclass
 from opentaskpy import ending
 from opentaskpy.exceptions import ErrorClass
 from opentaskpy.names import wire
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftpsession import SFTPSession
-from opentaskpy.remotehandlers.ssherrors import (
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sftpsession import SFTPSession
+from opentaskpy.transport.ssh.ssherrors import (
     HostNotAnsweringError,
     not_answering,
     quiet_transport_errors,
 )
-from opentaskpy.remotehandlers.sshhostkeys import (
+from opentaskpy.transport.ssh.sshhostkeys import (
     HostKeyChangedError,
     TrustOnFirstUsePolicy,
     describe_bad_host_key,
@@ -58,8 +58,8 @@ from opentaskpy.remotehandlers.sshhostkeys import (
     known_hosts_file,
     setup_host_keys,
 )
-from opentaskpy.remotehandlers.sshio import open_session
-from opentaskpy.remotehandlers.sshoptions import (
+from opentaskpy.transport.ssh.sshio import open_session
+from opentaskpy.transport.ssh.sshoptions import (
     KeyFileError,
     connect_kwargs,
     no_progress_timeout,
@@ -84,7 +84,7 @@ DEFAULT_ATTEMPTS = 6
 SFTP_MAX_PACKET = 2**17 + 2**10
 #: Receive window of the SFTP channel (paramiko's default is 2 MiB). SFTP
 #: servers only send what was asked for, so memory is bounded by the read
-#: windows of :mod:`~opentaskpy.remotehandlers.sftpread`; the channel window
+#: windows of :mod:`~opentaskpy.transport.ssh.sftpread`; the channel window
 #: just has to be well above them, or the flow control stalls the download
 #: (a 4 MiB read window in a 4 MiB channel window: 1 GiB in 5.4 s; in 32 MiB:
 #: 2.9 s).

@@ -27,8 +27,8 @@ import struct
 import weakref
 from typing import Any, cast
 
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftpread import Primitives
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sftpread import Primitives
 
 #: Data per request every SFTP server supports.
 BASIC_READ = 32768

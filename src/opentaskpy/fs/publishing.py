@@ -1,7 +1,7 @@
 """Delivering a set of contents into a destination directory.
 
 The steps every destination takes around the per-file
-:func:`~opentaskpy.remotehandlers.fileops.publish`: make sure the directory
+:func:`~opentaskpy.fs.fileops.publish`: make sure the directory
 exists (creating it only when the definition allows), clear debris of dead
 runs, then publish each content under its final name, going on with the next
 file when one fails.
@@ -17,11 +17,11 @@ from contextlib import AbstractContextManager
 from logging import Logger
 from typing import TYPE_CHECKING
 
-from opentaskpy.remotehandlers import fileops, inflight
+from opentaskpy.fs import fileops, inflight
 
 if TYPE_CHECKING:
-    from opentaskpy.remotehandlers.fileops import FileSystem
-    from opentaskpy.remotehandlers.streaming import Content
+    from opentaskpy.fs.fileops import FileSystem
+    from opentaskpy.fs.streaming import Content
 
 
 def ensure_directory(
@@ -74,10 +74,10 @@ def publish_all(
         failure: the words that start a failed file's error line.
         on_failure: called as ``on_failure(label, target, exc)`` for a file
             that could not be published, instead of logging that line.
-        verify_size: see :func:`~opentaskpy.remotehandlers.fileops.publish`.
-        atomic: see :func:`~opentaskpy.remotehandlers.fileops.publish`.
+        verify_size: see :func:`~opentaskpy.fs.fileops.publish`.
+        atomic: see :func:`~opentaskpy.fs.fileops.publish`.
         in_flight: files published at once (``None``: the configured number,
-            see :mod:`~opentaskpy.remotehandlers.inflight`); each file is
+            see :mod:`~opentaskpy.fs.inflight`); each file is
             still published on its own, and this returns after the last.
         session: gives the calling worker the file system to write with,
             for its sole use while the context lasts (a session of its own

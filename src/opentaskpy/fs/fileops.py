@@ -2,9 +2,9 @@
 
 Protocol handlers do not re-implement listing, atomic publishing, post-copy
 actions or flag files. They provide a :class:`FileSystem` (the local disk, an
-SFTP session, ...; declared in :mod:`~opentaskpy.remotehandlers.filesystem`)
+SFTP session, ...; declared in :mod:`~opentaskpy.fs.filesystem`)
 and call the functions here (post-copy actions:
-:mod:`~opentaskpy.remotehandlers.postcopy`), so every protocol gets the same
+:mod:`~opentaskpy.fs.postcopy`), so every protocol gets the same
 semantics:
 
 * listing: start-anchored regex on bare names, ``{directory}/{name}`` keys;
@@ -32,15 +32,15 @@ import posixpath
 from collections.abc import Callable, Iterable
 from logging import Logger
 
-from opentaskpy.progress import PROGRESS
-from opentaskpy.remotehandlers import checksums, owner
-from opentaskpy.remotehandlers.filesystem import DEFAULT_NAME_MAX, FileSystem, join
+from opentaskpy.fs import checksums, owner
+from opentaskpy.fs.filesystem import DEFAULT_NAME_MAX, FileSystem, join
 
 # The interface and the post-copy action live in their own modules; these
 # names stay importable from here, where protocol handlers and addons use them.
-from opentaskpy.remotehandlers.filesystem import FileStat as FileStat
-from opentaskpy.remotehandlers.filesystem import apply_rename as apply_rename
-from opentaskpy.remotehandlers.postcopy import post_copy_action as post_copy_action
+from opentaskpy.fs.filesystem import FileStat as FileStat
+from opentaskpy.fs.filesystem import apply_rename as apply_rename
+from opentaskpy.fs.postcopy import post_copy_action as post_copy_action
+from opentaskpy.progress import PROGRESS
 
 
 def list_matching(
@@ -49,9 +49,9 @@ def list_matching(
     """List ``directory`` and keep names that match ``file_pattern``.
 
     Kept here for existing callers; see
-    :func:`opentaskpy.remotehandlers.listing.list_matching`.
+    :func:`opentaskpy.fs.listing.list_matching`.
     """
-    from opentaskpy.remotehandlers.listing import list_matching as listing
+    from opentaskpy.fs.listing import list_matching as listing
 
     return listing(fs, directory, file_pattern, logger)
 
@@ -64,7 +64,7 @@ def temporary_name(final_name: str, max_len: int = DEFAULT_NAME_MAX) -> str:
     """Return a unique, hidden temporary name for ``final_name`` (a bare name).
 
     The form is ``.{final}.{owner}.otf-partial``: ``owner`` says which process
-    on which host writes it (:mod:`~opentaskpy.remotehandlers.owner`), so a
+    on which host writes it (:mod:`~opentaskpy.fs.owner`), so a
     clean-up never removes the file of a live run. The name fits in
     ``max_len`` bytes whatever the final name's length: a final name too long
     to fit is cut at a character boundary and followed by ``~`` and a hash of
@@ -104,7 +104,7 @@ def remove_stale_partials(
 
     A temporary file of any final name is removed when its owner is provably
     dead or it is older than the documented age (see
-    :mod:`~opentaskpy.remotehandlers.owner`); the temporary file of a live
+    :mod:`~opentaskpy.fs.owner`); the temporary file of a live
     run, here or on another host, is left alone. ``final_names`` (the names
     this run delivers) does not limit the clean-up: debris of a dead run
     rarely has the names of the next one.

@@ -19,10 +19,10 @@ import posixpath
 import stat as stat_module
 from typing import Any
 
+from opentaskpy.fs.fileops import FileStat
+from opentaskpy.fs.listing import DANGLING
 from opentaskpy.names import from_wire, wire
-from opentaskpy.remotehandlers.fileops import FileStat
-from opentaskpy.remotehandlers.listing import DANGLING
-from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.transport.ssh.paramiko_import import paramiko
 
 _sftp = paramiko.sftp
 #: Links followed before a chain counts as a loop (Linux's limit).

@@ -8,7 +8,7 @@ upload of a worker file. No file is read a second time for it, and
 runs beside the network work. The digest of a fully read content is kept
 under its label (``host:path`` or a worker path) until the transfer takes it.
 
-:func:`fileops.publish <opentaskpy.remotehandlers.fileops.publish>` calls the
+:func:`fileops.publish <opentaskpy.fs.fileops.publish>` calls the
 thread's observer before the rename (where a verification may refuse the
 file) and after it (where the ledger records the delivery).
 """

@@ -27,7 +27,7 @@ import socket
 from collections import deque
 from typing import Any
 
-from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.transport.ssh.paramiko_import import paramiko
 
 BufferedPipe = paramiko.buffered_pipe.BufferedPipe
 

@@ -8,7 +8,7 @@ the content goes from the source connection to the destination connection
 without touching the worker's disk: a reader thread fetches ahead into a
 bounded buffer while the destination writes, so both hops run at once and
 memory stays constant. Files of ``READER_PROCESS_MIN_BYTES`` or more are
-read by a separate process (:mod:`~opentaskpy.remotehandlers.streamreader`,
+read by a separate process (:mod:`~opentaskpy.fs.streamreader`,
 its own connection to the source host), because paramiko's pure-Python
 packet handling would otherwise make both hops share one interpreter lock.
 The destination publishes a stream exactly like a
@@ -30,8 +30,8 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
-from opentaskpy.remotehandlers.checksums import tap
-from opentaskpy.remotehandlers.fileops import FileSystem
+from opentaskpy.fs.checksums import tap
+from opentaskpy.fs.fileops import FileSystem
 
 if TYPE_CHECKING:
     import subprocess
@@ -124,7 +124,7 @@ def _start_reader() -> subprocess.Popen[bytes]:
     import subprocess  # here: only large streamed files start a process
 
     return subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy.remotehandlers.streamreader"],
+        [sys.executable, "-m", "opentaskpy.fs.streamreader"],
         # One glibc malloc arena for its two threads: ~6 MB less resident
         # memory, no measurable cost (trimming the heap instead cost ~15 %).
         env={**os.environ, "MALLOC_ARENA_MAX": "1"},

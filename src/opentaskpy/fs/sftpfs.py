@@ -2,12 +2,12 @@
 
 Transfers stream with pipelined requests, so memory stays flat whatever the
 file size: downloads keep a sliding window of read requests
-(:mod:`~opentaskpy.remotehandlers.sftpread`), uploads a sliding window of
-write requests (:mod:`~opentaskpy.remotehandlers.sftpwrite`).
+(:mod:`~opentaskpy.transport.ssh.sftpread`), uploads a sliding window of
+write requests (:mod:`~opentaskpy.transport.ssh.sftpwrite`).
 ``read_chunks``/``write_chunks`` let a transfer stream from one host to
 another without a staging file.
 
-Request sizes: :mod:`~opentaskpy.remotehandlers.sftpsession`.
+Request sizes: :mod:`~opentaskpy.transport.ssh.sftpsession`.
 """
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ import errno
 import stat as stat_module
 from collections.abc import Generator, Iterable, Iterator
 
+from opentaskpy.fs.checksums import tap
+from opentaskpy.fs.fileops import FileStat, FileSystem
+from opentaskpy.fs.sftplist import read_directory, resolve
 from opentaskpy.names import wire
-from opentaskpy.remotehandlers.checksums import tap
-from opentaskpy.remotehandlers.fileops import FileStat, FileSystem
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftplist import read_directory, resolve
-from opentaskpy.remotehandlers.sftpread import read_pipelined
-from opentaskpy.remotehandlers.sftpsession import (
+from opentaskpy.safewrite import open_for_write
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sftpread import read_pipelined
+from opentaskpy.transport.ssh.sftpsession import (
     SFTPSession,
     announces,
     name_max,
     request_sizes,
     share_request_sizes,
 )
-from opentaskpy.remotehandlers.sftpwrite import write_pipelined
-from opentaskpy.remotehandlers.sshio import open_session
-from opentaskpy.safewrite import open_for_write
+from opentaskpy.transport.ssh.sftpwrite import write_pipelined
+from opentaskpy.transport.ssh.sshio import open_session
 
 #: Bytes requested per download window (bounds memory at any file size).
 WINDOW_BYTES = 8 * 1024 * 1024
@@ -120,7 +120,7 @@ class SFTPFileSystem(FileSystem):
         """Yield the file's content, read with a sliding window of requests.
 
         At most ``window`` bytes are requested ahead, so memory stays flat
-        at any file size (see :mod:`~opentaskpy.remotehandlers.sftpread`).
+        at any file size (see :mod:`~opentaskpy.transport.ssh.sftpread`).
         """
         read_size, _ = request_sizes(self.sftp)
         yield from read_pipelined(self.sftp, wire(path), read_size, window)
@@ -210,7 +210,7 @@ class SFTPFileSystem(FileSystem):
         """Open another SFTP session on this one's connection, set up alike.
 
         For a second file in flight (see
-        :mod:`~opentaskpy.remotehandlers.inflight`); the name limits and
+        :mod:`~opentaskpy.fs.inflight`); the name limits and
         request sizes already asked for are shared, not asked again.
         """
         channel = self.sftp.get_channel()

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 
-from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.transport.ssh.paramiko_import import paramiko
 
 _known_hosts_lock = threading.Lock()
 

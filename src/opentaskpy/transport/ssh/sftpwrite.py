@@ -5,13 +5,13 @@ once more than 100 are outstanding and any answer has arrived it waits for
 *every* outstanding answer, so its pipeline drains to empty again and again,
 and it splits data into requests of its own fixed size. Here one loop keeps
 up to ``depth`` requests of the caller's size in flight (the size the
-server allows, see :mod:`~opentaskpy.remotehandlers.sftpsession`), takes the
+server allows, see :mod:`~opentaskpy.transport.ssh.sftpsession`), takes the
 answers in order, and waits only for the oldest one when the window is
 full, so the server always has work and errors surface within ``depth``
 requests.
 
 Built on the same paramiko primitives as
-:mod:`~opentaskpy.remotehandlers.sftpread`.
+:mod:`~opentaskpy.transport.ssh.sftpread`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import cast
 
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sftpread import Answers, Primitives, answer, attributes
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sftpread import Answers, Primitives, answer, attributes
 
 _sftp = paramiko.sftp
 CMD_WRITE, CMD_STATUS = _sftp.CMD_WRITE, _sftp.CMD_STATUS

@@ -6,7 +6,7 @@ import posixpath
 import re
 from logging import Logger
 
-from opentaskpy.remotehandlers.filesystem import FileSystem, join
+from opentaskpy.fs.filesystem import FileSystem, join
 
 
 def post_copy_action(

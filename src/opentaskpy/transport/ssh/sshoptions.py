@@ -31,8 +31,8 @@ import stat
 import threading
 
 from opentaskpy.exceptions import SSHClientError
-from opentaskpy.remotehandlers.paramiko_import import paramiko
-from opentaskpy.remotehandlers.sshio import ReadAheadSocket
+from opentaskpy.transport.ssh.paramiko_import import paramiko
+from opentaskpy.transport.ssh.sshio import ReadAheadSocket
 
 _KEY_CLASSES: tuple[type[paramiko.PKey], ...] = (
     paramiko.RSAKey,
@@ -240,7 +240,7 @@ def new_transport(
 
     Used as ``SSHClient.connect(transport_factory=...)``. A server that
     offers neither still negotiates paramiko's usual CTR + HMAC. A plain
-    socket is read through :class:`~opentaskpy.remotehandlers.sshio.ReadAheadSocket`.
+    socket is read through :class:`~opentaskpy.transport.ssh.sshio.ReadAheadSocket`.
     """
     if isinstance(sock, socket.socket):
         sock = ReadAheadSocket(sock)  # type: ignore[assignment]

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
-from opentaskpy.remotehandlers.paramiko_import import paramiko
+from opentaskpy.transport.ssh.paramiko_import import paramiko
 
 _sftp = paramiko.sftp
 CMD_READ, CMD_DATA, CMD_STATUS = _sftp.CMD_READ, _sftp.CMD_DATA, _sftp.CMD_STATUS

@@ -1,0 +1,1 @@
+"""Transports: how opentaskpy reaches a host (never imports the layers above)."""
