@@ -105,8 +105,10 @@ def test_taskhandlers_package_exposes_its_modules():
 
 def test_re_exported_names_are_the_moved_objects():
     """The old paths hand out the very classes the framework uses."""
+    from opentaskpy.fs import fileops as moved
+    from opentaskpy.fs.localfs import LocalFileSystem
     from opentaskpy.remotehandlers import fileops, streaming
-    from opentaskpy.remotehandlers.localfs import LocalFileSystem
 
+    assert fileops.FileSystem is moved.FileSystem
     assert issubclass(LocalFileSystem, fileops.FileSystem)
     assert isinstance(streaming.worker_file(__file__), streaming.Content)
