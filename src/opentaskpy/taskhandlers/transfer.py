@@ -3,9 +3,8 @@
 Log watch, file watch, list and filter (conditionals, ``error`` flag), stage on
 the worker and decrypt where needed, send to each destination (encrypting per
 destination) and publish there (final move, flags), then the source's
-post-copy action, which runs only after every destination succeeded. How a
-run ends (early exits, failures, tidy-up) is in
-:mod:`~opentaskpy.taskhandlers.transferend`.
+post-copy action, which runs only after every destination succeeded. Endings
+(early exits, failures, tidy-up): :mod:`~opentaskpy.taskhandlers.transferend`.
 """
 
 from __future__ import annotations
