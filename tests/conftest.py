@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 
 from opentaskpy import redaction
 from support.fixtures import debug_logging, staging_base  # noqa: F401 - fixtures
+from support.processes import run_task_run, task_run_env
 from support.server_fixtures import (  # noqa: F401 - fixtures for every directory
     dirs,
     needs_host_to_host,
@@ -102,16 +102,11 @@ def task_run(isolated_env: Path) -> Callable[..., subprocess.CompletedProcess]:
         timeout: float = 300,
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-        full_env["OTF_VALIDATION_CACHE"] = "0"
-        full_env.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "opentaskpy", *map(str, args)],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=timeout,
+        return run_task_run(
+            *args,
             cwd=cwd or isolated_env,
+            env=task_run_env(**(env or {})),
+            timeout=timeout,
         )
 
     return _run

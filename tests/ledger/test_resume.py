@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from support.helpers import transfer_def, write_json
-from support.ledger_helpers import file_states, ledger_rows, make_files, sha256_of
+from support.ledger_helpers import (
+    file_states,
+    ledger_rows,
+    make_files,
+    missing_second_destination,
+    sha256_of,
+)
 from support.ssh_helpers import remote_dest, remote_source
 from support.sshd import SSHTestEnv
-
-
-def _local(directory: Path, **extra: object) -> dict:
-    return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
 
 
 def _run_twice(task_run, cfg: Path, db: Path, task: str, d1: Path, d2: Path, make_d2):
@@ -59,22 +61,7 @@ def _check_ledger(
 def test_local_rerun_sends_only_missing_then_all_after_success(
     cfg_dir: Path, tmp_path: Path, task_run
 ) -> None:
-    src, d1, d2 = tmp_path / "src", tmp_path / "d1", tmp_path / "d2"
-    src.mkdir()
-    d1.mkdir()
-    hashes = make_files(src, 3, 1000)
-    write_json(
-        cfg_dir / "two.json",
-        transfer_def(
-            {
-                "directory": str(src),
-                "fileRegex": r"f\d\.dat",
-                "protocol": {"name": "local"},
-            },
-            _local(d1),
-            _local(d2),
-        ),
-    )
+    d1, d2, hashes = missing_second_destination(cfg_dir, tmp_path, "two", 3, 1000)
     db = tmp_path / "runs.db"
     before, after = _run_twice(task_run, cfg_dir, db, "two", d1, d2, d2.mkdir)
     assert after == before  # d1 untouched: same inodes, same mtimes
@@ -160,22 +147,7 @@ def test_ssh_rerun_sends_only_missing(
 def test_batch_step_rerun_sends_only_missing(
     cfg_dir: Path, tmp_path: Path, task_run
 ) -> None:
-    src, d1, d2 = tmp_path / "src", tmp_path / "d1", tmp_path / "d2"
-    src.mkdir()
-    d1.mkdir()
-    hashes = make_files(src, 2, 500)
-    write_json(
-        cfg_dir / "step.json",
-        transfer_def(
-            {
-                "directory": str(src),
-                "fileRegex": r"f\d\.dat",
-                "protocol": {"name": "local"},
-            },
-            _local(d1),
-            _local(d2),
-        ),
-    )
+    d1, d2, hashes = missing_second_destination(cfg_dir, tmp_path, "step", 2, 500)
     write_json(
         cfg_dir / "nightly.json",
         {"type": "batch", "tasks": [{"order_id": 1, "task_id": "step"}]},

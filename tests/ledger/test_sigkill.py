@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import transfer_def, write_json
+from support.helpers import local_dest, local_source, transfer_def, write_json
 from support.ledger_helpers import listing, make_files
 from support.ssh_helpers import remote_dest, remote_source
 from support.sshd import SSHTestEnv
@@ -31,10 +31,6 @@ FILES = 10
 SIZE = 300_000
 #: Kill points per protocol (32 in all).
 POINTS = {"local": 12, "sftp": 10, "ssh": 10}
-
-
-def _local(directory: Path, **extra: object) -> dict:
-    return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
 
 
 def _command(cfg: Path, task: str) -> list[str]:
@@ -130,15 +126,15 @@ def test_sigkill_local(cfg_dir: Path, tmp_path: Path, isolated_env: Path) -> Non
         for directory in (src, archive, d1, d2):
             directory.mkdir(parents=True)
         hashes = make_files(src, FILES, SIZE)
-        source = {
-            "directory": str(src),
-            "fileRegex": r"f\d+\.dat",
-            "protocol": {"name": "local"},
-            "postCopyAction": {"action": "move", "destination": f"{archive}/"},
-        }
+        source = local_source(
+            src,
+            r"f\d+\.dat",
+            postCopyAction={"action": "move", "destination": f"{archive}/"},
+        )
         task = f"kill{point}".replace("-", "m")
         write_json(
-            cfg_dir / f"{task}.json", transfer_def(source, _local(d1), _local(d2))
+            cfg_dir / f"{task}.json",
+            transfer_def(source, local_dest(d1), local_dest(d2)),
         )
         return src, archive, [d1, d2], hashes, task
 

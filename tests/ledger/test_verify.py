@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import REPO_ROOT, transfer_def, write_json
+from support.helpers import REPO_ROOT, local_source, transfer_def, write_json
 from support.ledger_helpers import ledger_rows, make_files, sha256_of
 from support.ssh_helpers import remote_dest, remote_source
 from support.sshd import SSHTestEnv, start_extra_host, stop_extra_host
@@ -41,12 +41,7 @@ def corrupting_host(ssh_env: SSHTestEnv) -> Iterator[str]:
 
 
 def _transfer(src: Path, dest: dict) -> dict:
-    source = {
-        "directory": str(src),
-        "fileRegex": r"f\d\.dat",
-        "protocol": {"name": "local"},
-    }
-    return transfer_def(source, dest)
+    return transfer_def(local_source(src, r"f\d\.dat"), dest)
 
 
 @pytest.mark.parametrize("protocol", ["sftp", "ssh"])

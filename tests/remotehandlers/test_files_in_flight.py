@@ -18,7 +18,7 @@ from opentaskpy import exceptions
 from opentaskpy.fs import inflight
 from opentaskpy.fs.fileops import PARTIAL_SUFFIX
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_source, transfer_def
 from support.ssh_helpers import remote_dest, remote_source, sftp_filesystem
 
 COUNT = 200
@@ -45,12 +45,8 @@ def _sftp_source(env, directory: Path, **extra: object) -> dict:
     )
 
 
-def _local_source(directory: Path) -> dict:
-    return {
-        "directory": str(directory),
-        "fileRegex": r"^small_\d+\.dat$",
-        "protocol": {"name": "local"},
-    }
+def _local_source(directory: Path, **extra: object) -> dict:
+    return local_source(directory, r"^small_\d+\.dat$", **extra)
 
 
 class Poller(threading.Thread):
@@ -115,7 +111,7 @@ def test_many_files_four_in_flight_arrive_whole_then_post_copy(
     if source_kind == "sftp":
         source = _sftp_source(ssh_env, dirs["src"], postCopyAction=action)
     else:
-        source = {**_local_source(dirs["src"]), "postCopyAction": action}
+        source = _local_source(dirs["src"], postCopyAction=action)
     definition = transfer_def(source, remote_dest(ssh_env, "sftp", dirs["dst"]))
     ok, poller = _run_watched(
         ssh_env, definition, dirs["dst"], dirs["src"], expected, f"fif-{source_kind}"
@@ -174,7 +170,7 @@ def test_one_unwritable_name_fails_the_run_by_name_nothing_partial(
     if source_kind == "sftp":
         source = _sftp_source(ssh_env, dirs["src"], postCopyAction=action)
     else:
-        source = {**_local_source(dirs["src"]), "postCopyAction": action}
+        source = _local_source(dirs["src"], postCopyAction=action)
     definition = transfer_def(source, remote_dest(ssh_env, "sftp", dirs["dst"]))
     with pytest.raises(exceptions.RemoteTransferError) as caught:
         Transfer(None, f"fif-fail-{source_kind}", definition).run()

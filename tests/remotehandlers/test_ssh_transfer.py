@@ -13,12 +13,8 @@ import pytest
 from opentaskpy import exceptions
 from opentaskpy.remotehandlers.ssh import SSHTransfer
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_dest, transfer_def
 from support.ssh_helpers import log_text, remote_dest, remote_source
-
-
-def local_dest(directory: Path, **extra: object) -> dict:
-    return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
 
 
 def no_partials(directory: Path) -> bool:

@@ -1,9 +1,8 @@
-"""Fixtures of the run-record tests: a real PostgreSQL server, a config dir."""
+"""Fixtures of the run-record tests: a real PostgreSQL server."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,12 +31,3 @@ def pg_server() -> Iterator[PostgresServer]:
 def pg_url(pg_server: PostgresServer) -> str:
     """The URL of a fresh database of the test server."""
     return pg_server.create_database()
-
-
-@pytest.fixture
-def runs_cfg(tmp_path: Path) -> Path:
-    """A config directory with an empty variables file."""
-    cfg = tmp_path / "cfg"
-    cfg.mkdir()
-    (cfg / "variables.json.j2").write_text("{}")
-    return cfg

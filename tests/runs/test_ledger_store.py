@@ -7,35 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import transfer_def, write_json
-from support.ledger_helpers import make_files, sha256_of
+from support.ledger_helpers import missing_second_destination, sha256_of
 from support.runs_helpers import otf_runs, otf_runs_json, runs_env
-
-
-def _transfer(cfg: Path, tmp_path: Path) -> tuple[Path, Path, Path, dict]:
-    src, d1, d2 = tmp_path / "src", tmp_path / "d1", tmp_path / "d2"
-    src.mkdir()
-    d1.mkdir()
-    hashes = make_files(src, 2, 2000)
-    write_json(
-        cfg / "ledgered.json",
-        transfer_def(
-            {
-                "directory": str(src),
-                "fileRegex": r"f\d\.dat",
-                "protocol": {"name": "local"},
-            },
-            {"directory": str(d1), "protocol": {"name": "local"}, "verify": True},
-            {"directory": str(d2), "protocol": {"name": "local"}},
-        ),
-    )
-    return src, d1, d2, hashes
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_files_and_show(
     engine: str,
-    runs_cfg: Path,
+    cfg_dir: Path,
     tmp_path: Path,
     task_run,
     request: pytest.FixtureRequest,
@@ -43,14 +22,16 @@ def test_files_and_show(
     db = (
         request.getfixturevalue("pg_url") if engine == "postgres" else tmp_path / "r.db"
     )
-    _, d1, d2, hashes = _transfer(runs_cfg, tmp_path)
+    d1, d2, hashes = missing_second_destination(
+        cfg_dir, tmp_path, "ledgered", 2, 2000, verify=True
+    )
     env = {"OTF_RUNS_DB": str(db)}
     assert (
-        task_run("-t", "ledgered", "-c", runs_cfg, "-r", "one", env=env).returncode == 1
+        task_run("-t", "ledgered", "-c", cfg_dir, "-r", "one", env=env).returncode == 1
     )
     d2.mkdir()
     assert (
-        task_run("-t", "ledgered", "-c", runs_cfg, "-r", "two", env=env).returncode == 0
+        task_run("-t", "ledgered", "-c", cfg_dir, "-r", "two", env=env).returncode == 0
     )
     cli = runs_env(db)
 
@@ -95,16 +76,18 @@ def test_files_and_show(
         assert sha in text  # full hashes in the people's table too
 
 
-def test_schema_one_store_is_upgraded(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+def test_schema_one_store_is_upgraded(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "r.db"
-    _, _, d2, _ = _transfer(runs_cfg, tmp_path)
+    _, d2, _ = missing_second_destination(
+        cfg_dir, tmp_path, "ledgered", 2, 2000, verify=True
+    )
     d2.mkdir()
     env = {"OTF_RUNS_DB": str(db)}
-    assert task_run("-t", "ledgered", "-c", runs_cfg, env=env).returncode == 0
+    assert task_run("-t", "ledgered", "-c", cfg_dir, env=env).returncode == 0
     with sqlite3.connect(db) as conn:  # as the previous release left it
         conn.execute("DROP TABLE otf_files")
         conn.execute("UPDATE otf_meta SET value = '1' WHERE key = 'schema_version'")
-    assert task_run("-t", "ledgered", "-c", runs_cfg, env=env).returncode == 0
+    assert task_run("-t", "ledgered", "-c", cfg_dir, env=env).returncode == 0
     with sqlite3.connect(db) as conn:
         meta = dict(conn.execute("SELECT key, value FROM otf_meta"))
         count = conn.execute("SELECT count(*) FROM otf_files").fetchone()[0]

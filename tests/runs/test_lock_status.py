@@ -29,14 +29,14 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_second_run_names_the_holder(
-    runs_cfg: Path, db: Path, isolated_env: Path
+    cfg_dir: Path, db: Path, isolated_env: Path
 ) -> None:
-    write_execution(runs_cfg, "long", "sleep 30")
+    write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env(db)
-    first = start_task_run(runs_cfg, "long", env, isolated_env, "-r", "first-run")
+    first = start_task_run(cfg_dir, "long", env, isolated_env, "-r", "first-run")
     try:
         holder = first_value(lambda: running_record(env, "long"), what="first run")
-        second = start_task_run(runs_cfg, "long", env, isolated_env)
+        second = start_task_run(cfg_dir, "long", env, isolated_env)
         out, err = second.communicate(timeout=60)
         assert second.returncode == 1
         lines = err.strip().splitlines()
@@ -50,7 +50,7 @@ def test_second_run_names_the_holder(
         assert refused["error_class"] == "locked" and refused["pid"] == second.pid
         # other overrides = another definition: not blocked
         other = start_task_run(
-            runs_cfg,
+            cfg_dir,
             "long",
             {**env, "OTF_OVERRIDE_EXECUTION_COMMAND": "true"},
             isolated_env,
@@ -58,7 +58,7 @@ def test_second_run_names_the_holder(
         assert other.wait(timeout=60) == 0
         # the lock can be turned off
         off = start_task_run(
-            runs_cfg,
+            cfg_dir,
             "long",
             {**env, "OTF_LOCK": "0", "OTF_OVERRIDE_EXECUTION_COMMAND": "sleep 30"},
             isolated_env,
@@ -69,8 +69,8 @@ def test_second_run_names_the_holder(
     try:
         # OTF_LOCK=0 with the very same definition also runs alongside
         env_same = {**env, "OTF_LOCK": "0"}
-        again = start_task_run(runs_cfg, "long", env_same, isolated_env)
-        third = start_task_run(runs_cfg, "long", env_same, isolated_env)
+        again = start_task_run(cfg_dir, "long", env_same, isolated_env)
+        third = start_task_run(cfg_dir, "long", env_same, isolated_env)
         first_value(
             lambda: len(otf_runs_json(env, "status", "--task", "long")) >= 2,
             what="two runs",
@@ -80,13 +80,13 @@ def test_second_run_names_the_holder(
             stop_task_run(proc)
 
 
-def test_lock_wait_then_runs(runs_cfg: Path, db: Path, isolated_env: Path) -> None:
-    write_execution(runs_cfg, "short", "sleep 2")
+def test_lock_wait_then_runs(cfg_dir: Path, db: Path, isolated_env: Path) -> None:
+    write_execution(cfg_dir, "short", "sleep 2")
     env = runs_env(db)
-    first = start_task_run(runs_cfg, "short", env, isolated_env)
+    first = start_task_run(cfg_dir, "short", env, isolated_env)
     first_value(lambda: running_record(env, "short"), what="first run")
     second = start_task_run(
-        runs_cfg, "short", {**env, "OTF_LOCK_WAIT": "60"}, isolated_env
+        cfg_dir, "short", {**env, "OTF_LOCK_WAIT": "60"}, isolated_env
     )
     assert first.wait(timeout=60) == 0
     _, err = second.communicate(timeout=90)
@@ -96,15 +96,15 @@ def test_lock_wait_then_runs(runs_cfg: Path, db: Path, isolated_env: Path) -> No
 
 
 def test_sigkilled_holder_releases_lock(
-    runs_cfg: Path, db: Path, isolated_env: Path
+    cfg_dir: Path, db: Path, isolated_env: Path
 ) -> None:
-    write_execution(runs_cfg, "long", "sleep 30")
+    write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env(db)
-    first = start_task_run(runs_cfg, "long", env, isolated_env)
+    first = start_task_run(cfg_dir, "long", env, isolated_env)
     first_value(lambda: running_record(env, "long"), what="first run")
     first.kill()
     first.communicate(timeout=30)
-    second = start_task_run(runs_cfg, "long", env, isolated_env)
+    second = start_task_run(cfg_dir, "long", env, isolated_env)
     try:
         record = first_value(
             lambda: [
@@ -129,11 +129,11 @@ def _status(env: dict, pid: int) -> str | None:
 
 
 def test_status_moves_running_silent_stalled_dead(
-    runs_cfg: Path, db: Path, isolated_env: Path
+    cfg_dir: Path, db: Path, isolated_env: Path
 ) -> None:
-    write_execution(runs_cfg, "quiet", "sleep 60")
+    write_execution(cfg_dir, "quiet", "sleep 60")
     env = runs_env(db, OTF_RUNS_STALL_SECONDS="8", OTF_RUNS_HEARTBEAT="0.5")
-    proc = start_task_run(runs_cfg, "quiet", env, isolated_env)
+    proc = start_task_run(cfg_dir, "quiet", env, isolated_env)
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 60
@@ -150,10 +150,10 @@ def test_status_moves_running_silent_stalled_dead(
     assert seen == ["running", "silent", "stalled", "dead"]
 
 
-def test_kill_by_run_id_same_host(runs_cfg: Path, db: Path, isolated_env: Path) -> None:
-    write_execution(runs_cfg, "long", "sleep 30")
+def test_kill_by_run_id_same_host(cfg_dir: Path, db: Path, isolated_env: Path) -> None:
+    write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env(db)
-    proc = start_task_run(runs_cfg, "long", env, isolated_env, "-r", "to-kill")
+    proc = start_task_run(cfg_dir, "long", env, isolated_env, "-r", "to-kill")
     try:
         first_value(lambda: running_record(env, "long"), what="run")
         result = otf_runs_json(env, "kill", "to-kill", "--wait", "30")
@@ -172,11 +172,11 @@ def test_kill_by_run_id_same_host(runs_cfg: Path, db: Path, isolated_env: Path) 
 
 
 def test_fifty_concurrent_runs_all_recorded(
-    runs_cfg: Path, db: Path, isolated_env: Path
+    cfg_dir: Path, db: Path, isolated_env: Path
 ) -> None:
-    write_execution(runs_cfg, "many", "true")
+    write_execution(cfg_dir, "many", "true")
     env = runs_env(db, OTF_LOCK="0")
-    procs = [start_task_run(runs_cfg, "many", env, isolated_env) for _ in range(50)]
+    procs = [start_task_run(cfg_dir, "many", env, isolated_env) for _ in range(50)]
     errors = []
     for proc in procs:
         _, err = proc.communicate(timeout=300)
@@ -190,10 +190,10 @@ def test_fifty_concurrent_runs_all_recorded(
     assert rows == (50, 50)
 
 
-def test_lock_holds_with_records_off(runs_cfg: Path, isolated_env: Path) -> None:
-    write_execution(runs_cfg, "long", "sleep 30")
+def test_lock_holds_with_records_off(cfg_dir: Path, isolated_env: Path) -> None:
+    write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env("off")
-    first = start_task_run(runs_cfg, "long", env, isolated_env, "-r", "unrecorded")
+    first = start_task_run(cfg_dir, "long", env, isolated_env, "-r", "unrecorded")
     try:
         locks = Path(os.environ["XDG_STATE_HOME"]) / "opentaskpy" / "locks"
         first_value(
@@ -204,7 +204,7 @@ def test_lock_holds_with_records_off(runs_cfg: Path, isolated_env: Path) -> None
             ),
             what="the lock file",
         )
-        second = start_task_run(runs_cfg, "long", env, isolated_env)
+        second = start_task_run(cfg_dir, "long", env, isolated_env)
         _, err = second.communicate(timeout=60)
         assert second.returncode == 1
         assert f"pid {first.pid}, run id unrecorded" in err.strip().splitlines()[-1]

@@ -17,12 +17,12 @@ def _iso_epoch(text: str) -> float:
     return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
 
 
-def test_successful_run_fields(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+def test_successful_run_fields(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_execution(runs_cfg, "hello", "echo hi")
+    write_execution(cfg_dir, "hello", "echo hi")
     before = time.time()
     result = task_run(
-        "-t", "hello", "-c", runs_cfg, "-r", "nightly-1", env={"OTF_RUNS_DB": str(db)}
+        "-t", "hello", "-c", cfg_dir, "-r", "nightly-1", env={"OTF_RUNS_DB": str(db)}
     )
     assert result.returncode == 0, result.stderr
     env = runs_env(db)
@@ -32,8 +32,8 @@ def test_successful_run_fields(runs_cfg: Path, tmp_path: Path, task_run) -> None
     assert record["parent_id"] is None and record["order_id"] is None
     assert record["task_id"] == "hello"
     assert record["task_type"] == "execution"
-    assert record["config_dir"] == str(runs_cfg)
-    definition = json.loads((runs_cfg / "hello.json").read_text())
+    assert record["config_dir"] == str(cfg_dir)
+    definition = json.loads((cfg_dir / "hello.json").read_text())
     assert len(record["definition_sha256"]) == 64
     assert record["host"] == os.uname().nodename
     assert isinstance(record["pid"], int) and record["pid"] != os.getpid()
@@ -54,12 +54,12 @@ def test_successful_run_fields(runs_cfg: Path, tmp_path: Path, task_run) -> None
     assert definition["command"] == "echo hi"
 
 
-def test_failure_and_batch_steps(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+def test_failure_and_batch_steps(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_execution(runs_cfg, "ok", "true")
-    write_execution(runs_cfg, "boom", "exit 3")
+    write_execution(cfg_dir, "ok", "true")
+    write_execution(cfg_dir, "boom", "exit 3")
     write_json(
-        runs_cfg / "b.json",
+        cfg_dir / "b.json",
         {
             "type": "batch",
             "tasks": [
@@ -68,7 +68,7 @@ def test_failure_and_batch_steps(runs_cfg: Path, tmp_path: Path, task_run) -> No
             ],
         },
     )
-    result = task_run("-t", "b", "-c", runs_cfg, env={"OTF_RUNS_DB": str(db)})
+    result = task_run("-t", "b", "-c", cfg_dir, env={"OTF_RUNS_DB": str(db)})
     assert result.returncode == 1
     env = runs_env(db)
     [batch] = otf_runs_json(env, "history", "--task", "b")
@@ -100,11 +100,11 @@ def test_failure_and_batch_steps(runs_cfg: Path, tmp_path: Path, task_run) -> No
 
 
 def test_configuration_failure_recorded(
-    runs_cfg: Path, tmp_path: Path, task_run
+    cfg_dir: Path, tmp_path: Path, task_run
 ) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_json(runs_cfg / "bad.json", {"type": "execution", "nonsense": 1})
-    result = task_run("-t", "bad", "-c", runs_cfg, env={"OTF_RUNS_DB": str(db)})
+    write_json(cfg_dir / "bad.json", {"type": "execution", "nonsense": 1})
+    result = task_run("-t", "bad", "-c", cfg_dir, env={"OTF_RUNS_DB": str(db)})
     assert result.returncode == 1
     [record] = otf_runs_json(runs_env(db), "history")
     assert record["outcome"] == "failed"
@@ -112,14 +112,14 @@ def test_configuration_failure_recorded(
     assert "bad.json" in record["reason"]
 
 
-def test_no_secret_is_stored(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+def test_no_secret_is_stored(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "runs.sqlite3"
-    (runs_cfg / "variables.json.j2").write_text(
+    (cfg_dir / "variables.json.j2").write_text(
         json.dumps({"db_password": "S3cretValue99"})
     )
     # A schema violation quotes the offending value in the error line.
-    write_json(runs_cfg / "leak.json", {"type": "execution", "x": "{{ db_password }}"})
-    result = task_run("-t", "leak", "-c", runs_cfg, env={"OTF_RUNS_DB": str(db)})
+    write_json(cfg_dir / "leak.json", {"type": "execution", "x": "{{ db_password }}"})
+    result = task_run("-t", "leak", "-c", cfg_dir, env={"OTF_RUNS_DB": str(db)})
     assert result.returncode == 1
     [record] = otf_runs_json(runs_env(db), "history")
     assert '"x": "********"' in record["reason"]
@@ -128,9 +128,9 @@ def test_no_secret_is_stored(runs_cfg: Path, tmp_path: Path, task_run) -> None:
     assert "S3cretValue99" not in dump
 
 
-def test_off_records_nothing(runs_cfg: Path, tmp_path: Path, task_run) -> None:
-    write_execution(runs_cfg, "hello", "true")
-    result = task_run("-t", "hello", "-c", runs_cfg, env={"OTF_RUNS_DB": "off"})
+def test_off_records_nothing(cfg_dir: Path, tmp_path: Path, task_run) -> None:
+    write_execution(cfg_dir, "hello", "true")
+    result = task_run("-t", "hello", "-c", cfg_dir, env={"OTF_RUNS_DB": "off"})
     assert result.returncode == 0
     status = otf_runs(runs_env("off"), "status")
     assert status.returncode == 1
@@ -140,25 +140,25 @@ def test_off_records_nothing(runs_cfg: Path, tmp_path: Path, task_run) -> None:
     )
 
 
-def test_default_store_is_under_xdg_state_home(runs_cfg: Path, task_run) -> None:
-    write_execution(runs_cfg, "hello", "true")
-    assert task_run("-t", "hello", "-c", runs_cfg).returncode == 0
+def test_default_store_is_under_xdg_state_home(cfg_dir: Path, task_run) -> None:
+    write_execution(cfg_dir, "hello", "true")
+    assert task_run("-t", "hello", "-c", cfg_dir).returncode == 0
     default = Path(os.environ["XDG_STATE_HOME"]) / "opentaskpy" / "runs.sqlite3"
     with sqlite3.connect(default) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert (
             conn.execute(
-                "SELECT count(*) FROM otf_runs WHERE config_dir = ?", (str(runs_cfg),)
+                "SELECT count(*) FROM otf_runs WHERE config_dir = ?", (str(cfg_dir),)
             ).fetchone()[0]
             == 1
         )
     assert socket.gethostname()
 
 
-def test_tables_fit_the_terminal(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+def test_tables_fit_the_terminal(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_json(runs_cfg / "wide.json", {"type": "execution", "nonsense": "x" * 200})
-    task_run("-t", "wide", "-c", runs_cfg, env={"OTF_RUNS_DB": str(db)})
+    write_json(cfg_dir / "wide.json", {"type": "execution", "nonsense": "x" * 200})
+    task_run("-t", "wide", "-c", cfg_dir, env={"OTF_RUNS_DB": str(db)})
     env = {**runs_env(db), "COLUMNS": "100"}
     lines = otf_runs(env, "history").stdout.splitlines()
     assert lines[0].split() == [
@@ -177,18 +177,18 @@ def test_tables_fit_the_terminal(runs_cfg: Path, tmp_path: Path, task_run) -> No
     assert lines[1].endswith("…")
 
 
-def test_foreach_instances_recorded(runs_cfg: Path, tmp_path: Path, task_run) -> None:
+def test_foreach_instances_recorded(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_execution(runs_cfg, "region", "test {{ item }} != bad")
+    write_execution(cfg_dir, "region", "test {{ item }} != bad")
     write_json(
-        runs_cfg / "regions.json",
+        cfg_dir / "regions.json",
         {
             "type": "batch",
             "tasks": [{"order_id": 1, "task_id": "region", "foreach": ["eu", "bad"]}],
         },
     )
     result = task_run(
-        "-t", "regions", "-c", runs_cfg, "-r", "fe", env={"OTF_RUNS_DB": str(db)}
+        "-t", "regions", "-c", cfg_dir, "-r", "fe", env={"OTF_RUNS_DB": str(db)}
     )
     assert result.returncode == 1
     shown = otf_runs_json(runs_env(db), "show", "fe")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from support.flow import batch_log, batch_task, exec_task
 from support.helpers import wait_for
+from support.processes import run_task_run, start_task_run
 from support.runs_helpers import otf_runs_json, runs_env
 
 
@@ -42,26 +44,17 @@ def _chain(cfg: Path, work: Path, commands: list[str]) -> None:
 
 
 def _run(cfg: Path, work: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "opentaskpy", "-t", "b", "-c", str(cfg)],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_task_run("-t", "b", "-c", cfg, cwd=work, env=env, timeout=120)
 
 
-def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
-    cfg, work = tmp_path / "cfg", tmp_path / "work"
-    cfg.mkdir(exist_ok=True)
-    work.mkdir(exist_ok=True)
-    (cfg / "variables.json.j2").write_text("{}")
-    return cfg, work, tmp_path / "runs.sqlite3"
+@pytest.fixture
+def setup(cfg_dir: Path, isolated_env: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The config dir, the work dir (the cwd) and the run store's path."""
+    return cfg_dir, isolated_env, tmp_path / "runs.sqlite3"
 
 
-def test_sigkill_leaves_running_log_and_rerun_resumes_from_records(tmp_path):
-    cfg, work, db = _setup(tmp_path)
+def test_sigkill_leaves_running_log_and_rerun_resumes_from_records(setup):
+    cfg, work, db = setup
     _chain(
         cfg,
         work,
@@ -72,10 +65,13 @@ def test_sigkill_leaves_running_log_and_rerun_resumes_from_records(tmp_path):
         ],
     )
     env = runs_env(db)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy", "-t", "b", "-c", str(cfg)],
-        env=env,
+    first = start_task_run(
+        "-t",
+        "b",
+        "-c",
+        cfg,
         cwd=work,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -99,8 +95,8 @@ def test_sigkill_leaves_running_log_and_rerun_resumes_from_records(tmp_path):
     assert [h["status"] for h in history] == ["success", "dead"]
 
 
-def test_resume_ignores_log_date_and_missing_logs(tmp_path):
-    cfg, work, db = _setup(tmp_path)
+def test_resume_ignores_log_date_and_missing_logs(setup):
+    cfg, work, db = setup
     _chain(cfg, work, [_counting("s1"), _counting("s2", "[ -f go ]"), _counting("s3")])
     env = runs_env(db)
     assert _run(cfg, work, env).returncode == 1
@@ -116,8 +112,8 @@ def test_resume_ignores_log_date_and_missing_logs(tmp_path):
     assert (_count(work, "s1"), _count(work, "s2"), _count(work, "s3")) == (1, 2, 1)
 
 
-def test_resume_of_a_resumed_run_skips_steps_done_two_runs_ago(tmp_path):
-    cfg, work, db = _setup(tmp_path)
+def test_resume_of_a_resumed_run_skips_steps_done_two_runs_ago(setup):
+    cfg, work, db = setup
     _chain(
         cfg,
         work,
@@ -140,8 +136,8 @@ def test_resume_of_a_resumed_run_skips_steps_done_two_runs_ago(tmp_path):
     assert all("not run again" in reason for reason in resumed.values())
 
 
-def test_rerun_after_success_runs_everything(tmp_path):
-    cfg, work, db = _setup(tmp_path)
+def test_rerun_after_success_runs_everything(setup):
+    cfg, work, db = setup
     _chain(cfg, work, [_counting("s1"), _counting("s2"), _counting("s3")])
     env = runs_env(db)
     assert _run(cfg, work, env).returncode == 0
@@ -149,8 +145,8 @@ def test_rerun_after_success_runs_everything(tmp_path):
     assert (_count(work, "s1"), _count(work, "s2"), _count(work, "s3")) == (2, 2, 2)
 
 
-def test_foreach_instances_that_succeeded_are_not_run_again(tmp_path):
-    cfg, work, db = _setup(tmp_path)
+def test_foreach_instances_that_succeeded_are_not_run_again(setup):
+    cfg, work, db = setup
     exec_task(
         cfg,
         "each",
@@ -170,8 +166,8 @@ def test_foreach_instances_that_succeeded_are_not_run_again(tmp_path):
     assert (_count(work, "a"), _count(work, "b"), _count(work, "c")) == (1, 2, 1)
 
 
-def test_without_records_the_log_based_resume_is_the_fallback(tmp_path):
-    cfg, work, db = _setup(tmp_path)
+def test_without_records_the_log_based_resume_is_the_fallback(setup):
+    cfg, work, db = setup
     _chain(cfg, work, [_counting("s1"), _counting("s2", "[ -f go ]"), _counting("s3")])
     off = runs_env("off")
     assert _run(cfg, work, off).returncode == 1
@@ -184,8 +180,8 @@ def test_without_records_the_log_based_resume_is_the_fallback(tmp_path):
     assert "Found previous log file" in batch_log(work, "b")
 
 
-def test_store_off_resumes_from_logs(tmp_path):
-    cfg, work, _ = _setup(tmp_path)
+def test_store_off_resumes_from_logs(setup):
+    cfg, work, _ = setup
     _chain(cfg, work, [_counting("s1"), _counting("s2", "[ -f go ]"), _counting("s3")])
     off = runs_env("off")
     assert _run(cfg, work, off).returncode == 1

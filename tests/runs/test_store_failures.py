@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
+from support.processes import run_task_run
 from support.runs_helpers import otf_runs, otf_runs_json, runs_env, write_execution
 
 
 def _run(cfg: Path, env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "opentaskpy", "-t", "plain", "-c", str(cfg)],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_task_run("-t", "plain", "-c", cfg, cwd=cwd, env=env, timeout=120)
 
 
 def _warnings(stderr: str) -> list[str]:
@@ -28,12 +21,12 @@ def _warnings(stderr: str) -> list[str]:
 
 
 def test_corrupt_file_warns_once_and_runs(
-    runs_cfg: Path, tmp_path: Path, isolated_env: Path
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
     db = tmp_path / "runs.sqlite3"
     db.write_bytes(b"this is not a database at all" * 200)
-    write_execution(runs_cfg, "plain", "true")
-    result = _run(runs_cfg, runs_env(db), isolated_env)
+    write_execution(cfg_dir, "plain", "true")
+    result = _run(cfg_dir, runs_env(db), isolated_env)
     assert result.returncode == 0
     assert "Traceback" not in result.stderr
     assert _warnings(result.stderr) == [
@@ -51,17 +44,17 @@ def test_corrupt_file_warns_once_and_runs(
 
 
 def test_locked_file_warns_once_and_runs(
-    runs_cfg: Path, tmp_path: Path, isolated_env: Path
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_execution(runs_cfg, "plain", "true")
+    write_execution(cfg_dir, "plain", "true")
     env = runs_env(db, OTF_RUNS_BUSY_SECONDS="0.5")
-    assert _run(runs_cfg, env, isolated_env).returncode == 0  # creates it
+    assert _run(cfg_dir, env, isolated_env).returncode == 0  # creates it
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("PRAGMA journal_mode = DELETE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        result = _run(runs_cfg, env, isolated_env)
+        result = _run(cfg_dir, env, isolated_env)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -73,23 +66,23 @@ def test_locked_file_warns_once_and_runs(
 
 
 def test_rolling_upgrade_shares_the_database(
-    runs_cfg: Path, tmp_path: Path, isolated_env: Path
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
     db = tmp_path / "runs.sqlite3"
-    write_execution(runs_cfg, "plain", "true")
+    write_execution(cfg_dir, "plain", "true")
     env = runs_env(db)
-    assert _run(runs_cfg, env, isolated_env).returncode == 0
+    assert _run(cfg_dir, env, isolated_env).returncode == 0
     # a newer release added a column and moved the schema on, additively
     with sqlite3.connect(db) as conn:
         conn.execute("ALTER TABLE otf_runs ADD COLUMN newer_field TEXT")
         conn.execute("UPDATE otf_meta SET value = '2' WHERE key = 'schema_version'")
-    result = _run(runs_cfg, env, isolated_env)
+    result = _run(cfg_dir, env, isolated_env)
     assert result.returncode == 0 and _warnings(result.stderr) == []
     assert len(otf_runs_json(env, "history")) == 2
     # a release that needs a non-additive change raises min_reader_version
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE otf_meta SET value = '2' WHERE key = 'min_reader_version'")
-    result = _run(runs_cfg, env, isolated_env)
+    result = _run(cfg_dir, env, isolated_env)
     assert result.returncode == 0
     assert _warnings(result.stderr) == [
         f"task-run: warning: run store {db}: needs a newer opentaskpy (schema "
@@ -98,11 +91,11 @@ def test_rolling_upgrade_shares_the_database(
 
 
 def test_bad_setting_is_one_line(
-    runs_cfg: Path, tmp_path: Path, isolated_env: Path
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
-    write_execution(runs_cfg, "plain", "true")
+    write_execution(cfg_dir, "plain", "true")
     env = runs_env(tmp_path / "runs.sqlite3", OTF_LOCK_WAIT="soon")
-    result = _run(runs_cfg, env, isolated_env)
+    result = _run(cfg_dir, env, isolated_env)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "task-run: error: environment variable OTF_LOCK_WAIT='soon': "
@@ -112,13 +105,13 @@ def test_bad_setting_is_one_line(
 
 
 def test_unwritable_place_warns_and_runs(
-    runs_cfg: Path, tmp_path: Path, isolated_env: Path
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
 ) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
     db = blocker / "runs.sqlite3"
-    write_execution(runs_cfg, "plain", "true")
-    result = _run(runs_cfg, runs_env(db), isolated_env)
+    write_execution(cfg_dir, "plain", "true")
+    result = _run(cfg_dir, runs_env(db), isolated_env)
     assert result.returncode == 0
     assert "Traceback" not in result.stderr
     warnings = _warnings(result.stderr)

@@ -37,6 +37,21 @@ def transfer_def(source: dict, *destinations: dict) -> dict:
     return definition
 
 
+def local_source(directory: Path, regex: str, **extra: object) -> dict:
+    """A local transfer source: ``directory`` and ``fileRegex`` plus ``extra``."""
+    return {
+        "directory": str(directory),
+        "fileRegex": regex,
+        "protocol": {"name": "local"},
+        **extra,
+    }
+
+
+def local_dest(directory: Path, **extra: object) -> dict:
+    """A local transfer destination: ``directory`` plus ``extra``."""
+    return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
+
+
 def local_exec(command: str, directory: str = "/tmp") -> dict:
     """A minimal local execution definition."""
     return {

@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from support.helpers import local_dest, local_source, transfer_def, write_json
+
 
 def ledger_rows(db: Path, **where: Any) -> list[dict[str, Any]]:
     """The ledger rows of an SQLite run store (optionally filtered), oldest first."""
@@ -59,3 +61,25 @@ def listing(directory: Path) -> dict[str, str]:
         for p in sorted(directory.rglob("*"))
         if not p.is_dir()
     }
+
+
+def missing_second_destination(
+    cfg: Path, base: Path, task: str, count: int, size: int, **first: Any
+) -> tuple[Path, Path, dict]:
+    """Write transfer ``task``: ``count`` files from ``base/src`` to two dirs.
+
+    ``base/d1`` (with the spec fields ``first``) exists; ``base/d2`` does not,
+    so a run fails there until the test creates it. Returns d1, d2 and the
+    files' ``name -> sha256``.
+    """
+    src, d1, d2 = base / "src", base / "d1", base / "d2"
+    src.mkdir()
+    d1.mkdir()
+    hashes = make_files(src, count, size)
+    write_json(
+        cfg / f"{task}.json",
+        transfer_def(
+            local_source(src, r"f\d\.dat"), local_dest(d1, **first), local_dest(d2)
+        ),
+    )
+    return d1, d2, hashes

@@ -20,6 +20,25 @@ def task_run_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_task_run(
+    *args: object,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    **run: object,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m opentaskpy ARGS`` to its end, output captured as text."""
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "opentaskpy", *map(str, args)],
+        cwd=cwd,
+        env=env if env is not None else task_run_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **run,
+    )
+
+
 def start_task_run(
     *args: object, cwd: Path, env: dict[str, str] | None = None, **popen: object
 ) -> subprocess.Popen[str]:

@@ -13,8 +13,6 @@ import pytest
 from transfer_helpers import (  # noqa: F401 - fixtures
     StagingSource,
     info_logging,
-    local_dest,
-    local_source,
     make_files,
 )
 
@@ -24,7 +22,7 @@ from opentaskpy.remotehandlers.local import LocalTransfer
 from opentaskpy.remotehandlers.remotehandler import RemoteTransferHandler
 from opentaskpy.remotehandlers.ssh import SSHTransfer
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_dest, local_source, transfer_def
 
 _moves: list[list[str]] = []
 

@@ -11,7 +11,6 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     gpg_decrypt,
     gpg_encrypt,
     info_logging,
-    local_source,
     only_log,
     pgp_keys,
 )
@@ -19,7 +18,7 @@ from transfer_helpers import (  # noqa: F401 - fixtures
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import pgp
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_source, transfer_def
 
 
 @pytest.fixture

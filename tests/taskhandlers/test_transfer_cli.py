@@ -6,11 +6,10 @@ import glob
 import os
 import resource
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from support.helpers import write_json
+from support.processes import run_task_run
 
 
 def _local_transfer(
@@ -107,12 +106,11 @@ def test_cli_copy_failing_half_way_leaves_no_partial_file(
     _local_transfer(
         cfg_dir, "cli-partial", src, dst, postCopyAction={"action": "delete"}
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "opentaskpy", "-t", "cli-partial", "-c", str(cfg_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
+    result = run_task_run(
+        "-t",
+        "cli-partial",
+        "-c",
+        cfg_dir,
         cwd=isolated_env,
         timeout=120,
         preexec_fn=_limit_file_size,

@@ -10,15 +10,13 @@ import pytest
 from transfer_helpers import (  # noqa: F401 - fixtures
     backdate,
     info_logging,
-    local_dest,
-    local_source,
     make_files,
     only_log,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_dest, local_source, transfer_def
 
 SIZE_AGE = {"size": {"gt": 10, "lt": 20}, "age": {"gt": 60, "lt": 600}}
 

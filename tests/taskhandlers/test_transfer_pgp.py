@@ -14,8 +14,6 @@ from transfer_helpers import (  # noqa: F401 - fixtures
     gpg_decrypt,
     gpg_encrypt,
     info_logging,
-    local_dest,
-    local_source,
     make_files,
     only_log,
     pgp_keys,
@@ -23,7 +21,7 @@ from transfer_helpers import (  # noqa: F401 - fixtures
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_dest, local_source, transfer_def
 
 pytestmark = pytest.mark.usefixtures("staging_base")
 

@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 from transfer_helpers import (  # noqa: F401 - fixtures
     info_logging,
-    local_dest,
-    local_source,
     make_files,
     only_log,
 )
 
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_dest, local_source, transfer_def
 
 
 @pytest.fixture

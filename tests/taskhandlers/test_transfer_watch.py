@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from transfer_helpers import (  # noqa: F401 - fixtures
     info_logging,
-    local_dest,
-    local_source,
     make_files,
     only_log,
 )
@@ -18,7 +16,7 @@ from transfer_helpers import (  # noqa: F401 - fixtures
 from opentaskpy import exceptions
 from opentaskpy.taskhandlers import watch
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_dest, local_source, transfer_def
 
 
 def test_file_watch_finds_file_created_during_the_watch(

@@ -17,19 +17,6 @@ import pytest
 from opentaskpy.remotehandlers.local import LocalTransfer
 
 
-def local_source(directory: Path, regex: str, **extra: object) -> dict:
-    return {
-        "directory": str(directory),
-        "fileRegex": regex,
-        "protocol": {"name": "local"},
-        **extra,
-    }
-
-
-def local_dest(directory: Path, **extra: object) -> dict:
-    return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
-
-
 def task_logs(task_id: str) -> list[str]:
     """All log files of a task under ./logs (cwd is the per-test directory)."""
     return sorted(glob.glob(f"logs/{task_id}/*.log"))
