@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from support.helpers import pid_alive, wait_for, write_json
-from support.processes import log_names, read_pid, start_task_run
+from support.processes import log_names, start_task_run, wait_pid
 from support.runs_helpers import write_execution
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
@@ -64,8 +64,7 @@ def test_signal_mid_batch_closes_logs_and_rerun_resumes(
         "-t", "killed-batch", "-c", cfg_dir, "--summary", summary, cwd=isolated_env
     )
     try:
-        assert wait_for(lambda: read_pid(pid_file) is not None)
-        sleep_pid = read_pid(pid_file)
+        sleep_pid = wait_pid(pid_file)
         assert sleep_pid is not None and pid_alive(sleep_pid)
         proc.send_signal(signum)
         _, stderr = _stop(proc)

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.helpers import wait_for
+
 
 def task_run_env(**extra: str) -> dict[str, str]:
     """This environment without any ``OTF_*`` variable, plus ``extra``."""
@@ -61,6 +63,12 @@ def read_pid(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     return int(text) if text.endswith("\n") and text.strip().isdigit() else None
+
+
+def wait_pid(path: Path, timeout: float = 30) -> int:
+    """The pid written to ``path``; fail the test if it is not there in time."""
+    assert wait_for(lambda: read_pid(path) is not None, timeout), f"no pid in {path}"
+    return read_pid(path)  # type: ignore[return-value]
 
 
 def log_names(root: Path) -> list[str]:

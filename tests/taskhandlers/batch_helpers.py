@@ -13,7 +13,6 @@ from pathlib import Path
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.taskhandlers.batch import Batch
-from support.helpers import wait_for
 
 
 def make_batch(cfg: Path, task_id: str) -> Batch:
@@ -46,8 +45,3 @@ def logs_of(task_id: str) -> list[str]:
     """Names of every log file under ``logs/<task_id>``."""
     directory = Path("logs") / task_id
     return sorted(os.listdir(directory)) if directory.is_dir() else []
-
-
-def read_pid(path: Path) -> int:
-    assert wait_for(lambda: path.exists() and path.read_text().strip() != "")
-    return int(path.read_text())

@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from batch_helpers import logs_of, read_pid
+from batch_helpers import logs_of
 
 from support.flow import batch_task, exec_task
 from support.helpers import pid_alive, wait_for
+from support.processes import wait_pid
 
 
 def _names(task_id: str, suffix: str) -> list[str]:
@@ -93,7 +94,7 @@ def test_cli_timeout_kills_sleep(cfg_dir: Path, tmp_path: Path, task_run):
     proc = task_run("-t", "cli-timeout-batch", "-c", cfg_dir, timeout=120)
     assert proc.returncode == 1
     assert "Task 1 (cli-sleep-300) has timed out" in proc.stderr
-    sleep_pid = read_pid(tmp_path / "sleep.pid")
+    sleep_pid = wait_pid(tmp_path / "sleep.pid")
     assert wait_for(lambda: not pid_alive(sleep_pid))
     assert len(_names("cli-timeout-batch", "_B_failed.log")) == 1
     assert len(_names("cli-sleep-300", "_E_failed.log")) == 1
@@ -127,7 +128,7 @@ def _interrupt_cli(cfg: Path, task_id: str, pid_file: Path, workdir: Path) -> in
         stderr=subprocess.DEVNULL,
     )
     try:
-        sleep_pid = read_pid(pid_file)
+        sleep_pid = wait_pid(pid_file)
         assert pid_alive(sleep_pid)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) != 0

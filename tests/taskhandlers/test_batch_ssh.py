@@ -11,14 +11,11 @@ import os
 from pathlib import Path
 
 import psutil
-from batch_helpers import (
-    log_path,
-    make_batch,
-    read_pid,
-)
+from batch_helpers import log_path, make_batch
 
 from support.flow import batch_task
 from support.helpers import pid_alive, transfer_def, wait_for, write_json
+from support.processes import wait_pid
 from support.ssh_helpers import remote_dest, remote_source
 
 # The remote shell records its own PID, starts a child shell that starts
@@ -59,7 +56,7 @@ def test_batch_timeout_kills_remote_process_tree(
     batch = make_batch(cfg_dir, "ssh-timeout-batch")
     assert batch.run() is False
     pids = {
-        name: read_pid(dirs["src"] / f"{name}.pid")
+        name: wait_pid(dirs["src"] / f"{name}.pid")
         for name in ("shell", "child", "grandchild")
     }
     for pid in pids.values():

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from batch_helpers import (
-    log_path,
-    make_batch,
-    read_pid,
-)
+from batch_helpers import log_path, make_batch
 
 from support.flow import batch_task, exec_task
 from support.helpers import pid_alive, wait_for, write_json
+from support.processes import wait_pid
 
 pytestmark = pytest.mark.usefixtures("debug_logging")
 
@@ -38,8 +35,8 @@ def test_timeout_kills_process_tree(cfg_dir: Path, tmp_path: Path):
     )
     batch_obj = make_batch(cfg_dir, "timeout-batch")
     assert batch_obj.run() is False
-    child = read_pid(tmp_path / "child.pid")
-    grandchild = read_pid(tmp_path / "grandchild.pid")
+    child = wait_pid(tmp_path / "child.pid")
+    grandchild = wait_pid(tmp_path / "grandchild.pid")
     assert wait_for(lambda: not pid_alive(child))
     assert wait_for(lambda: not pid_alive(grandchild))
     assert not (tmp_path / "after.ran").exists()
@@ -121,7 +118,7 @@ def test_nested_batch_timeout_propagates(cfg_dir: Path, tmp_path: Path):
     )
     batch_obj = make_batch(cfg_dir, "sleepy-outer")
     assert batch_obj.run() is False
-    grandchild = read_pid(tmp_path / "grandchild.pid")
+    grandchild = wait_pid(tmp_path / "grandchild.pid")
     assert wait_for(lambda: not pid_alive(grandchild))
     inner = log_path("sleepy-inner", "B", "_failed").read_text()
     assert "Kill event received, stopping threads" in inner
