@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli_helpers import PREFIX, matches
 
-from support.helpers import local_exec, write_json
+from support.helpers import local_exec, local_transfer, write_json
 
 
 def _local_basic(cfg_dir: Path, root: Path) -> None:
@@ -17,17 +17,7 @@ def _local_basic(cfg_dir: Path, root: Path) -> None:
     (root / "src" / "a.txt").write_text("hello\n")
     write_json(
         cfg_dir / "transfers" / "local-basic.json",
-        {
-            "type": "transfer",
-            "source": {
-                "directory": str(root / "src"),
-                "fileRegex": r"a\.txt",
-                "protocol": {"name": "local"},
-            },
-            "destination": [
-                {"directory": str(root / "dst"), "protocol": {"name": "local"}}
-            ],
-        },
+        local_transfer(root / "src", r"a\.txt", root / "dst"),
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from opentaskpy.cli import exit_codes
 from opentaskpy.exceptions import ErrorClass
-from support.helpers import wait_for, write_json
+from support.helpers import local_transfer, wait_for, write_json
 from support.processes import start_task_run, task_run_env
 from support.runs_helpers import write_execution
 from support.sshd import _free_port
@@ -48,17 +48,7 @@ def _no_files(cfg: Path, tmp_path: Path) -> str:
     (tmp_path / "empty").mkdir()
     write_json(
         cfg / "nothing-there.json",
-        {
-            "type": "transfer",
-            "source": {
-                "directory": str(tmp_path / "empty"),
-                "fileRegex": r".*\.csv",
-                "protocol": {"name": "local"},
-            },
-            "destination": [
-                {"directory": str(tmp_path), "protocol": {"name": "local"}}
-            ],
-        },
+        local_transfer(tmp_path / "empty", r".*\.csv", tmp_path),
     )
     return "nothing-there"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from opentaskpy.cli.progress_line import CLEAR, describe, human_bytes
 from opentaskpy.progress import Progress
-from support.helpers import wait_for, write_json
+from support.helpers import local_transfer, wait_for, write_json
 from support.processes import log_names, start_task_run, task_run_env
 
 
@@ -104,15 +104,7 @@ def test_transfer_progress_line_counts_files(
     os.mkfifo(source / "b.bin")  # the transfer waits here until it is closed
     write_json(
         cfg_dir / "two-files.json",
-        {
-            "type": "transfer",
-            "source": {
-                "directory": str(source),
-                "fileRegex": r".*\.bin",
-                "protocol": {"name": "local"},
-            },
-            "destination": [{"directory": str(dest), "protocol": {"name": "local"}}],
-        },
+        local_transfer(source, r".*\.bin", dest),
     )
     run = TerminalRun(
         "-t", "two-files", "-c", cfg_dir, cwd=isolated_env, env=task_run_env()

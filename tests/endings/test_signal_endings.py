@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import pid_alive, wait_for, write_json
+from support.helpers import local_transfer, pid_alive, wait_for, write_json
 from support.processes import log_names, start_task_run, wait_pid
 from support.runs_helpers import write_execution
 
@@ -121,15 +121,7 @@ def test_signal_mid_transfer_removes_partial_file(
     os.mkfifo(source / "b.bin")
     write_json(
         cfg_dir / "slow-copy.json",
-        {
-            "type": "transfer",
-            "source": {
-                "directory": str(source),
-                "fileRegex": r".*\.bin",
-                "protocol": {"name": "local"},
-            },
-            "destination": [{"directory": str(dest), "protocol": {"name": "local"}}],
-        },
+        local_transfer(source, r".*\.bin", dest),
     )
     summary = tmp_path / "summary.json"
     proc = start_task_run(

@@ -6,25 +6,11 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from support.helpers import write_json
+from support.helpers import local_transfer, write_json
 
 
 def _local_transfer(cfg: Path, task_id: str, source: Path, *dests: Path) -> None:
-    write_json(
-        cfg / f"{task_id}.json",
-        {
-            "type": "transfer",
-            "source": {
-                "directory": str(source),
-                "fileRegex": r".*\.txt",
-                "protocol": {"name": "local"},
-            },
-            "destination": [
-                {"directory": str(dest), "protocol": {"name": "local"}}
-                for dest in dests
-            ],
-        },
-    )
+    write_json(cfg / f"{task_id}.json", local_transfer(source, r".*\.txt", *dests))
 
 
 def _times(data: dict) -> None:

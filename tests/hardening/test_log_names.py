@@ -15,24 +15,12 @@ import re
 from pathlib import Path
 
 from opentaskpy import otflogging
-from support.helpers import write_json
+from support.helpers import local_transfer, write_json
 
 FORGED = "2026-01-01 00:00:00,000 \u2014 ERROR - forged - x.py:1 [MainThread] \u2014 "
 NEWLINE_NAME = f"nl\n{FORGED}owned.csv"
 ESCAPE_NAME = "esc\x1b[31mred\x07.csv"
 RECORD_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \u2014 [A-Z0-9]+ - ")
-
-
-def _local_transfer(source: Path, destination: Path) -> dict:
-    return {
-        "type": "transfer",
-        "source": {
-            "directory": str(source),
-            "fileRegex": "(?s)(nl|esc).*\\.csv",
-            "protocol": {"name": "local"},
-        },
-        "destination": [{"directory": str(destination), "protocol": {"name": "local"}}],
-    }
 
 
 def test_control_characters_in_names_are_escaped(
@@ -43,7 +31,10 @@ def test_control_characters_in_names_are_escaped(
     destination.mkdir()
     for name in (NEWLINE_NAME, ESCAPE_NAME):
         (source / name).write_text("data\n")
-    write_json(cfg_dir / "names.json", _local_transfer(source, destination))
+    write_json(
+        cfg_dir / "names.json",
+        local_transfer(source, "(?s)(nl|esc).*\\.csv", destination),
+    )
     proc = task_run("-t", "names", "-c", cfg_dir, "-v", "2")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in destination.iterdir()) == sorted(

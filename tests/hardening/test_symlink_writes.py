@@ -13,7 +13,7 @@ import pytest
 
 from opentaskpy.fs.localfs import LocalFileSystem
 from opentaskpy.taskhandlers.transfer import Transfer
-from support.helpers import transfer_def
+from support.helpers import local_source, transfer_def
 from support.ssh_helpers import remote_dest, sftp_filesystem
 
 pytestmark = pytest.mark.usefixtures("ssh_client_env")
@@ -25,12 +25,7 @@ def _local_source(tmp_path: Path, **extra: object) -> dict:
     src = tmp_path / "src"
     src.mkdir()
     (src / "f.txt").write_text("payload")
-    return {
-        "directory": str(src),
-        "fileRegex": r"f\.txt",
-        "protocol": {"name": "local"},
-        **extra,
-    }
+    return local_source(src, r"f\.txt", **extra)
 
 
 def _plant(link: Path, victim: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from support.helpers import transfer_def, write_json
+from support.helpers import local_transfer, write_json
 from support.ledger_helpers import file_states, ledger_rows
 
 
@@ -17,15 +17,8 @@ def test_deliver_once_sends_each_file_version_once(
     d1.mkdir()
     (src / "a.txt").write_text("alpha")
     (src / "b.txt").write_text("bravo")
-    source = {
-        "directory": str(src),
-        "fileRegex": r".*\.txt",
-        "protocol": {"name": "local"},
-        "deliverOnce": True,
-    }
     write_json(
-        cfg_dir / "poll.json",
-        transfer_def(source, {"directory": str(d1), "protocol": {"name": "local"}}),
+        cfg_dir / "poll.json", local_transfer(src, r".*\.txt", d1, deliverOnce=True)
     )
     db = tmp_path / "runs.db"
 

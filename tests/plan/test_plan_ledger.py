@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.helpers import transfer_def, write_json
+from support.helpers import local_dest, local_transfer, write_json
 from support.plan_helpers import by_dest_name, run_plan, tree_snapshot
 
 
@@ -23,18 +23,11 @@ def test_plan_marks_what_the_ledger_shows_delivered(
         (src / name).write_text(f"{name}\n")
     write_json(
         cfg_dir / "two.json",
-        transfer_def(
-            {
-                "directory": str(src),
-                "fileRegex": r".*\.txt",
-                "protocol": {"name": "local"},
-            },
-            {
-                "directory": str(d1),
-                "protocol": {"name": "local"},
-                "rename": {"pattern": "txt$", "sub": "dat"},
-            },
-            {"directory": str(d2), "protocol": {"name": "local"}},
+        local_transfer(
+            src,
+            r".*\.txt",
+            local_dest(d1, rename={"pattern": "txt$", "sub": "dat"}),
+            d2,
         ),
     )
     env = {"OTF_RUNS_DB": str(tmp_path / "runs.sqlite3")}

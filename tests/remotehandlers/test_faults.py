@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support.helpers import transfer_def, write_json
+from support.helpers import local_source, transfer_def, write_json
 from support.ssh_helpers import (
     cli_env,
     remote_dest,
@@ -56,11 +56,7 @@ def _local_src(tmp_path: Path) -> dict:
     src = tmp_path / "s"
     src.mkdir(exist_ok=True)
     (src / "f.txt").write_text("x")
-    return {
-        "directory": str(src),
-        "fileRegex": r"f\.txt",
-        "protocol": {"name": "local"},
-    }
+    return local_source(src, r"f\.txt")
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,16 @@ def local_dest(directory: Path, **extra: object) -> dict:
     return {"directory": str(directory), "protocol": {"name": "local"}, **extra}
 
 
+def local_transfer(
+    source: Path, regex: str, *destinations: Path | dict, **source_extra: object
+) -> dict:
+    """A local-to-local transfer (a destination: a directory or a full spec)."""
+    return transfer_def(
+        local_source(source, regex, **source_extra),
+        *(d if isinstance(d, dict) else local_dest(d) for d in destinations),
+    )
+
+
 def local_exec(command: str, directory: str = "/tmp") -> dict:
     """A minimal local execution definition."""
     return {

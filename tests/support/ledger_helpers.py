@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from support.helpers import local_dest, local_source, transfer_def, write_json
+from support.helpers import local_dest, local_transfer, write_json
 
 
 def ledger_rows(db: Path, **where: Any) -> list[dict[str, Any]]:
@@ -78,8 +78,6 @@ def missing_second_destination(
     hashes = make_files(src, count, size)
     write_json(
         cfg / f"{task}.json",
-        transfer_def(
-            local_source(src, r"f\d\.dat"), local_dest(d1, **first), local_dest(d2)
-        ),
+        local_transfer(src, r"f\d\.dat", local_dest(d1, **first), d2),
     )
     return d1, d2, hashes

@@ -8,7 +8,7 @@ import resource
 import signal
 from pathlib import Path
 
-from support.helpers import write_json
+from support.helpers import local_dest, local_transfer, write_json
 from support.processes import run_task_run
 
 
@@ -17,18 +17,7 @@ def _local_transfer(
 ) -> None:
     write_json(
         cfg / "transfers" / f"{name}.json",
-        {
-            "type": "transfer",
-            "source": {
-                "directory": str(src),
-                "fileRegex": r".*\.csv",
-                "protocol": {"name": "local"},
-                **source_extra,
-            },
-            "destination": [
-                {"directory": str(dst), "protocol": {"name": "local"}, "mode": "0644"}
-            ],
-        },
+        local_transfer(src, r".*\.csv", local_dest(dst, mode="0644"), **source_extra),
     )
 
 
