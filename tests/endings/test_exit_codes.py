@@ -9,6 +9,7 @@ import pytest
 
 from opentaskpy.cli import exit_codes
 from opentaskpy.exceptions import ErrorClass
+from support.flow import batch_task
 from support.helpers import local_transfer, wait_for, write_json
 from support.processes import start_task_run, task_run_env
 from support.runs_helpers import write_execution
@@ -60,12 +61,8 @@ def _failing_execution(cfg: Path, tmp_path: Path) -> str:
 
 def _step_timeout(cfg: Path, tmp_path: Path) -> str:
     write_execution(cfg, "sleeps-long", "sleep 60")
-    write_json(
-        cfg / "slow-batch.json",
-        {
-            "type": "batch",
-            "tasks": [{"order_id": 1, "task_id": "sleeps-long", "timeout": 1}],
-        },
+    batch_task(
+        cfg, "slow-batch", [{"order_id": 1, "task_id": "sleeps-long", "timeout": 1}]
     )
     return "slow-batch"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from opentaskpy.cli.progress_line import CLEAR, describe, human_bytes
 from opentaskpy.progress import Progress
+from support.flow import batch_task
 from support.helpers import local_transfer, wait_for, write_json
 from support.processes import log_names, start_task_run, task_run_env
 
@@ -65,10 +66,7 @@ def _waiting_batch(cfg: Path, work: Path) -> None:
             "command": "while [ ! -f go ]; do sleep 0.05; done",
         },
     )
-    write_json(
-        cfg / "waiting-batch.json",
-        {"type": "batch", "tasks": [{"order_id": 1, "task_id": "wait-for-go"}]},
-    )
+    batch_task(cfg, "waiting-batch", [{"order_id": 1, "task_id": "wait-for-go"}])
 
 
 def test_batch_progress_line_on_a_terminal(

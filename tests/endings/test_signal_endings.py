@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from support.flow import batch_task
 from support.helpers import local_transfer, pid_alive, wait_for, write_json
 from support.processes import log_names, start_task_run, wait_pid
 from support.runs_helpers import write_execution
@@ -49,15 +50,13 @@ def test_signal_mid_batch_closes_logs_and_rerun_resumes(
     write_execution(
         cfg_dir, "slow-step", f"sleep 300 & echo $! > {pid_file}; wait", work
     )
-    write_json(
-        cfg_dir / "killed-batch.json",
-        {
-            "type": "batch",
-            "tasks": [
-                {"order_id": 1, "task_id": "touch-step"},
-                {"order_id": 2, "task_id": "slow-step", "dependencies": [1]},
-            ],
-        },
+    batch_task(
+        cfg_dir,
+        "killed-batch",
+        [
+            {"order_id": 1, "task_id": "touch-step"},
+            {"order_id": 2, "task_id": "slow-step", "dependencies": [1]},
+        ],
     )
     summary = tmp_path / "summary.json"
     proc = start_task_run(

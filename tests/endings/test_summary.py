@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from support.helpers import local_transfer, write_json
+from support.helpers import local_exec, local_transfer, write_json
 
 
 def _local_transfer(cfg: Path, task_id: str, source: Path, *dests: Path) -> None:
@@ -62,15 +62,8 @@ def test_summary_of_failed_batch_from_environment(
         ("say-hello", "echo hello; echo world"),
         ("fail-step", "exit 3"),
     ):
-        write_json(
-            cfg_dir / f"{task_id}.json",
-            {
-                "type": "execution",
-                "protocol": {"name": "local"},
-                "directory": str(tmp_path),
-                "command": command,
-            },
-        )
+        write_json(cfg_dir / f"{task_id}.json", local_exec(command, str(tmp_path)))
+    # At the top of the config dir: the error line names this file.
     write_json(
         cfg_dir / "two-steps.json",
         {

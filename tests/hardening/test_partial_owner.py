@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import pytest
 
 from opentaskpy.fs import fileops
 from opentaskpy.fs.localfs import LocalFileSystem
-from support.helpers import transfer_def, wait_for, write_json
+from support.helpers import local_source, transfer_def, wait_for, write_json
+from support.processes import start_task_run, task_run_env
 from support.ssh_helpers import remote_dest, sftp_filesystem
 
 SIZE = 128 * 1024 * 1024
@@ -32,11 +32,7 @@ def _source(directory: Path, data: bytes, copies: int = 1) -> dict:
     with (directory / "same.bin").open("wb") as handle:
         for _ in range(copies):
             handle.write(data)
-    return {
-        "directory": str(directory),
-        "fileRegex": r"same\.bin",
-        "protocol": {"name": "local"},
-    }
+    return local_source(directory, r"same\.bin")
 
 
 def test_a_second_run_leaves_the_first_runs_upload_alone(
@@ -52,15 +48,8 @@ def test_a_second_run_leaves_the_first_runs_upload_alone(
     )
     write_json(cfg_dir / "transfers" / "first.json", first)
     write_json(cfg_dir / "transfers" / "second.json", second)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    env.update(ssh_client_env)
-    env["OTF_VALIDATION_CACHE"] = "0"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy", "-t", "first", "-c", str(cfg_dir)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_task_run(
+        "-t", "first", "-c", cfg_dir, cwd=Path.cwd(), env=task_run_env(**ssh_client_env)
     )
     try:
         started = wait_for(

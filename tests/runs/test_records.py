@@ -9,6 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from support.flow import batch_task
 from support.helpers import write_json
 from support.runs_helpers import otf_runs, otf_runs_json, runs_env, write_execution
 
@@ -58,15 +59,13 @@ def test_failure_and_batch_steps(cfg_dir: Path, tmp_path: Path, task_run) -> Non
     db = tmp_path / "runs.sqlite3"
     write_execution(cfg_dir, "ok", "true")
     write_execution(cfg_dir, "boom", "exit 3")
-    write_json(
-        cfg_dir / "b.json",
-        {
-            "type": "batch",
-            "tasks": [
-                {"order_id": 1, "task_id": "ok"},
-                {"order_id": 2, "task_id": "boom", "dependencies": [1], "timeout": 77},
-            ],
-        },
+    batch_task(
+        cfg_dir,
+        "b",
+        [
+            {"order_id": 1, "task_id": "ok"},
+            {"order_id": 2, "task_id": "boom", "dependencies": [1], "timeout": 77},
+        ],
     )
     result = task_run("-t", "b", "-c", cfg_dir, env={"OTF_RUNS_DB": str(db)})
     assert result.returncode == 1
@@ -180,12 +179,10 @@ def test_tables_fit_the_terminal(cfg_dir: Path, tmp_path: Path, task_run) -> Non
 def test_foreach_instances_recorded(cfg_dir: Path, tmp_path: Path, task_run) -> None:
     db = tmp_path / "runs.sqlite3"
     write_execution(cfg_dir, "region", "test {{ item }} != bad")
-    write_json(
-        cfg_dir / "regions.json",
-        {
-            "type": "batch",
-            "tasks": [{"order_id": 1, "task_id": "region", "foreach": ["eu", "bad"]}],
-        },
+    batch_task(
+        cfg_dir,
+        "regions",
+        [{"order_id": 1, "task_id": "region", "foreach": ["eu", "bad"]}],
     )
     result = task_run(
         "-t", "regions", "-c", cfg_dir, "-r", "fe", env={"OTF_RUNS_DB": str(db)}

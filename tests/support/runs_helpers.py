@@ -31,20 +31,6 @@ def runs_env(db: str | Path, host: str | None = None, **extra: str) -> dict[str,
     return env
 
 
-def start_task_run(
-    cfg: Path, task_id: str, env: dict[str, str], cwd: Path, *args: str
-) -> subprocess.Popen:
-    """Start a real ``task-run`` (output captured as text)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy", "-t", task_id, "-c", str(cfg), *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def otf_runs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """Run the ``otf-runs`` command."""
     return subprocess.run(
