@@ -35,22 +35,24 @@ from support.server_fixtures import (  # noqa: F401 - fixtures for every directo
 )
 
 
+def _session_dir(factory: pytest.TempPathFactory, variable: str) -> Iterator[Path]:
+    """Point ``variable`` at a new directory of this session while it lasts."""
+    directory = factory.mktemp(variable.lower().replace("_", "-"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(variable, str(directory))
+        yield directory
+
+
 @pytest.fixture(autouse=True, scope="session")
 def session_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point ``XDG_CACHE_HOME`` at a directory of this session."""
-    cache_home = tmp_path_factory.mktemp("xdg-cache-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(cache_home))
-        yield cache_home
+    yield from _session_dir(tmp_path_factory, "XDG_CACHE_HOME")
 
 
 @pytest.fixture(autouse=True, scope="session")
 def session_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point ``XDG_STATE_HOME`` (run records, overlap locks) at this session."""
-    state_home = tmp_path_factory.mktemp("xdg-state-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_STATE_HOME", str(state_home))
-        yield state_home
+    yield from _session_dir(tmp_path_factory, "XDG_STATE_HOME")
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import paramiko
 
-from support.helpers import transfer_def, write_json
+from support.helpers import local_dest, transfer_def, write_json
 from support.ssh_helpers import cli_env, remote_source
 
 
@@ -29,10 +29,23 @@ def _fingerprint(path: Path) -> str:
 
 
 def _write_task(cfg_dir: Path, name: str, source: dict, local: Path) -> None:
-    destination = {"directory": str(local), "protocol": {"name": "local"}}
     write_json(
-        cfg_dir / "transfers" / f"{name}.json", transfer_def(source, destination)
+        cfg_dir / "transfers" / f"{name}.json", transfer_def(source, local_dest(local))
     )
+
+
+def _run_with_key(ssh_env, dirs, cfg, task_run, client_env, name, key, local):
+    """Pull from ssh1 into ``local``, logging in with the key file ``key``.
+
+    Returns the result and what the server logged meanwhile.
+    """
+    source = remote_source(ssh_env, "ssh1", dirs["src"], r"x\.txt")
+    source["protocol"]["credentials"]["keyFile"] = str(key)
+    _write_task(cfg, name, source, local)
+    log = ssh_env.hosts["ssh1"].log
+    offset = log.stat().st_size
+    result = task_run("-t", name, "-c", cfg, env=_cli_env(client_env))
+    return result, log.read_bytes()[offset:].decode(errors="replace")
 
 
 def test_a_refused_key_is_tried_once(
@@ -40,15 +53,11 @@ def test_a_refused_key_is_tried_once(
 ):
     wrong = tmp_path / "wrong_key"
     paramiko.RSAKey.generate(2048).write_private_key_file(str(wrong))
-    source = remote_source(ssh_env, "ssh1", dirs["src"], r"x\.txt")
-    source["protocol"]["credentials"]["keyFile"] = str(wrong)
-    _write_task(cfg_dir, "auth-once", source, tmp_path)
-    log = ssh_env.hosts["ssh1"].log
-    offset = log.stat().st_size
-    result = task_run("-t", "auth-once", "-c", cfg_dir, env=_cli_env(ssh_client_env))
+    result, new_lines = _run_with_key(
+        ssh_env, dirs, cfg_dir, task_run, ssh_client_env, "auth-once", wrong, tmp_path
+    )
     assert result.returncode != 0
     assert "Authentication failed" in result.stderr
-    new_lines = log.read_bytes()[offset:].decode(errors="replace")
     fingerprint = _fingerprint(wrong)
     ports = {
         match.group(1)
@@ -79,12 +88,9 @@ def test_a_key_file_readable_by_others_is_refused(
     open_key = tmp_path / "open_key"
     shutil.copy(ssh_env.client_key, open_key)
     open_key.chmod(0o644)
-    source = remote_source(ssh_env, "ssh1", dirs["src"], r"x\.txt")
-    source["protocol"]["credentials"]["keyFile"] = str(open_key)
-    _write_task(cfg_dir, "key-open", source, tmp_path)
-    log = ssh_env.hosts["ssh1"].log
-    offset = log.stat().st_size
-    result = task_run("-t", "key-open", "-c", cfg_dir, env=_cli_env(ssh_client_env))
+    result, new_lines = _run_with_key(
+        ssh_env, dirs, cfg_dir, task_run, ssh_client_env, "key-open", open_key, tmp_path
+    )
     assert result.returncode != 0
     assert not (tmp_path / "x.txt").exists()
     refusals = [
@@ -95,17 +101,23 @@ def test_a_key_file_readable_by_others_is_refused(
     assert refusals and str(open_key) in refusals[0], result.stderr
     assert "Traceback" not in result.stderr
     # Refused before connecting: the server never saw the key.
-    assert "Accepted publickey" not in log.read_bytes()[offset:].decode()
+    assert "Accepted publickey" not in new_lines
 
 
 def test_a_missing_key_file_is_named_in_the_error(
     ssh_env, dirs, cfg_dir, task_run, ssh_client_env, tmp_path
 ):
     missing = tmp_path / "keys" / "no_such_key"
-    source = remote_source(ssh_env, "ssh1", dirs["src"], r"x\.txt")
-    source["protocol"]["credentials"]["keyFile"] = str(missing)
-    _write_task(cfg_dir, "key-missing", source, tmp_path)
-    result = task_run("-t", "key-missing", "-c", cfg_dir, env=_cli_env(ssh_client_env))
+    result, _ = _run_with_key(
+        ssh_env,
+        dirs,
+        cfg_dir,
+        task_run,
+        ssh_client_env,
+        "key-missing",
+        missing,
+        tmp_path,
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert str(missing) in result.stderr, result.stderr
