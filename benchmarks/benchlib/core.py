@@ -208,6 +208,28 @@ def time_ratio_target(maximum: float) -> Callable:
     return evaluate
 
 
+def extra_time_target(
+    limit_ms: float, per: int, what: str = "", digits: int = 1
+) -> Callable:
+    """Ours may take less than ``limit_ms`` more than the limit per unit.
+
+    ``per`` units (files, steps) run in one sample; ``what`` names the unit
+    in the target and the note (" per file").
+    """
+
+    def evaluate(wl: Workload) -> Verdict:
+        target = f"< {limit_ms:g} ms more{what}"
+        both = both_medians(wl)
+        if both is None:
+            return Verdict(None, "time ratio", target, None, "a side FAILED")
+        mo, ml = both
+        extra_ms = (mo - ml) * 1000 / per
+        note = f"{extra_ms:+.{digits}f} ms{what}"
+        return Verdict(mo / ml, "time ratio", target, extra_ms < limit_ms, note)
+
+    return evaluate
+
+
 def absolute_target(seconds: float) -> Callable:
     """Ours must finish under ``seconds`` (the limit is shown for scale)."""
 

@@ -16,7 +16,14 @@ import dataclasses
 from pathlib import Path
 
 from benchlib.context import Context
-from benchlib.core import Case, Verdict, Workload, throughput_target
+from benchlib.core import (
+    Case,
+    Verdict,
+    Workload,
+    both_medians,
+    extra_time_target,
+    throughput_target,
+)
 from benchlib.data import ManyFiles, reset_dir
 
 OFF = {"OTF_RUNS_DB": "off", "OTF_LOCK": "0"}
@@ -30,11 +37,10 @@ def _with_env(case: Case, extra: dict[str, str]) -> Case:
 
 
 def _cost(wl: Workload) -> Verdict:
-    ours, base = wl.stats("ours"), wl.stats("limit")
-    if not (ours.ok and base.ok):
+    both = both_medians(wl)
+    if both is None:
         return Verdict(None, "time ratio", "report", None, "a side FAILED")
-    mo, mb = ours.median(), base.median()
-    assert mo is not None and mb is not None
+    mo, mb = both
     # No target: the cost is reported (verification reads every copy again).
     return Verdict(mo / mb, "time ratio", "report", True, f"{(mo - mb):+.2f} s")
 
@@ -60,22 +66,6 @@ def variants(base: Workload, label: str) -> list[Workload]:
             payload_bytes=base.payload_bytes,
         ),
     ]
-
-
-def _per_file(wl: Workload) -> Verdict:
-    ours, off = wl.stats("ours"), wl.stats("limit")
-    if not (ours.ok and off.ok):
-        return Verdict(None, "time ratio", "report", None, "a side FAILED")
-    mo, ml = ours.median(), off.median()
-    assert mo is not None and ml is not None
-    extra_ms = (mo - ml) * 1000 / MANY
-    return Verdict(
-        mo / ml,
-        "time ratio",
-        f"< {PER_FILE_MS:g} ms more per file",
-        extra_ms < PER_FILE_MS,
-        f"{extra_ms:+.3f} ms per file",
-    )
 
 
 def many_files(ctx: Context) -> Workload:
@@ -120,5 +110,5 @@ def many_files(ctx: Context) -> Workload:
         "ledger-10k",
         case("ledger-10k-on", {}),
         case("ledger-10k-off", OFF),
-        _per_file,
+        extra_time_target(PER_FILE_MS, MANY, " per file", digits=3),
     )

@@ -9,7 +9,7 @@ steps, recorded against not; target: < 5 ms more per step.
 from __future__ import annotations
 
 from benchlib.context import BATCH_ENV, Context
-from benchlib.core import Case, Verdict, Workload
+from benchlib.core import Case, Workload, extra_time_target
 from benchlib.local import CHAIN_LEN, _batch_verifier, exec_task
 
 OFF = {"OTF_RUNS_DB": "off", "OTF_LOCK": "0"}
@@ -31,26 +31,6 @@ def _case(ctx: Context, label: str, task_id: str, env: dict, steps: int) -> Case
     )
 
 
-def _extra_evaluator(limit_ms: float, per: int, what: str):  # noqa: ANN202
-    def evaluate(wl: Workload) -> Verdict:
-        target = f"< {limit_ms:g} ms more{what}"
-        ours, off = wl.stats("ours"), wl.stats("limit")
-        if not (ours.ok and off.ok):
-            return Verdict(None, "time ratio", target, None, "a side FAILED")
-        mo, ml = ours.median(), off.median()
-        assert mo is not None and ml is not None
-        extra_ms = (mo - ml) * 1000 / per
-        return Verdict(
-            mo / ml,
-            "time ratio",
-            target,
-            extra_ms < limit_ms,
-            f"{extra_ms:+.1f} ms{what}",
-        )
-
-    return evaluate
-
-
 def records_startup(ctx: Context) -> Workload:
     """One recorded run of ``true`` against the same run unrecorded."""
     tid = exec_task(ctx, "records-true", "true")
@@ -59,7 +39,7 @@ def records_startup(ctx: Context) -> Workload:
         "records-startup",
         _case(ctx, "records-startup-on", tid, on, 0),
         _case(ctx, "records-startup-off", tid, OFF, 0),
-        _extra_evaluator(10.0, 1, ""),
+        extra_time_target(10.0, 1),
     )
 
 
@@ -80,5 +60,5 @@ def records_batch(ctx: Context) -> Workload:
         "records-batch",
         _case(ctx, "records-batch-on", tid, on, CHAIN_LEN),
         _case(ctx, "records-batch-off", tid, {**BATCH_ENV, **OFF}, CHAIN_LEN),
-        _extra_evaluator(5.0, CHAIN_LEN, " per step"),
+        extra_time_target(5.0, CHAIN_LEN, " per step"),
     )
