@@ -165,6 +165,27 @@ class Context:
             verify=verify,
         )
 
+    def transfer_vs_shell(
+        self,
+        task_id: str,
+        label: str,
+        dirs: tuple[Path, Path],
+        script: str,
+        check: Callable[[Path], str | None],
+    ) -> tuple[Case, Case]:
+        """Ours: ``task_id`` into ``dirs[0]``; the limit: ``script`` into ``dirs[1]``.
+
+        Each side's directory is emptied before each run and ``check``-ed after.
+        """
+        ours_dst, limit_dst = dirs
+        ours = self.transfer_case(task_id, label, ours_dst, lambda s: check(ours_dst))
+        limit = Case(
+            ["sh", "-c", script],
+            prepare=lambda: reset_dir(limit_dst),
+            verify=lambda s: check(limit_dst),
+        )
+        return ours, limit
+
     def log_text(self, label: str) -> str:
         """All log file contents of one case, concatenated."""
         parts = []

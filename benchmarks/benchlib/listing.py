@@ -107,14 +107,7 @@ def _listing_cases(ctx: Context, tag: str, big: BigDirectory) -> tuple[Case, Cas
         f"cd {shlex.quote(str(big.dir))} && ls -f | grep -E {shlex.quote(big.regex)}"
         f" | xargs cp -t {shlex.quote(str(dst_limit))}"
     )
-
-    ours = ctx.transfer_case(tid, tag, dst_ours, lambda s: big.verify(dst_ours))
-    limit = Case(
-        ["sh", "-c", script],
-        prepare=lambda: reset_dir(dst_limit),
-        verify=lambda s: big.verify(dst_limit),
-    )
-    return ours, limit
+    return ctx.transfer_vs_shell(tid, tag, (dst_ours, dst_limit), script, big.verify)
 
 
 def listing_local(ctx: Context, big: BigDirectory, small: BigDirectory) -> Workload:

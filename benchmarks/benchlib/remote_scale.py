@@ -7,7 +7,6 @@ from typing import Any
 
 from benchlib.context import Context
 from benchlib.core import Case, Workload
-from benchlib.data import reset_dir
 from benchlib.listing import BigDirectory, listing_eval
 from benchlib.remote import _sftp_proto, _ssh_opts
 
@@ -57,11 +56,4 @@ def _cases(ctx: Context, env: Any, tag: str, big: BigDirectory) -> tuple[Case, C
         f"sftp {shlex.join(_ssh_opts(env))} -P {s1.port} "
         f"-b {shlex.quote(str(batch))} {env.user}@{s1.address} >/dev/null"
     )
-
-    ours = ctx.transfer_case(tid, tag, dst_ours, lambda s: big.verify(dst_ours))
-    limit = Case(
-        ["sh", "-c", script],
-        prepare=lambda: reset_dir(dst_limit),
-        verify=lambda s: big.verify(dst_limit),
-    )
-    return ours, limit
+    return ctx.transfer_vs_shell(tid, tag, (dst_ours, dst_limit), script, big.verify)
