@@ -193,19 +193,27 @@ def throughput_target(minimum: float, max_rss_mb: float | None = None) -> Callab
     return evaluate
 
 
-def time_ratio_target(maximum: float) -> Callable:
-    """Ours must take less than ``maximum`` × the limit's wall time."""
+def on_medians(target: str, judge: Callable[[float, float], Verdict]) -> Callable:
+    """An evaluator: ``judge(ours, limit)`` of the median wall times.
+
+    A failed side gives the FAILED verdict under ``target`` instead.
+    """
 
     def evaluate(wl: Workload) -> Verdict:
-        target = f"< {maximum:g}x limit time"
         both = both_medians(wl)
         if both is None:
             return Verdict(None, "time ratio", target, None, "a side FAILED")
-        mo, ml = both
-        ratio = mo / ml
-        return Verdict(ratio, "time ratio", target, ratio < maximum)
+        return judge(*both)
 
     return evaluate
+
+
+def time_ratio_target(maximum: float) -> Callable:
+    """Ours must take less than ``maximum`` × the limit's wall time."""
+    target = f"< {maximum:g}x limit time"
+    return on_medians(
+        target, lambda mo, ml: Verdict(mo / ml, "time ratio", target, mo / ml < maximum)
+    )
 
 
 def extra_time_target(
@@ -216,29 +224,19 @@ def extra_time_target(
     ``per`` units (files, steps) run in one sample; ``what`` names the unit
     in the target and the note (" per file").
     """
+    target = f"< {limit_ms:g} ms more{what}"
 
-    def evaluate(wl: Workload) -> Verdict:
-        target = f"< {limit_ms:g} ms more{what}"
-        both = both_medians(wl)
-        if both is None:
-            return Verdict(None, "time ratio", target, None, "a side FAILED")
-        mo, ml = both
+    def judge(mo: float, ml: float) -> Verdict:
         extra_ms = (mo - ml) * 1000 / per
         note = f"{extra_ms:+.{digits}f} ms{what}"
         return Verdict(mo / ml, "time ratio", target, extra_ms < limit_ms, note)
 
-    return evaluate
+    return on_medians(target, judge)
 
 
 def absolute_target(seconds: float) -> Callable:
     """Ours must finish under ``seconds`` (the limit is shown for scale)."""
-
-    def evaluate(wl: Workload) -> Verdict:
-        target = f"< {seconds:g} s"
-        both = both_medians(wl)
-        if both is None:
-            return Verdict(None, "time ratio", target, None, "a side FAILED")
-        mo, ml = both
-        return Verdict(mo / ml, "time ratio", target, mo < seconds)
-
-    return evaluate
+    target = f"< {seconds:g} s"
+    return on_medians(
+        target, lambda mo, ml: Verdict(mo / ml, "time ratio", target, mo < seconds)
+    )
