@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from support.helpers import transfer_def, wait_for, write_json
+from support.processes import start_task_run, task_run_env
 from support.ssh_helpers import remote_dest, remote_source
 
 pytestmark = pytest.mark.usefixtures("ssh_client_env")
@@ -35,15 +35,8 @@ def _big_file(path: Path, env=None) -> None:
 
 
 def _start(cfg_dir: Path, task: str, env: dict) -> subprocess.Popen:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    full.update(env, OTF_VALIDATION_CACHE="0")
-    return subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy", "-t", task, "-c", str(cfg_dir)],
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    full = task_run_env(**env)
+    return start_task_run("-t", task, "-c", cfg_dir, cwd=Path.cwd(), env=full)
 
 
 def _signal_when(proc: subprocess.Popen, predicate, sig: int) -> float:

@@ -8,7 +8,6 @@ anything is written.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 
 from opentaskpy import otflogging
 from support.helpers import local_exec, write_json
+from support.processes import task_run_env
 
 OK_TASK = local_exec("true")
 
@@ -47,10 +47,6 @@ def test_traversing_id_is_refused_before_anything_is_written(
     assert lines[0].startswith(f"task-run: error: {named} is not a valid "), lines
 
 
-def _env_without_otf() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-
-
 def test_batch_validator_refuses_traversing_task_id(cfg_dir, tmp_path, isolated_env):
     outer = tmp_path / "outer"
     env = {
@@ -62,7 +58,7 @@ def test_batch_validator_refuses_traversing_task_id(cfg_dir, tmp_path, isolated_
             [sys.executable, "-m", "opentaskpy.cli.batch_validator", *args],
             capture_output=True,
             text=True,
-            env={**_env_without_otf(), "OTF_VALIDATION_CACHE": "0", **env},
+            env=task_run_env(**env),
             cwd=isolated_env,
             timeout=120,
         )

@@ -14,7 +14,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -22,6 +21,7 @@ import pytest
 
 from opentaskpy import otflogging
 from support.helpers import local_exec, write_json
+from support.processes import run_task_run
 
 SECRETS = {
     "quote": 'LEAK"q-LEAK',
@@ -103,12 +103,8 @@ def test_repr_ascii_and_url_encoded_forms_are_masked(isolated_env: Path) -> None
 
 
 def _run_with_umask(umask: int, *args: object, cwd: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "opentaskpy", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
+    proc = run_task_run(
+        *args,
         cwd=cwd,
         timeout=120,
         preexec_fn=lambda: os.umask(umask),  # noqa: PLW1509 - no threads here

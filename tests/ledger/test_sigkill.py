@@ -24,6 +24,7 @@ import pytest
 
 from support.helpers import local_dest, local_source, transfer_def, write_json
 from support.ledger_helpers import listing, make_files
+from support.runs_helpers import runs_env
 from support.ssh_helpers import remote_dest, remote_source
 from support.sshd import SSHTestEnv
 
@@ -111,14 +112,6 @@ def _kill_points(
     return killed, middle
 
 
-def _env(db: Path, extra: dict | None = None) -> dict:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    env.update({"OTF_VALIDATION_CACHE": "0", "OTF_RUNS_DB": str(db), **(extra or {})})
-    return env
-
-
 def test_sigkill_local(cfg_dir: Path, tmp_path: Path, isolated_env: Path) -> None:
     def layout(point: int) -> tuple[Path, Path, list[Path], dict, str]:
         base = tmp_path / f"p{point}"
@@ -138,7 +131,7 @@ def test_sigkill_local(cfg_dir: Path, tmp_path: Path, isolated_env: Path) -> Non
         )
         return src, archive, [d1, d2], hashes, task
 
-    env = _env(tmp_path / "runs.db")
+    env = runs_env(tmp_path / "runs.db")
     killed, middle = _kill_points(
         layout, cfg_dir, env, isolated_env, POINTS["local"], 1
     )
@@ -185,7 +178,7 @@ def test_sigkill_remote(
         write_json(cfg_dir / f"{task}.json", definition)
         return src, archive, [d1, d2], hashes, task
 
-    env = _env(tmp_path / "runs.db", ssh_client_env)
+    env = runs_env(tmp_path / "runs.db", **ssh_client_env)
     killed, middle = _kill_points(
         layout, cfg_dir, env, isolated_env, POINTS[protocol], 2
     )

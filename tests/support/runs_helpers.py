@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from support.helpers import local_exec, wait_for, write_json
+from support.processes import task_run_env
 
 
 def write_execution(
@@ -22,13 +22,9 @@ def write_execution(
 
 def runs_env(db: str | Path, host: str | None = None, **extra: str) -> dict[str, str]:
     """A clean environment (no OTF_* from outside) recording into ``db``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    env["OTF_VALIDATION_CACHE"] = "0"
-    env["OTF_RUNS_DB"] = str(db)
     if host:
-        env["OTF_RUNS_HOST"] = host
-    env.update(extra)
-    return env
+        extra = {"OTF_RUNS_HOST": host, **extra}
+    return task_run_env(**{"OTF_RUNS_DB": str(db), **extra})
 
 
 def otf_runs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

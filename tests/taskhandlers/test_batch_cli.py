@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from batch_helpers import logs_of
 
 from support.flow import batch_task, exec_task
 from support.helpers import pid_alive, wait_for
-from support.processes import wait_pid
+from support.processes import start_task_run, wait_pid
 
 
 def _names(task_id: str, suffix: str) -> list[str]:
@@ -119,11 +117,12 @@ def test_cli_memory_usage(cfg_dir: Path, tmp_path: Path, task_run):
 
 
 def _interrupt_cli(cfg: Path, task_id: str, pid_file: Path, workdir: Path) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTF_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opentaskpy", "-t", task_id, "-c", str(cfg)],
+    proc = start_task_run(
+        "-t",
+        task_id,
+        "-c",
+        cfg,
         cwd=workdir,
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
