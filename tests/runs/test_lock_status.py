@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from opentaskpy.runs.settings import host
-from support.processes import start_task_run
 from support.runs_helpers import (
     first_value,
     otf_runs,
     otf_runs_json,
     running_record,
     runs_env,
+    start_task,
     stop_task_run,
     write_execution,
 )
@@ -33,12 +33,10 @@ def test_second_run_names_the_holder(
 ) -> None:
     write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env(db)
-    first = start_task_run(
-        "-t", "long", "-c", cfg_dir, "-r", "first-run", cwd=isolated_env, env=env
-    )
+    first = start_task(cfg_dir, "long", env, isolated_env, "-r", "first-run")
     try:
         holder = first_value(lambda: running_record(env, "long"), what="first run")
-        second = start_task_run("-t", "long", "-c", cfg_dir, cwd=isolated_env, env=env)
+        second = start_task(cfg_dir, "long", env, isolated_env)
         out, err = second.communicate(timeout=60)
         assert second.returncode == 1
         lines = err.strip().splitlines()
@@ -51,23 +49,19 @@ def test_second_run_names_the_holder(
         [refused] = otf_runs_json(env, "history", "--outcome", "failed")
         assert refused["error_class"] == "locked" and refused["pid"] == second.pid
         # other overrides = another definition: not blocked
-        other = start_task_run(
-            "-t",
-            "long",
-            "-c",
+        other = start_task(
             cfg_dir,
-            cwd=isolated_env,
-            env={**env, "OTF_OVERRIDE_EXECUTION_COMMAND": "true"},
+            "long",
+            {**env, "OTF_OVERRIDE_EXECUTION_COMMAND": "true"},
+            isolated_env,
         )
         assert other.wait(timeout=60) == 0
         # the lock can be turned off
-        off = start_task_run(
-            "-t",
-            "long",
-            "-c",
+        off = start_task(
             cfg_dir,
-            cwd=isolated_env,
-            env={**env, "OTF_LOCK": "0", "OTF_OVERRIDE_EXECUTION_COMMAND": "sleep 30"},
+            "long",
+            {**env, "OTF_LOCK": "0", "OTF_OVERRIDE_EXECUTION_COMMAND": "sleep 30"},
+            isolated_env,
         )
         assert holder["id"]
     finally:
@@ -75,12 +69,8 @@ def test_second_run_names_the_holder(
     try:
         # OTF_LOCK=0 with the very same definition also runs alongside
         env_same = {**env, "OTF_LOCK": "0"}
-        again = start_task_run(
-            "-t", "long", "-c", cfg_dir, cwd=isolated_env, env=env_same
-        )
-        third = start_task_run(
-            "-t", "long", "-c", cfg_dir, cwd=isolated_env, env=env_same
-        )
+        again = start_task(cfg_dir, "long", env_same, isolated_env)
+        third = start_task(cfg_dir, "long", env_same, isolated_env)
         first_value(
             lambda: len(otf_runs_json(env, "status", "--task", "long")) >= 2,
             what="two runs",
@@ -93,16 +83,9 @@ def test_second_run_names_the_holder(
 def test_lock_wait_then_runs(cfg_dir: Path, db: Path, isolated_env: Path) -> None:
     write_execution(cfg_dir, "short", "sleep 2")
     env = runs_env(db)
-    first = start_task_run("-t", "short", "-c", cfg_dir, cwd=isolated_env, env=env)
+    first = start_task(cfg_dir, "short", env, isolated_env)
     first_value(lambda: running_record(env, "short"), what="first run")
-    second = start_task_run(
-        "-t",
-        "short",
-        "-c",
-        cfg_dir,
-        cwd=isolated_env,
-        env={**env, "OTF_LOCK_WAIT": "60"},
-    )
+    second = start_task(cfg_dir, "short", {**env, "OTF_LOCK_WAIT": "60"}, isolated_env)
     assert first.wait(timeout=60) == 0
     _, err = second.communicate(timeout=90)
     assert second.returncode == 0, err
@@ -115,11 +98,11 @@ def test_sigkilled_holder_releases_lock(
 ) -> None:
     write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env(db)
-    first = start_task_run("-t", "long", "-c", cfg_dir, cwd=isolated_env, env=env)
+    first = start_task(cfg_dir, "long", env, isolated_env)
     first_value(lambda: running_record(env, "long"), what="first run")
     first.kill()
     first.communicate(timeout=30)
-    second = start_task_run("-t", "long", "-c", cfg_dir, cwd=isolated_env, env=env)
+    second = start_task(cfg_dir, "long", env, isolated_env)
     try:
         record = first_value(
             lambda: [
@@ -148,7 +131,7 @@ def test_status_moves_running_silent_stalled_dead(
 ) -> None:
     write_execution(cfg_dir, "quiet", "sleep 60")
     env = runs_env(db, OTF_RUNS_STALL_SECONDS="8", OTF_RUNS_HEARTBEAT="0.5")
-    proc = start_task_run("-t", "quiet", "-c", cfg_dir, cwd=isolated_env, env=env)
+    proc = start_task(cfg_dir, "quiet", env, isolated_env)
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 60
@@ -168,9 +151,7 @@ def test_status_moves_running_silent_stalled_dead(
 def test_kill_by_run_id_same_host(cfg_dir: Path, db: Path, isolated_env: Path) -> None:
     write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env(db)
-    proc = start_task_run(
-        "-t", "long", "-c", cfg_dir, "-r", "to-kill", cwd=isolated_env, env=env
-    )
+    proc = start_task(cfg_dir, "long", env, isolated_env, "-r", "to-kill")
     try:
         first_value(lambda: running_record(env, "long"), what="run")
         result = otf_runs_json(env, "kill", "to-kill", "--wait", "30")
@@ -193,10 +174,7 @@ def test_fifty_concurrent_runs_all_recorded(
 ) -> None:
     write_execution(cfg_dir, "many", "true")
     env = runs_env(db, OTF_LOCK="0")
-    procs = [
-        start_task_run("-t", "many", "-c", cfg_dir, cwd=isolated_env, env=env)
-        for _ in range(50)
-    ]
+    procs = [start_task(cfg_dir, "many", env, isolated_env) for _ in range(50)]
     errors = []
     for proc in procs:
         _, err = proc.communicate(timeout=300)
@@ -213,9 +191,7 @@ def test_fifty_concurrent_runs_all_recorded(
 def test_lock_holds_with_records_off(cfg_dir: Path, isolated_env: Path) -> None:
     write_execution(cfg_dir, "long", "sleep 30")
     env = runs_env("off")
-    first = start_task_run(
-        "-t", "long", "-c", cfg_dir, "-r", "unrecorded", cwd=isolated_env, env=env
-    )
+    first = start_task(cfg_dir, "long", env, isolated_env, "-r", "unrecorded")
     try:
         locks = Path(os.environ["XDG_STATE_HOME"]) / "opentaskpy" / "locks"
         first_value(
@@ -226,7 +202,7 @@ def test_lock_holds_with_records_off(cfg_dir: Path, isolated_env: Path) -> None:
             ),
             what="the lock file",
         )
-        second = start_task_run("-t", "long", "-c", cfg_dir, cwd=isolated_env, env=env)
+        second = start_task(cfg_dir, "long", env, isolated_env)
         _, err = second.communicate(timeout=60)
         assert second.returncode == 1
         assert f"pid {first.pid}, run id unrecorded" in err.strip().splitlines()[-1]

@@ -12,13 +12,13 @@ import socket
 from pathlib import Path
 
 from support.flow import batch_task
-from support.processes import start_task_run
 from support.runs_helpers import (
     first_value,
     otf_runs,
     otf_runs_json,
     running_record,
     runs_env,
+    start_task,
     stop_task_run,
     write_execution,
 )
@@ -30,18 +30,14 @@ def test_two_machines_share_lock_history_and_kill(
     write_execution(cfg_dir, "nightly", "sleep 60")
     alpha = runs_env(pg_url, "alpha")
     beta = runs_env(pg_url, "beta")
-    first = start_task_run(
-        "-t", "nightly", "-c", cfg_dir, "-r", "alpha-run", cwd=isolated_env, env=alpha
-    )
+    first = start_task(cfg_dir, "nightly", alpha, isolated_env, "-r", "alpha-run")
     third = None
     try:
         seen = first_value(lambda: running_record(beta, "nightly"), what="alpha's run")
         assert seen["host"] == "alpha" and seen["pid"] == first.pid
         assert seen["run_id"] == "alpha-run" and seen["status"] == "running"
         # beta contends for the same lock and is refused, naming alpha's run
-        second = start_task_run(
-            "-t", "nightly", "-c", cfg_dir, cwd=isolated_env, env=beta
-        )
+        second = start_task(cfg_dir, "nightly", beta, isolated_env)
         _, err = second.communicate(timeout=60)
         assert second.returncode == 1
         assert "Traceback" not in err
@@ -61,9 +57,7 @@ def test_two_machines_share_lock_history_and_kill(
         assert shown["kill_requested_by"].endswith("@beta")
         assert "kill requested by" in shown["reason"]
         # the lock is free again: beta runs it, and alpha kills beta's run
-        third = start_task_run(
-            "-t", "nightly", "-c", cfg_dir, "-r", "beta-run", cwd=isolated_env, env=beta
-        )
+        third = start_task(cfg_dir, "nightly", beta, isolated_env, "-r", "beta-run")
         seen = first_value(lambda: running_record(alpha, "nightly"), what="beta's run")
         assert seen["host"] == "beta" and seen["run_id"] == "beta-run"
         result = otf_runs_json(alpha, "kill", "beta-run", "--wait", "30")
@@ -84,19 +78,14 @@ def test_sigkilled_holder_releases_advisory_lock(
     write_execution(cfg_dir, "hold", "sleep 60")
     alpha = runs_env(pg_url, "alpha")
     beta = runs_env(pg_url, "beta", OTF_RUNS_HEARTBEAT="0.3")
-    first = start_task_run("-t", "hold", "-c", cfg_dir, cwd=isolated_env, env=alpha)
+    first = start_task(cfg_dir, "hold", alpha, isolated_env)
     try:
         first_value(lambda: running_record(beta, "hold"), what="alpha's run")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         # the server frees the lock when the connection drops (a moment later)
-        second = start_task_run(
-            "-t",
-            "hold",
-            "-c",
-            cfg_dir,
-            cwd=isolated_env,
-            env={**beta, "OTF_LOCK_WAIT": "20"},
+        second = start_task(
+            cfg_dir, "hold", {**beta, "OTF_LOCK_WAIT": "20"}, isolated_env
         )
         mine = first_value(
             lambda: [
@@ -133,9 +122,7 @@ def test_unreachable_store(cfg_dir: Path, isolated_env: Path) -> None:
     url = f"postgresql://otf:pw-not-shown@127.0.0.1:{_closed_port()}/runs"
     env = runs_env(url)
     # a plain run (no lock) warns once and runs
-    plain = start_task_run(
-        "-t", "plain", "-c", cfg_dir, cwd=isolated_env, env={**env, "OTF_LOCK": "0"}
-    )
+    plain = start_task(cfg_dir, "plain", {**env, "OTF_LOCK": "0"}, isolated_env)
     _, err = plain.communicate(timeout=60)
     assert plain.returncode == 0
     warnings = [line for line in err.splitlines() if "warning" in line]
@@ -146,7 +133,7 @@ def test_unreachable_store(cfg_dir: Path, isolated_env: Path) -> None:
     assert warnings[0].endswith("; this run is not recorded")
     assert "pw-not-shown" not in err and "Traceback" not in err
     # a run that needs the lock across hosts fails closed
-    locked = start_task_run("-t", "plain", "-c", cfg_dir, cwd=isolated_env, env=env)
+    locked = start_task(cfg_dir, "plain", env, isolated_env)
     _, err = locked.communicate(timeout=60)
     assert locked.returncode == 1
     last = err.strip().splitlines()[-1]
@@ -175,9 +162,7 @@ def test_batch_steps_on_postgres(
         ],
     )
     env = runs_env(pg_url, "alpha")
-    proc = start_task_run(
-        "-t", "pair", "-c", cfg_dir, "-r", "pair-run", cwd=isolated_env, env=env
-    )
+    proc = start_task(cfg_dir, "pair", env, isolated_env, "-r", "pair-run")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     shown = otf_runs_json(runs_env(pg_url, "beta"), "show", "pair-run")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from support.helpers import local_exec, wait_for, write_json
-from support.processes import task_run_env
+from support.processes import start_task_run, task_run_env
 
 
 def write_execution(
@@ -25,6 +25,13 @@ def runs_env(db: str | Path, host: str | None = None, **extra: str) -> dict[str,
     if host:
         extra = {"OTF_RUNS_HOST": host, **extra}
     return task_run_env(**{"OTF_RUNS_DB": str(db), **extra})
+
+
+def start_task(
+    cfg: Path, task_id: str, env: dict[str, str], cwd: Path, *args: str
+) -> subprocess.Popen:
+    """Start ``task-run -t task_id -c cfg ARGS`` (output captured as text)."""
+    return start_task_run("-t", task_id, "-c", cfg, *args, cwd=cwd, env=env)
 
 
 def otf_runs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
