@@ -110,14 +110,26 @@ def _listing_cases(ctx: Context, tag: str, big: BigDirectory) -> tuple[Case, Cas
     return ctx.transfer_vs_shell(tid, tag, (dst_ours, dst_limit), script, big.verify)
 
 
-def listing_local(ctx: Context, big: BigDirectory, small: BigDirectory) -> Workload:
-    """Local transfer of the few matches among ``big.entries`` names."""
-    ours, limit = _listing_cases(ctx, "listing-local", big)
-    small_ours, small_limit = _listing_cases(ctx, "listing-local-small", small)
+def listing_workload(
+    kind: str,
+    big: BigDirectory,
+    small: BigDirectory,
+    cases: Callable[[str, BigDirectory], tuple[Case, Case]],
+) -> Workload:
+    """The ``listing-<kind>`` row: ``cases`` on ``big``, and on ``small`` as extras."""
+    ours, limit = cases(f"listing-{kind}", big)
+    small_ours, small_limit = cases(f"listing-{kind}-small", small)
     return Workload(
-        f"listing-local {big.entries}/{big.matches}",
+        f"listing-{kind} {big.entries}/{big.matches}",
         ours,
         limit,
         listing_eval(big.entries),
         extras={"small-dir": small_ours, "small-dir-limit": small_limit},
+    )
+
+
+def listing_local(ctx: Context, big: BigDirectory, small: BigDirectory) -> Workload:
+    """Local transfer of the few matches among ``big.entries`` names."""
+    return listing_workload(
+        "local", big, small, lambda tag, d: _listing_cases(ctx, tag, d)
     )

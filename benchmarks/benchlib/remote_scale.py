@@ -7,7 +7,7 @@ from typing import Any
 
 from benchlib.context import Context
 from benchlib.core import Case, Workload
-from benchlib.listing import BigDirectory, listing_eval
+from benchlib.listing import BigDirectory, listing_workload
 from benchlib.remote import _sftp_proto, _ssh_opts
 
 
@@ -21,15 +21,7 @@ def listing_sftp(
     readable by the test user. The ``small-dir`` extras do the same on a
     directory of only the matches (see :func:`listing.listing_eval`).
     """
-    ours, limit = _cases(ctx, env, "listing-sftp", big)
-    small_ours, small_limit = _cases(ctx, env, "listing-sftp-small", small)
-    return Workload(
-        f"listing-sftp {big.entries}/{big.matches}",
-        ours,
-        limit,
-        listing_eval(big.entries),
-        extras={"small-dir": small_ours, "small-dir-limit": small_limit},
-    )
+    return listing_workload("sftp", big, small, lambda tag, d: _cases(ctx, env, tag, d))
 
 
 def _cases(ctx: Context, env: Any, tag: str, big: BigDirectory) -> tuple[Case, Case]:
