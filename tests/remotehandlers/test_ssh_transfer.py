@@ -254,61 +254,39 @@ def test_file_watch_times_out(ssh_env, dirs) -> None:
         Transfer(None, "fw-timeout", definition).run()
 
 
-def test_log_watch_finds_line(ssh_env, dirs) -> None:
-    ssh_env.write_file(dirs["src"] / "app.log", "start\nJob FINISHED ok\n")
-    definition = transfer_def(
-        remote_source(
-            ssh_env,
-            "ssh1",
-            dirs["src"],
-            r"nothing",
-            logWatch={
-                "log": "app.log",
-                "directory": str(dirs["src"]),
-                "contentRegex": "FINISHED",
-                "timeout": 2,
-            },
-            error=False,
-        ),
-    )
-    assert Transfer(None, "lw", definition).run() is True
-    assert "Found pattern in log file" in log_text("lw")
-
-
-def test_log_watch_missing_log_fails(ssh_env, dirs) -> None:
-    definition = transfer_def(
-        remote_source(
-            ssh_env,
-            "ssh1",
-            dirs["src"],
-            r"nothing",
-            logWatch={
-                "log": "absent.log",
-                "directory": str(dirs["src"]),
-                "contentRegex": "x",
-                "timeout": 1,
-            },
-        ),
-    )
-    with pytest.raises(exceptions.LogWatchInitError):
-        Transfer(None, "lw-missing", definition).run()
-
-
-def test_log_watch_tail_ignores_existing_lines_and_sees_new_ones(ssh_env, dirs) -> None:
-    log = ssh_env.write_file(dirs["src"] / "tail.log", "someText\n")
-    spec = remote_source(
+def _log_watch_source(
+    ssh_env, dirs, log: str, regex: str, timeout: int, error: bool = True, **watch
+) -> dict:
+    """An ssh1 source matching no file that watches ``log`` for ``regex``."""
+    watch = {"log": log, "directory": str(dirs["src"]), "contentRegex": regex, **watch}
+    extra = {} if error else {"error": False}
+    return remote_source(
         ssh_env,
         "ssh1",
         dirs["src"],
         r"nothing",
-        error=False,
-        logWatch={
-            "log": "tail.log",
-            "directory": str(dirs["src"]),
-            "contentRegex": "someText",
-            "timeout": 1,
-            "tail": True,
-        },
+        logWatch={**watch, "timeout": timeout},
+        **extra,
+    )
+
+
+def test_log_watch_finds_line(ssh_env, dirs) -> None:
+    ssh_env.write_file(dirs["src"] / "app.log", "start\nJob FINISHED ok\n")
+    source = _log_watch_source(ssh_env, dirs, "app.log", "FINISHED", 2, error=False)
+    assert Transfer(None, "lw", transfer_def(source)).run() is True
+    assert "Found pattern in log file" in log_text("lw")
+
+
+def test_log_watch_missing_log_fails(ssh_env, dirs) -> None:
+    source = _log_watch_source(ssh_env, dirs, "absent.log", "x", 1)
+    with pytest.raises(exceptions.LogWatchInitError):
+        Transfer(None, "lw-missing", transfer_def(source)).run()
+
+
+def test_log_watch_tail_ignores_existing_lines_and_sees_new_ones(ssh_env, dirs) -> None:
+    log = ssh_env.write_file(dirs["src"] / "tail.log", "someText\n")
+    spec = _log_watch_source(
+        ssh_env, dirs, "tail.log", "someText", 1, error=False, tail=True
     )
     with pytest.raises(exceptions.LogWatchTimeoutError):
         Transfer(None, "lw-tail", transfer_def(spec)).run()
