@@ -59,6 +59,40 @@ def _local_src(tmp_path: Path) -> dict:
     return local_source(src, r"f\.txt")
 
 
+#: What the one error line says for each way an SFTP/SSH end is broken.
+EXPECTED = {
+    "unreachable": "Unable to connect",
+    "refused_key": "Authentication failed",
+    "wrong_password": "Authentication failed",
+    "missing_dir": "does not exist",
+    "permission_denied": "Permission denied",
+}
+
+
+def _break_end(ssh_env, spec: dict, case: str, tmp_path: Path) -> None:
+    """Break an SFTP/SSH end: closed port, refused key, wrong password, no dir.
+
+    ``permission_denied`` is left to the test (the directory to lock differs).
+    """
+    if case == "unreachable":
+        spec["protocol"]["port"] = 1
+    elif case == "refused_key":
+        other = tmp_path / "other_key"
+        import paramiko
+
+        paramiko.RSAKey.generate(2048).write_private_key_file(str(other))
+        spec["protocol"]["credentials"]["keyFile"] = str(other)
+    elif case == "wrong_password":
+        if not ssh_env.password:
+            pytest.skip("password authentication needs the root-created test user")
+        spec["protocol"]["credentials"] = {
+            "username": ssh_env.user,
+            "password": "wrong-password",
+        }
+    elif case == "missing_dir":
+        spec["directory"] = f"{spec['directory']}/absent"
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -73,36 +107,15 @@ def test_one_clear_error_line(
     ssh_env, dirs, tmp_path, task_run, cfg_dir, ssh_client_env, case
 ):
     dest = remote_dest(ssh_env, "sftp", dirs["dst"])
-    expected = ""
-    if case == "unreachable":
-        dest["protocol"]["port"] = 1
-        expected = "Unable to connect"
-    elif case == "refused_key":
-        other = tmp_path / "other_key"
-        import paramiko
-
-        paramiko.RSAKey.generate(2048).write_private_key_file(str(other))
-        dest["protocol"]["credentials"]["keyFile"] = str(other)
-        expected = "Authentication failed"
-    elif case == "wrong_password":
-        if not ssh_env.password:
-            pytest.skip("password authentication needs the root-created test user")
-        dest["protocol"]["credentials"] = {
-            "username": ssh_env.user,
-            "password": "wrong-password",
-        }
-        expected = "Authentication failed"
-    elif case == "missing_dir":
-        dest["directory"] = str(dirs["dst"] / "absent")
-        expected = "does not exist"
-    else:
+    expected = EXPECTED[case]
+    _break_end(ssh_env, dest, case, tmp_path)
+    if case == "permission_denied":
         if not ssh_env.created_user:
             pytest.skip("permission checks need an unprivileged test user")
         locked = ssh_env.make_dir(dirs["dst"].parent.name, "locked")
         os.chown(locked, 0, 0)
         locked.chmod(0o755)
         dest["directory"] = str(locked)
-        expected = "Permission denied"
     dest["protocol"]["retry"] = False
     result = _run_failing(
         task_run,
@@ -147,33 +160,13 @@ def test_source_faults_one_clear_error(
     host = "ssh1" if protocol == "ssh" else "sftp"
     ssh_env.write_file(dirs["src"] / "f.txt", "x")
     source = remote_source(ssh_env, host, dirs["src"], r"f\.txt")
-    if case == "unreachable":
-        source["protocol"]["port"] = 1
-        expected = "Unable to connect to port 1"
-    elif case == "refused_key":
-        other = tmp_path / "other_key"
-        import paramiko
-
-        paramiko.RSAKey.generate(2048).write_private_key_file(str(other))
-        source["protocol"]["credentials"]["keyFile"] = str(other)
-        expected = "Authentication failed"
-    elif case == "wrong_password":
-        if not ssh_env.password:
-            pytest.skip("password authentication needs the root-created test user")
-        source["protocol"]["credentials"] = {
-            "username": ssh_env.user,
-            "password": "wrong-password",
-        }
-        expected = "Authentication failed"
-    elif case == "missing_dir":
-        source["directory"] = str(dirs["src"] / "absent")
-        expected = "does not exist"
-    else:
+    expected = {**EXPECTED, "unreachable": "Unable to connect to port 1"}[case]
+    _break_end(ssh_env, source, case, tmp_path)
+    if case == "permission_denied":
         if not ssh_env.created_user:
             pytest.skip("permission checks need an unprivileged test user")
         dirs["src"].chmod(0o000)
         os.chown(dirs["src"], 0, 0)
-        expected = "Permission denied"
     local = tmp_path / "local"
     local.mkdir()
     result = _run_failing(
