@@ -77,21 +77,30 @@ def test_signed_encryption_with_pgp_extension(tmp_path: Path, pgp_keys: dict) ->
     assert text == "signed" and result.valid
 
 
-def test_decrypt_local_source(tmp_path: Path, pgp_keys: dict) -> None:
+def _encrypted_source(
+    tmp_path: Path, pgp_keys: dict, name: str, text: str, key: str
+) -> tuple[Path, Path, dict]:
+    """An encrypted ``src/<name>.txt.gpg`` and a source decrypting it with ``key``.
+
+    ``text`` is the plain content; ``dst`` is made empty. Returns src, dst, source.
+    """
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.mkdir()
     dst.mkdir()
-    (tmp_path / "plain").write_text("was encrypted")
+    (tmp_path / "plain").write_text(text)
     gpg_encrypt(
         tmp_path / "plain",
-        src / "in.txt.gpg",
+        src / f"{name}.txt.gpg",
         pgp_keys["recipient_public"],
         tmp_path / "e",
     )
-    source = local_source(
-        src,
-        "in",
-        encryption={"decrypt": True, "private_key": pgp_keys["recipient_private"]},
+    encryption = {"decrypt": True, "private_key": pgp_keys[key]}
+    return src, dst, local_source(src, name, encryption=encryption)
+
+
+def test_decrypt_local_source(tmp_path: Path, pgp_keys: dict) -> None:
+    src, dst, source = _encrypted_source(
+        tmp_path, pgp_keys, "in", "was encrypted", "recipient_private"
     )
     assert Transfer(None, "dec", transfer_def(source, local_dest(dst))).run() is True
     assert os.listdir(dst) == ["in.txt"]
@@ -104,20 +113,8 @@ def test_decrypt_local_source(tmp_path: Path, pgp_keys: dict) -> None:
 
 
 def test_decrypt_with_wrong_key_fails_cleanly(tmp_path: Path, pgp_keys: dict) -> None:
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    src.mkdir()
-    dst.mkdir()
-    (tmp_path / "plain").write_text("p")
-    gpg_encrypt(
-        tmp_path / "plain",
-        src / "in.txt.gpg",
-        pgp_keys["recipient_public"],
-        tmp_path / "e",
-    )
-    source = local_source(
-        src,
-        "in",
-        encryption={"decrypt": True, "private_key": pgp_keys["signer_private"]},
+    src, dst, source = _encrypted_source(
+        tmp_path, pgp_keys, "in", "p", "signer_private"
     )
     with pytest.raises(exceptions.DecryptionError, match="Error decrypting file"):
         Transfer(None, "dec-wrong", transfer_def(source, local_dest(dst))).run()
@@ -142,20 +139,8 @@ def test_bad_public_key_raises_encryption_error(tmp_path: Path) -> None:
 def test_remote_like_source_stages_privately_and_removes_staging(
     tmp_path: Path, pgp_keys: dict, staging_base: Path
 ) -> None:
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    src.mkdir()
-    dst.mkdir()
-    (tmp_path / "plain").write_text("via staging")
-    gpg_encrypt(
-        tmp_path / "plain",
-        src / "s.txt.gpg",
-        pgp_keys["recipient_public"],
-        tmp_path / "e",
-    )
-    source = local_source(
-        src,
-        "s",
-        encryption={"decrypt": True, "private_key": pgp_keys["recipient_private"]},
+    src, dst, source = _encrypted_source(
+        tmp_path, pgp_keys, "s", "via staging", "recipient_private"
     )
     source["protocol"] = {"name": "transfer_helpers.StagingSource"}
     obj = Transfer(None, "staged", transfer_def(source, local_dest(dst)))
