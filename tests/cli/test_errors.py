@@ -84,14 +84,30 @@ def test_invalid_json_in_variables_file(task_run, cfg_dir):
     assert_one_error(proc, f"{variables}: line 4 column 1: Expecting value")
 
 
-def test_jinja_syntax_error_in_task_file(task_run, cfg_dir):
-    path = cfg_dir / "x.json.j2"
-    path.write_text(
-        '{\n  "type": "execution",\n  "command": "{{ foo( }}",\n'
-        '  "directory": "/tmp", "protocol": {"name": "local"}\n}'
-    )
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        pytest.param(
+            "x.json.j2",
+            '{\n  "type": "execution",\n  "command": "{{ foo( }}",\n'
+            '  "directory": "/tmp", "protocol": {"name": "local"}\n}',
+            "line 3: template syntax error",
+            id="jinja_syntax_error",
+        ),
+        pytest.param(
+            "x.json",
+            '{\n  "type": "execution",\n  "directory": "/tmp",\n'
+            '  "command": "echo {{ NOT_DEFINED }}",\n  "protocol": {"name": "local"}\n}',
+            "line 4: 'NOT_DEFINED' is undefined",
+            id="undefined_variable",
+        ),
+    ],
+)
+def test_template_error_in_task_file(task_run, cfg_dir, name, text, expected):
+    path = cfg_dir / name
+    path.write_text(text)
     proc = task_run("-t", "x", "-c", cfg_dir)
-    assert_one_error(proc, f"{path}: line 3: template syntax error")
+    assert_one_error(proc, f"{path}: {expected}")
 
 
 def test_jinja_syntax_error_in_variables_file(task_run, cfg_dir):
@@ -103,16 +119,6 @@ def test_jinja_syntax_error_in_variables_file(task_run, cfg_dir):
     assert_one_error(
         proc, f"{variables}: line 1: template syntax error", "(in variable 'YEAR')"
     )
-
-
-def test_undefined_variable_in_task_file(task_run, cfg_dir):
-    path = cfg_dir / "x.json"
-    path.write_text(
-        '{\n  "type": "execution",\n  "directory": "/tmp",\n'
-        '  "command": "echo {{ NOT_DEFINED }}",\n  "protocol": {"name": "local"}\n}'
-    )
-    proc = task_run("-t", "x", "-c", cfg_dir)
-    assert_one_error(proc, f"{path}: line 4: 'NOT_DEFINED' is undefined")
 
 
 def test_undefined_variable_in_variables_file(task_run, cfg_dir):
