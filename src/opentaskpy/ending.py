@@ -20,11 +20,23 @@ a :func:`note` in the current thread that the handler picks up.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
 
 from opentaskpy.exceptions import ErrorClass, OTFError, classify
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _FailureFields(NamedTuple):
+        task_id: str
+        error_class: ErrorClass
+        line: str
+
+else:  # the same named tuple, built without typing
+    _FailureFields = collections.namedtuple("Failure", "task_id error_class line")
 
 #: The signal number that ended the run, ``None`` while it was not ended by one.
 ENDED_BY_SIGNAL: int | None = None
@@ -44,12 +56,10 @@ class SignalExit(SystemExit):
         self.signum = signum
 
 
-class Failure(NamedTuple):
+class Failure(_FailureFields):
     """A handler's failure: its task id, class and one-line reason."""
 
-    task_id: str
-    error_class: ErrorClass
-    line: str
+    __slots__ = ()
 
 
 def signal_name(signum: int) -> str:

@@ -11,7 +11,10 @@ records what kind of failure it was. Each class is still an ``Exception``.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, NoReturn
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 
 class ErrorClass(StrEnum):

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
 
 from opentaskpy import otflogging
 from opentaskpy.config.loader import ConfigLoader
 from opentaskpy.config.task_types import TASK_TYPES, explain, unknown_type_message
 from opentaskpy.exceptions import OTFError
 from opentaskpy.verbosity import VERBOSE1
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 GLOBAL_VERBOSITY = 1  # kept for compatibility; nothing reads it
 

@@ -24,11 +24,14 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
 
 from opentaskpy import ending, otflogging
 from opentaskpy.cli import exit_codes
 from opentaskpy.exceptions import ErrorClass
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 

@@ -11,13 +11,16 @@ import logging
 import os
 import sys
 from datetime import datetime
-from typing import Any, NoReturn
 
 from opentaskpy import otflogging
 from opentaskpy.cli import ending
 from opentaskpy.cli.extras import add_version_option, list_tasks, require_task_id
 from opentaskpy.taskrun import TaskRun
 from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 PROG = "task-run"
 CONFIG_PATH = f"{os.getcwd()}/cfg"

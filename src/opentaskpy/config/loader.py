@@ -18,7 +18,6 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from opentaskpy import otflogging
 from opentaskpy.config import (
@@ -35,7 +34,11 @@ from opentaskpy.exceptions import InvalidConfigError, OTFError, reraise, wrap
 from opentaskpy.filters import default_filters
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
 
+TYPE_CHECKING = False  # importing typing costs start-up time
+
 if TYPE_CHECKING:  # imported on first render: plain tasks never load jinja2
+    from typing import Any, NoReturn
+
     import jinja2
 
 MAX_DEPTH = 5
@@ -117,25 +120,26 @@ class ConfigLoader:
             text = json.dumps(self.global_variables)
             if not templating.needs_render(text):
                 return
-            import jinja2
-
-            env = self.template_env
-            try:
-                template = templating.compile_template(env, text)
-            except jinja2.TemplateSyntaxError as err:
-                raise templating.variables_syntax_error(
-                    env, self._variables_sources, err
-                ) from err
-            if self.lazy_load:
-                return
+            first = None
+            if not self.lazy_load:  # plain references only: no jinja2 at all
+                first = templating.render_plain(text, self.global_variables)
+            if first is None:
+                template = self._compile_variables(text)
+                if self.lazy_load:
+                    return
             label = self._variables_label()
 
             def rerender(previous: str) -> str:
                 context = templating.loads_named(previous, label, " (rendered)")
+                plain = templating.render_plain(previous, context)
+                if plain is not None:
+                    return plain
+                env = self.template_env
                 return templating.compile_template(env, previous).render(context)
 
             try:
-                first = template.render(self.global_variables)
+                if first is None:
+                    first = template.render(self.global_variables)
                 final, _ = templating.render_until_stable(
                     first,
                     rerender,
@@ -143,17 +147,31 @@ class ConfigLoader:
                     MAX_DEPTH,
                     templating.diverging_keys,
                 )
-            except jinja2.UndefinedError as err:
+            except Exception as err:
+                import jinja2  # an error path: the cost does not matter here
+
+                if not isinstance(err, jinja2.UndefinedError):
+                    self._variables_error(err, label)
                 if isinstance(err, OTFError) and err.config_file:
                     raise
                 raise templating.variables_undefined_error(
                     self._variables_sources, err
                 ) from err
-            except Exception as err:
-                self._variables_error(err, label)
             self.global_variables = templating.loads_named(
                 final, label, " (after rendering templates)"
             )
+
+    def _compile_variables(self, text: str) -> jinja2.Template:
+        """Compile the merged variables text; a syntax error names file and key."""
+        import jinja2
+
+        env = self.template_env
+        try:
+            return templating.compile_template(env, text)
+        except jinja2.TemplateSyntaxError as err:
+            raise templating.variables_syntax_error(
+                env, self._variables_sources, err
+            ) from err
 
     def _variables_error(self, err: Exception, label: str) -> NoReturn:
         """Re-raise an error of the variables render naming file and variable."""
@@ -256,6 +274,10 @@ class ConfigLoader:
         """Render a task file's text; a text without templates is returned as is."""
         if not templating.json_needs_render(text):
             return text
+        if not self.lazy_load:  # lazy mode resolves the names it finds first
+            plain = templating.render_plain(text, self._context(extra))
+            if plain is not None:
+                return plain
         import jinja2
         import jinja2.meta
 
@@ -268,10 +290,7 @@ class ConfigLoader:
         try:
             if self.lazy_load:
                 self._resolve_lazily(jinja2.meta.find_undeclared_variables(ast))
-            context = self.global_variables
-            if extra:
-                context = {**context, **extra}
-            return template.render(context)
+            return template.render(self._context(extra))
         except jinja2.UndefinedError as err:
             if isinstance(err, OTFError) and err.config_file:
                 raise
@@ -289,6 +308,10 @@ class ConfigLoader:
             reraise(
                 err, config_file=path, position=locate.line_in_file(err, path, call)
             )
+
+    def _context(self, extra: dict | None) -> dict:
+        """Return the global variables, with ``extra`` names over them if any."""
+        return {**self.global_variables, **extra} if extra else self.global_variables
 
     def template_lookup(self, plugin: str, **kwargs: Any) -> str:
         """Run lookup plugin ``plugin`` (the ``lookup()`` template global).

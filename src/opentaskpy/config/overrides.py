@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 from opentaskpy import otflogging
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 OVERRIDE_PREFIX = "OTF_OVERRIDE_"
 

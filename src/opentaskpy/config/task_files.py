@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 from collections.abc import Iterable
-from typing import Any, NamedTuple
 
 from opentaskpy.exceptions import DuplicateConfigFileError
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
+    class _TaskFileFields(NamedTuple):
+        task_id: str
+        path: str
+        sharing: int
+        select: str | None
+
+else:  # the same named tuple, built without typing
+    _TaskFileFields = collections.namedtuple("TaskFile", "task_id path sharing select")
 
 _VARIABLES = ("variables.json", "variables.json.j2")
 
@@ -60,13 +73,18 @@ def task_ids(paths: Iterable[str]) -> dict[str, str]:
     return found
 
 
-class TaskFile(NamedTuple):
-    """One task file of a config directory, as ``task-run --list`` shows it."""
+class TaskFile(_TaskFileFields):
+    """One task file of a config directory, as ``task-run --list`` shows it.
 
-    task_id: str  #: the id its file name gives
-    path: str
-    sharing: int  #: how many files that id names (1: ``-t task_id`` finds this one)
-    select: str | None  #: an id that finds this file alone, ``None`` if none does
+    Attributes:
+        task_id: the id its file name gives.
+        path: the file.
+        sharing: how many files that id names (1: ``-t task_id`` finds this
+            one).
+        select: an id that finds this file alone, ``None`` if none does.
+    """
+
+    __slots__ = ()
 
 
 def task_file_list(paths: Iterable[str], config_dir: str) -> list[TaskFile]:

@@ -11,14 +11,28 @@ batch validator alike.
 
 from __future__ import annotations
 
+import collections
 import importlib
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+
     from opentaskpy.config.schema_errors import SchemaViolation
 
+    class _TaskTypeFields(NamedTuple):
+        name: str
+        label: str
+        handler: str
+        protocol_kind: str | None
 
-class TaskType(NamedTuple):
+else:  # the same named tuple, built without typing
+    _TaskTypeFields = collections.namedtuple(
+        "TaskType", "name label handler protocol_kind"
+    )
+
+
+class TaskType(_TaskTypeFields):
     """One task type (a named tuple: ``dataclasses`` costs start-up time).
 
     Attributes:
@@ -29,10 +43,7 @@ class TaskType(NamedTuple):
             ``None`` for batches, which have no protocol.
     """
 
-    name: str
-    label: str
-    handler: str
-    protocol_kind: str | None
+    __slots__ = ()
 
     def handler_class(self) -> type:
         """Import and return the task handler class."""

@@ -16,7 +16,6 @@ import signal
 import threading
 import time
 from types import TracebackType
-from typing import Any
 
 from opentaskpy.runs import RunsError, settings
 from opentaskpy.runs.fields import (
@@ -30,6 +29,10 @@ from opentaskpy.runs.fields import (
     warn,
 )
 from opentaskpy.runs.schema import FAILED, KILLED, RUNNING, SUCCESS
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 _SIGNAL_EXITS = {128 + s: s for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
 
