@@ -21,9 +21,11 @@ from opentaskpy.redaction import mask_values
 # output often holds tabs), DEL, C1 controls, the Unicode line and paragraph
 # separators, and lone surrogates (the undecodable bytes of a POSIX file
 # name, which a UTF-8 log file cannot even hold).
-_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# All are unprintable: printable text needs no search, and the patterns
+# (costly to compile) are compiled on first use through re's cache.
+_UNSAFE = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]"
 # The same, newlines excepted: tracebacks are multi-line by nature.
-_UNSAFE_IN_BLOCK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_UNSAFE_IN_BLOCK = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]"
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
@@ -43,7 +45,9 @@ def escape_controls(text: str) -> str:
     Backslashes are left alone: paths and regexes stay readable, at the price
     of a name holding a literal ``\n`` looking like one holding a newline.
     """
-    return _UNSAFE.sub(_escape_char, text)
+    if text.isprintable():
+        return text
+    return re.sub(_UNSAFE, _escape_char, text)
 
 
 def clean_message(text: str) -> str:
@@ -53,7 +57,7 @@ def clean_message(text: str) -> str:
 
 def _clean_block(text: str) -> str:
     """Like :func:`clean_message` but keeping line breaks (tracebacks)."""
-    return _UNSAFE_IN_BLOCK.sub(_escape_char, mask_values(text))
+    return re.sub(_UNSAFE_IN_BLOCK, _escape_char, mask_values(text))
 
 
 class _RedactingFormatterMixin:

@@ -20,8 +20,10 @@ import threading
 # Held while a log file is opened, closed or renamed (shared with otflogging).
 file_lock = threading.RLock()
 
-# C0 and C1 controls, DEL, line/paragraph separators, lone surrogates.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# C0 and C1 controls, DEL, line/paragraph separators, lone surrogates. All
+# are unprintable, so printable text is never searched (and the pattern,
+# costly to compile, is compiled on first use through re's cache).
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]"
 
 
 class InvalidNameError(ValueError):
@@ -31,7 +33,7 @@ class InvalidNameError(ValueError):
 def _id_problem(value: str, allow_subdirs: bool) -> str | None:
     if not value:
         return "it is empty"
-    if _CONTROL.search(value):
+    if not value.isprintable() and re.search(_CONTROL, value):
         return "it holds a control character"
     if value.startswith("/"):
         return "it is an absolute path"

@@ -53,7 +53,6 @@ _SENSITIVE_KEY = re.compile("|".join(SENSITIVE_KEY_REGEXES), re.IGNORECASE)
 _IDENTITY_KEYS = {"username", "transferusername", "user", "name"}
 # Names of fields that hold a path: keyFile, knownHostsFile, key_file, keyPath.
 _PATH_KEY = re.compile(r"(file|path|filename|dir|directory)$", re.IGNORECASE)
-_SENSITIVE_TEXT = [re.compile(p, re.IGNORECASE | re.DOTALL) for p in SENSITIVE_REGEXES]
 # Values shorter than this are masked only where they stand alone (see the
 # module docstring).
 MIN_SECRET_LENGTH = 4
@@ -221,8 +220,11 @@ def redact(log_message: str) -> str:
                 if is_secret_key(key):
                     parsed[key] = REDACT_STRING
         log_message = json.dumps(parsed)
-    for regex in _SENSITIVE_TEXT:
-        log_message = regex.sub(REDACT_STRING, log_message)
+    if "-----" in log_message:  # every SENSITIVE_REGEXES match starts so
+        for pattern in SENSITIVE_REGEXES:
+            log_message = re.sub(
+                pattern, REDACT_STRING, log_message, flags=re.IGNORECASE | re.DOTALL
+            )
     return mask_values(log_message)
 
 
