@@ -13,6 +13,7 @@ from opentaskpy.names import (
     from_wire,
     wire,
 )
+from support.helpers import python_stdout
 
 
 @pytest.mark.parametrize(
@@ -54,3 +55,63 @@ def test_matcher_over_budget_names_the_regex_and_the_name():
         matcher.match("a" * 60 + "\n.csv")
     assert r"(a|aa)+$" in str(info.value)
     assert r"\n.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+# -- re where its backtracking is provably small, regex otherwise ------------
+
+_WHICH_ENGINE = (
+    "import sys\n"
+    "from opentaskpy.names import NameMatcher\n"
+    "matcher = NameMatcher(sys.argv[1])\n"
+    "print(matcher.match(sys.argv[2]), 'regex' in sys.modules)\n"
+)
+
+
+def _engine(pattern: str, name: str) -> str:
+    code = _WHICH_ENGINE.replace("sys.argv[1]", repr(pattern))
+    return python_stdout(code.replace("sys.argv[2]", repr(name))).strip()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        (r"^data_\d+\.csv$", "data_20260101.csv", "True False"),
+        (r".*report.*\.csv", "x-report-y.csv", "True False"),
+        (r"a.txt", "b.txt", "False False"),
+        # Quantified quantifiers or alternations: regex, whatever the name.
+        (r"(a+)+$", "aaa", "True True"),
+        (r"(a|aa)+$", "aaa", "True True"),
+        # Two free quantifiers: re for short names, regex for long ones.
+        (r".*report.*\.csv", "x" * 5000 + "report.csv", "True True"),
+    ],
+)
+def test_regex_is_imported_only_where_re_could_backtrack_for_long(
+    pattern, name, expected
+):
+    assert _engine(pattern, name) == expected
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"^data_\d+\.csv$", r".*\.csv$", r"(?i)^ab(?=c).*", r"(\w)\1", r"x{2,3}y?"],
+)
+@pytest.mark.parametrize(
+    "name", ["data_12.csv", "abc.csv", "ABC", "aa", "xxy", "xxxxy", "", "é.csv"]
+)
+def test_matches_agree_with_re_and_regex(pattern, name):
+    import re
+
+    import regex
+
+    matcher = NameMatcher(pattern)
+    expected = re.match(pattern, name) is not None
+    assert (regex.match(pattern, name, flags=regex.VERSION0) is not None) is expected
+    assert matcher.match(name) is expected
+    assert matcher.search(name) is (re.search(pattern, name) is not None)
+
+
+def test_a_search_over_budget_also_names_the_regex():
+    matcher = NameMatcher(r"(a|aa)+$", timeout=0.05)
+    with pytest.raises(RegexTimeoutError) as info:
+        matcher.search("a" * 60 + "!", subject="a line of app.log")
+    assert r"(a|aa)+$" in str(info.value) and "app.log" in str(info.value)
