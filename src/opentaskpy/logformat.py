@@ -8,7 +8,6 @@ their lines. Importable from :mod:`opentaskpy.otflogging` as before.
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -117,6 +116,8 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Serialise the record with the keys of the reference, in order."""
+        import datetime  # only JSON logs need it
+
         timestamp = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
         entry = {
             "timestamp": timestamp.replace(tzinfo=None).isoformat(),

@@ -13,7 +13,6 @@ an OTF handler, including records of third-party loggers such as paramiko.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import re
@@ -32,6 +31,7 @@ from opentaskpy.logpaths import (  # noqa: F401 - part of this module's API
     check_task_id,
     make_private_dirs,
     resume_log_settings,
+    run_prefix,
 )
 from opentaskpy.logpaths import file_lock as _lock
 from opentaskpy.redaction import (  # noqa: F401 - part of this module's API
@@ -69,7 +69,7 @@ def _define_log_file_name(task_id: str | None, task_type: str | None) -> str:
     LOG_DIRECTORY = os.environ.get("OTF_LOG_DIRECTORY", "logs")
     prefix = os.environ.get("OTF_LOG_RUN_PREFIX")
     if not prefix:
-        prefix = datetime.datetime.now().strftime("%Y%m%d-%H%M%S.%f")[:-3]
+        prefix = run_prefix()
         os.environ["OTF_LOG_RUN_PREFIX"] = prefix
     check_run_id(prefix, "OTF_LOG_RUN_PREFIX")
     if task_id is not None:
@@ -264,6 +264,8 @@ def close_log_file(logger__: logging.Logger, result: bool | None = False) -> Non
 
 def get_latest_log_file(task_id: str, task_type: str) -> str | None:
     """Find the log of a previous failed (or stale running) run to resume from."""
+    import datetime  # batch resumes only
+
     pattern_path = _define_log_file_name(task_id, task_type)
     prefix = os.environ["OTF_LOG_RUN_PREFIX"]
     pattern_path = pattern_path.replace(prefix, ".*")

@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import sys
-from datetime import datetime
 
 from opentaskpy import otflogging
 from opentaskpy.cli import ending
@@ -212,7 +211,7 @@ def _main(args: argparse.Namespace, record: Any) -> None:
     os.environ["OTF_TASK_ID"] = args.taskId
     if args.noop:
         os.environ["OTF_NOOP"] = "true"
-    os.environ["OTF_LOG_RUN_PREFIX"] = datetime.now().strftime("%Y%m%d-%H%M%S.%f")[:-3]
+    os.environ["OTF_LOG_RUN_PREFIX"] = otflogging.run_prefix()
 
     level = cli_level(args.verbosity)
     try:

@@ -2,15 +2,21 @@
 
 The loader registers every function object found in this module, so only
 the eight filter functions may be defined or imported here (modules are
-imported as modules for that reason). ``base64`` is imported by the two
-filters that use it: most runs never call them.
+imported as modules for that reason). ``datetime`` and ``base64`` are
+imported by the filters that use them: most runs never call them.
 """
 
-import datetime
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing costs start-up time; datetime is for annotations
+if TYPE_CHECKING:
+    import datetime
 
 
 def now() -> datetime.datetime:
     """Return the current local time, aware, with the current fixed UTC offset."""
+    import datetime
+
     return datetime.datetime.now().astimezone()
 
 
@@ -21,6 +27,8 @@ def now_localtime() -> datetime.datetime:
 
 def now_utc() -> datetime.datetime:
     """Return the current time, aware, in UTC."""
+    import datetime
+
     return datetime.datetime.now(tz=datetime.UTC)
 
 
@@ -31,11 +39,15 @@ def utc_now() -> datetime.datetime:
 
 def delta_days(value: datetime.datetime, days: int) -> datetime.datetime:
     """Return ``value`` shifted by ``days`` days (may be negative)."""
+    import datetime
+
     return value + datetime.timedelta(days=days)
 
 
 def delta_hours(value: datetime.datetime, hours: int) -> datetime.datetime:
     """Return ``value`` shifted by ``hours`` hours (may be negative)."""
+    import datetime
+
     return value + datetime.timedelta(hours=hours)
 
 
