@@ -8,7 +8,10 @@ same schemas) nothing of jsonschema is imported at all.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from support.helpers import python_marked_json, python_stdout, write_json
 
@@ -135,6 +138,7 @@ def test_a_successful_local_transfer_loads_no_error_reporting_or_introspection(
         "gnupg",
         "paramiko",
         "tenacity",
+        "regex",  # "a.txt" cannot backtrack: matched with re
     }
     assert not unwanted & modules, sorted(unwanted & modules)
 
@@ -168,3 +172,48 @@ def test_noop_sftp_transfer_imports_no_ssh_stack_nor_shutil(
     assert "opentaskpy.taskrun" in modules  # it really ran
     unwanted = {"paramiko", "cryptography", "shutil", "bz2", "lzma", "jsonschema"}
     assert not unwanted & modules, sorted(unwanted & modules)
+
+
+#: Not needed by ``--noop`` of a validated definition whose templates are
+#: plain ``{{ NAME }}`` references (see opentaskpy.config.templating.render_plain).
+NOT_FOR_A_PLAIN_NOOP = {
+    "jinja2",
+    "jsonschema",
+    "paramiko",
+    "regex",
+    "typing",  # names for annotations only: TYPE_CHECKING = False
+    "hashlib",  # loads OpenSSL; the validation cache hashes with _sha256
+    "datetime",  # the log prefix comes from time
+}
+
+
+@pytest.mark.parametrize("protocol", ["local", "sftp"])
+def test_noop_of_a_cached_definition_with_plain_references_imports_only_its_needs(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path, protocol: str
+) -> None:
+    (cfg_dir / "variables.json.j2").write_text(
+        json.dumps({"SRC_DIR": str(tmp_path / "src"), "PORT": 22})
+    )
+    end: dict = {"protocol": {"name": "local"}}
+    if protocol == "sftp":
+        end = {
+            "hostname": "127.0.0.1",
+            "protocol": {
+                "name": "sftp",
+                "port": "{{ PORT }}",
+                "credentials": {"username": "u"},
+            },
+        }
+    definition = {
+        "type": "transfer",
+        "source": {"directory": "{{ SRC_DIR }}", "fileRegex": "a.txt", **end},
+        "destination": [{"directory": "/tmp", **end}],
+    }
+    text = json.dumps(definition).replace('"{{ PORT }}"', "{{ PORT }}")  # a number
+    (cfg_dir / "small.json.j2").write_text(text)
+    env = {"OTF_VALIDATION_CACHE_DIR": str(tmp_path / "validation-cache")}
+    first = noop_modules(cfg_dir, isolated_env, env)
+    assert "jsonschema" in first  # validated for real once, then cached
+    modules = noop_modules(cfg_dir, isolated_env, env)
+    assert "opentaskpy.taskrun" in modules  # it really ran
+    assert not NOT_FOR_A_PLAIN_NOOP & modules, sorted(NOT_FOR_A_PLAIN_NOOP & modules)
