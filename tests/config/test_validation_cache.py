@@ -452,3 +452,12 @@ def test_cli_error_line_is_unchanged_with_the_cache(
     for _ in range(2):
         assert task_run("--noop", "-t", "good", "-c", cfg_dir, env=on).returncode == 0
     assert len(entries(directory)) == 1
+
+
+def test_entry_names_are_sha256_without_hashlib() -> None:
+    """The built-in sha256 (no OpenSSL load at start-up) is hashlib's digest."""
+    import hashlib
+
+    digest = validation_cache._sha256()
+    digest.update(b"kind\0definition\0")
+    assert digest.hexdigest() == hashlib.sha256(b"kind\0definition\0").hexdigest()

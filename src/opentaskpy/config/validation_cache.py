@@ -118,14 +118,12 @@ def _sha256() -> Any:
     ``hashlib`` loads OpenSSL's libcrypto (~2 ms of every cached run); the
     built-in implementation computes the same digest.
     """
-    try:
-        from _sha256 import sha256  # Python 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # Python 3.12+
-        except ImportError:
-            from hashlib import sha256
-    return sha256()
+    for name in ("_sha256", "_sha2"):  # Python 3.11, Python 3.12+
+        with contextlib.suppress(ImportError):
+            return importlib.import_module(name).sha256()
+    import hashlib
+
+    return hashlib.sha256()
 
 
 @functools.cache
