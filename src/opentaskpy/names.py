@@ -155,9 +155,9 @@ def _compile(pattern: str) -> Any:
         return re.compile(pattern)
 
 
-#: Backtracking work ``re`` may do on one text (see :func:`_re_limit`): a few
+#: Backtracking work ``re`` may do on one text (see :func:`_re_limit`):
 #: milliseconds at worst, far below :data:`MATCH_TIMEOUT`.
-RE_STEP_BUDGET = 1 << 26
+RE_STEP_BUDGET = 1 << 24
 #: Texts longer than this always go to ``regex``.
 RE_MAX_LENGTH = 1 << 16
 
@@ -224,6 +224,8 @@ def _choices(items: Any, n: int) -> float:
             total *= sum(_choices(branch, n) for branch in av[1])
         elif op is c.GROUPREF_EXISTS:
             total *= _choices(av[1], n) + (_choices(av[2], n) if av[2] else 1)
-        elif op not in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN, c.AT, c.GROUPREF):
+        elif op is c.GROUPREF:  # compares up to n characters again
+            total *= n + 1
+        elif op not in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN, c.AT):
             return _INFINITE
     return total
