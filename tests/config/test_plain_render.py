@@ -116,3 +116,13 @@ def test_an_undefined_name_still_fails_as_before(cfg_dir: Path) -> None:
         ConfigLoader(str(cfg_dir)).load_task_definition("t")
     assert "'NOPE' is undefined" in str(info.value)
     assert "t.json" in str(info.value)
+
+
+def test_an_environment_set_by_the_caller_renders_every_template(
+    cfg_dir: Path,
+) -> None:
+    (cfg_dir / "variables.json.j2").write_text('{"A": "x"}')
+    write_json(cfg_dir / "t.json", {"type": "execution", "directory": "{{ A }}"})
+    loader = ConfigLoader(str(cfg_dir))
+    loader.template_env = jinja2.Environment(finalize=lambda value: f"<{value}>")
+    assert loader.load_task_definition("t")["directory"] == "<x>"

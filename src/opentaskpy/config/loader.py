@@ -70,6 +70,8 @@ class ConfigLoader:
         self._warned_partial: set[str] = set()
 
         self._template_env: jinja2.Environment | None = None
+        # Plain {{ NAME }} texts skip Jinja, unless a caller set its own env.
+        self._plain_render = True
         self.loaded_filters: dict[str, Callable] = {}
         self._load_filters()
         self._load_global_variables()
@@ -105,6 +107,7 @@ class ConfigLoader:
     @template_env.setter
     def template_env(self, env: jinja2.Environment) -> None:
         self._template_env = env
+        self._plain_render = False
 
     def _load_global_variables(self) -> None:
         """(Re)read and merge the variables files into ``global_variables``."""
@@ -274,7 +277,7 @@ class ConfigLoader:
         """Render a task file's text; a text without templates is returned as is."""
         if not templating.json_needs_render(text):
             return text
-        if not self.lazy_load:  # lazy mode resolves the names it finds first
+        if self._plain_render and not self.lazy_load:  # lazy: resolves names first
             plain = templating.render_plain(text, self._context(extra))
             if plain is not None:
                 return plain
