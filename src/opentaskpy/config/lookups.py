@@ -16,12 +16,15 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable
 from types import FunctionType, ModuleType
-from typing import Any
 
 from opentaskpy.exceptions import ErrorClass, OTFError, reraise
 from opentaskpy.verbosity import VERBOSE1, VERBOSE2
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 LOOKUP_NAMESPACE = "opentaskpy.plugins.lookup"
 _VALID_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")

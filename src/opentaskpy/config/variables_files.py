@@ -5,10 +5,13 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Any
 
 from opentaskpy.config import templating
 from opentaskpy.exceptions import InvalidConfigError, wrap
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def find(config_dir: Any, logger: logging.Logger) -> list[str]:
