@@ -81,6 +81,15 @@ class FileSystem(ABC):
         """
         raise NotImplementedError
 
+    def start_read(self, path: str) -> Iterator[bytes]:
+        """Like :meth:`read_chunks`, but the file is asked for at once.
+
+        For a file system that can overlap it with other work (SFTP sends the
+        open without waiting for the answer); the result may have a
+        ``close()`` that releases the file whether or not it was read.
+        """
+        return self.read_chunks(path)
+
     def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
         """Write ``chunks`` to ``path`` and return the bytes written (optional)."""
         raise NotImplementedError

@@ -178,13 +178,17 @@ class Channels:
             self._locks.setdefault(id(fs), threading.Lock())
         return fs
 
-    def source_stream(self, path: str) -> streaming.Content:
-        """Content read from ``path`` on the reading worker's own session."""
+    def source_stream(self, path: str, size: int | None = None) -> streaming.Content:
+        """Content read from ``path`` on the reading worker's own session.
+
+        ``size``: the listing's size (see :func:`streaming.source_stream`).
+        """
         label = f"{self.primary.host}:{path}"
 
         def write_to(fs: FileSystem, target: str) -> int | None:
             with self.use() as source:
-                return streaming.source_stream(source, path).write_to(fs, target)
+                content = streaming.source_stream(source, path, size)
+                return content.write_to(fs, target)
 
         return streaming.Content(
             label=label, name=posixpath.basename(path), write_to=write_to

@@ -97,9 +97,17 @@ def _exists(pid: int) -> int | None:
 
 def tag() -> str:
     """Return a fresh owner tag for the current process (unique per call)."""
-    pid = os.getpid()
-    start = start_ticks(pid) or 0
-    return f"{host_id()}-{boot_id()}-{pid}-{start}-{secrets.token_hex(3)}"
+    return f"{_own_prefix(os.getpid())}-{secrets.token_hex(3)}"
+
+
+@functools.lru_cache(maxsize=4)
+def _own_prefix(pid: int) -> str:
+    """Return the tag's fixed part for this process (by pid: a fork asks anew).
+
+    Every published file gets a tag: reading ``/proc`` for each would cost
+    several system calls per file for an answer that never changes.
+    """
+    return f"{host_id()}-{boot_id()}-{pid}-{start_ticks(pid) or 0}"
 
 
 def parse(text: str) -> Owner | None:

@@ -22,7 +22,7 @@ from opentaskpy.fs.sftplist import read_directory, resolve
 from opentaskpy.names import wire
 from opentaskpy.safewrite import open_for_write
 from opentaskpy.transport.ssh.paramiko_import import paramiko
-from opentaskpy.transport.ssh.sftpread import read_pipelined
+from opentaskpy.transport.ssh.sftpread import StartedRead, read_pipelined
 from opentaskpy.transport.ssh.sftpsession import (
     SFTPSession,
     announces,
@@ -124,6 +124,11 @@ class SFTPFileSystem(FileSystem):
         """
         read_size, _ = request_sizes(self.sftp)
         yield from read_pipelined(self.sftp, wire(path), read_size, window)
+
+    def start_read(self, path: str) -> StartedRead:
+        """Send the open of ``path`` now; iterate the result for the content."""
+        read_size, _ = request_sizes(self.sftp)
+        return StartedRead(self.sftp, wire(path), read_size, WINDOW_BYTES)
 
     def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
         """Write ``chunks`` to ``path`` with pipelined writes of one packet each.

@@ -112,9 +112,10 @@ class SFTPBackedTransfer(RemoteTransferHandler):
         channels = self.channels()
         contents = []
         for path, meta in files.items():
-            size = int((meta or {}).get("size") or 0)
-            content = channels.source_stream(path)
-            if size >= streaming.READER_PROCESS_MIN_BYTES:
+            size = (meta or {}).get("size")
+            size = int(size) if isinstance(size, int | float) else None
+            content = channels.source_stream(path, size)
+            if (size or 0) >= streaming.READER_PROCESS_MIN_BYTES:
                 self.logger.info(f"[{self.host}] Reading {path} in a separate process")
                 request = self.reader_request()
                 content = streaming.process_stream(request, path, fallback=content)

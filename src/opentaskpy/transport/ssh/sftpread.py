@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, Protocol, cast
 
 from opentaskpy.transport.ssh.paramiko_import import paramiko
@@ -83,10 +83,61 @@ def read_pipelined(
         OSError: the file cannot be opened or read, or became shorter.
         paramiko.SSHException: the connection was lost.
     """
-    depth = max(1, window // block)
     wire = cast(Primitives, client)
     answers = Answers()
-    handle, size = _open_with_size(wire, answers, path)
+    sent = _send_open(wire, answers, path)
+    yield from _read_opened(wire, answers, sent, block, window)
+
+
+class StartedRead:
+    """A :func:`read_pipelined` whose open request is already on its way.
+
+    Creating it sends the open (and stat) at once, without waiting, so the
+    caller can open the destination file meanwhile: the two round trips
+    overlap without a thread. Iterate it for the content; :meth:`close`
+    closes the remote file whether or not it was read.
+    """
+
+    def __init__(
+        self, client: paramiko.SFTPClient, path: str | bytes, block: int, window: int
+    ):
+        """Send the open of ``path`` (see :func:`read_pipelined` for the rest)."""
+        self._wire = cast(Primitives, client)
+        self._answers = Answers()
+        self._sent = _send_open(self._wire, self._answers, path)
+        self._content = _read_opened(
+            self._wire, self._answers, self._sent, block, window
+        )
+        self._started = False
+
+    def __iter__(self) -> StartedRead:
+        return self
+
+    def __next__(self) -> bytes:
+        self._started = True
+        return next(self._content)
+
+    def close(self) -> None:
+        """Stop reading and close the remote file (its open is answered first)."""
+        if self._started:
+            self._content.close()
+            return
+        self._started = True  # an unstarted generator's close runs nothing
+        with contextlib.suppress(Exception):  # not opened, or the session is gone
+            handle, _ = _finish_open(self._wire, self._answers, self._sent)
+            _close_unanswered(self._wire, handle)
+
+
+def _read_opened(
+    wire: Primitives,
+    answers: Answers,
+    sent: tuple[int, int],
+    block: int,
+    window: int,
+) -> Generator[bytes, None, None]:
+    """Yield the content once the open was sent (see :func:`read_pipelined`)."""
+    depth = max(1, window // block)
+    handle, size = _finish_open(wire, answers, sent)
     outstanding: deque[tuple[int, int, int]] = deque()
     next_offset = 0
 
@@ -143,18 +194,29 @@ def attributes(wire: Primitives, t: int, msg: paramiko.Message) -> Any:
     return cast(Any, paramiko.SFTPAttributes)._from_msg(msg)
 
 
-def _open_with_size(
+def _send_open(
     wire: Primitives, answers: Answers, path: str | bytes
-) -> tuple[bytes, int]:
-    """Open ``path`` for reading and stat it in one round trip.
+) -> tuple[int, int]:
+    """Send an open of ``path`` for reading and a stat of it, not waiting.
 
     Returns:
-        The handle and the file's size.
+        The numbers of the two requests (see :func:`_finish_open`).
     """
     num_open = wire._async_request(
         answers, CMD_OPEN, path, int(_sftp.SFTP_FLAG_READ), paramiko.SFTPAttributes()
     )
-    num_stat = wire._async_request(answers, CMD_STAT, path)
+    return num_open, wire._async_request(answers, CMD_STAT, path)
+
+
+def _finish_open(
+    wire: Primitives, answers: Answers, sent: tuple[int, int]
+) -> tuple[bytes, int]:
+    """Take the answers to :func:`_send_open` (both arrive in one round trip).
+
+    Returns:
+        The handle and the file's size.
+    """
+    num_open, num_stat = sent
     t, msg = answer(wire, answers, num_open)
     stat_t, stat_msg = answer(wire, answers, num_stat)
     if t == CMD_STATUS:
