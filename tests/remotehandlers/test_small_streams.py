@@ -135,3 +135,59 @@ def test_a_small_source_file_gone_fails_by_name_and_leaves_nothing(ssh_env, dirs
         ssh_env.write_file(dirs["src"] / "gone.dat", b"back")
         _publish(dst_fs, content, dirs["dst"])
     assert (dirs["dst"] / "gone.dat").read_bytes() == b"back"
+
+
+def _count_channel_writes(fs, monkeypatch) -> list[int]:
+    """Record the size of every write of ``fs``'s session to its channel."""
+    writes: list[int] = []
+    channel = fs.sftp.sock
+    real_send = channel.send
+    monkeypatch.setattr(
+        channel, "send", lambda data: writes.append(len(data)) or real_send(data)
+    )
+    return writes
+
+
+def test_requests_that_go_out_together_are_one_channel_write(
+    ssh_env, dirs, monkeypatch
+):
+    """A small file costs the destination three writes to the channel (open;
+    last write, size check and close; rename) and the source two (open and
+    stat; read), plus the source's close."""
+    payload = os.urandom(4000)
+    ssh_env.write_file(dirs["src"] / "few.dat", payload)
+    with (
+        sftp_filesystem(ssh_env, "ssh1") as src_fs,
+        sftp_filesystem(ssh_env, "sftp") as dst_fs,
+    ):
+        # Request sizes and name limits are asked once, before counting.
+        src_fs.start_read(str(dirs["src"] / "few.dat")).close()
+        dst_fs.write_chunks(iter([b"warm"]), str(dirs["dst"] / "warm.dat"))
+        dst_fs.name_max(str(dirs["dst"]))
+        os.remove(dirs["dst"] / "warm.dat")
+        dst_writes = _count_channel_writes(dst_fs, monkeypatch)
+        src_writes = _count_channel_writes(src_fs, monkeypatch)
+        content = streaming.source_stream(
+            src_fs, str(dirs["src"] / "few.dat"), size=len(payload)
+        )
+        _publish(dst_fs, content, dirs["dst"])
+        assert len(dst_writes) == 3
+        assert dst_writes[1] > len(payload)  # the data rides with FSTAT, CLOSE
+        assert len(src_writes) == 3  # open+stat, read, close (not awaited)
+        assert not dst_fs.sftp._expecting
+    assert (dirs["dst"] / "few.dat").read_bytes() == payload
+
+
+def test_a_failure_inside_a_cork_still_sends_what_was_asked(ssh_env, dirs):
+    """A request number handed out is always sent: its answer comes, and
+    the session goes on (nothing waits for an answer that cannot come)."""
+    from opentaskpy.remotehandlers.sftpread import Answers, answer, corked
+
+    with sftp_filesystem(ssh_env, "sftp") as fs:
+        answers = Answers()
+        with pytest.raises(RuntimeError), corked(fs.sftp):
+            num = fs.sftp._async_request(answers, CMD_STAT, str(dirs["dst"]))
+            raise RuntimeError("between two requests")
+        t, _ = answer(fs.sftp, answers, num)
+        assert t != 0
+        assert fs.stat(str(dirs["dst"])) is not None

@@ -89,6 +89,19 @@ INTERNALS: tuple[Internal, ...] = (
         kind="mentions",
     ),
     Internal(
+        "paramiko.sftp.BaseSFTP",
+        "_write_all",
+        "sftpread.corked: requests that go out together are collected and "
+        "written to the channel at once",
+        params=("self", "out"),
+    ),
+    Internal(
+        "paramiko.sftp.BaseSFTP._send_packet",
+        "self._write_all(",
+        "sftpread.corked: every request is written through _write_all",
+        kind="mentions",
+    ),
+    Internal(
         _CLIENT,
         "_send_version",
         "sftpsession.SFTPSession overrides it to keep the server's extensions",

@@ -176,6 +176,33 @@ def _read_opened(
         _close_unanswered(wire, handle)
 
 
+@contextlib.contextmanager
+def corked(client: object) -> Iterator[None]:
+    """Send the requests made inside as one write on the channel.
+
+    paramiko writes every request to the channel on its own: one SSH
+    packet, one encryption and one system call each, and on the server one
+    wake-up each. Requests that go out together anyway (an open and a stat;
+    the last write, the size check and the close) cost one of each when
+    written at once. They are written when the block ends, also when it
+    ends with an error: a request number handed out is always sent, so its
+    answer comes and no one waits for ever. Nested blocks write with the
+    outermost.
+    """
+    session: Any = client
+    if "_write_all" in vars(session):  # already corked
+        yield
+        return
+    parts: list[bytes] = []
+    session._write_all = parts.append
+    try:
+        yield
+    finally:
+        del session._write_all
+        if parts:
+            session._write_all(b"".join(parts))
+
+
 def answer(
     wire: Primitives, answers: Answers, num: int
 ) -> tuple[int, paramiko.Message]:
@@ -202,10 +229,15 @@ def _send_open(
     Returns:
         The numbers of the two requests (see :func:`_finish_open`).
     """
-    num_open = wire._async_request(
-        answers, CMD_OPEN, path, int(_sftp.SFTP_FLAG_READ), paramiko.SFTPAttributes()
-    )
-    return num_open, wire._async_request(answers, CMD_STAT, path)
+    with corked(wire):
+        num_open = wire._async_request(
+            answers,
+            CMD_OPEN,
+            path,
+            int(_sftp.SFTP_FLAG_READ),
+            paramiko.SFTPAttributes(),
+        )
+        return num_open, wire._async_request(answers, CMD_STAT, path)
 
 
 def _finish_open(

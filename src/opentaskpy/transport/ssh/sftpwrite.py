@@ -21,11 +21,17 @@ from collections.abc import Iterable
 from typing import cast
 
 from opentaskpy.transport.ssh.paramiko_import import paramiko
-from opentaskpy.transport.ssh.sftpread import Answers, Primitives, answer, attributes
+from opentaskpy.transport.ssh.sftpread import (
+    Answers,
+    Primitives,
+    answer,
+    attributes,
+    corked,
+)
 
 _sftp = paramiko.sftp
 CMD_WRITE, CMD_STATUS = _sftp.CMD_WRITE, _sftp.CMD_STATUS
-CMD_FSTAT = _sftp.CMD_FSTAT
+CMD_FSTAT, CMD_CLOSE = _sftp.CMD_FSTAT, _sftp.CMD_CLOSE
 
 
 def write_pipelined(
@@ -68,32 +74,49 @@ def write_pipelined(
 
     offset = 0
     remote = client.open(path, mode)
+
+    def send(block: bytes) -> None:
+        nonlocal offset
+        if len(outstanding) >= depth:
+            settle_oldest()
+        outstanding.append(
+            wire._async_request(answers, CMD_WRITE, handle, _sftp.int64(offset), block)
+        )
+        offset += len(block)
+
     try:
         handle = remote.handle
+        last = None  # one block behind: the last one goes with FSTAT and CLOSE
         for block in blocks:
-            if len(outstanding) >= depth:
-                settle_oldest()
-            outstanding.append(
-                wire._async_request(
-                    answers, CMD_WRITE, handle, _sftp.int64(offset), block
-                )
-            )
-            offset += len(block)
-        # FSTAT and CLOSE go out behind the last writes: the server answers
-        # in order, so a small file costs one round trip for all of them.
-        size_num = wire._async_request(answers, CMD_FSTAT, handle)
+            if last is not None:
+                send(last)
+            last = block
+        # FSTAT and CLOSE go out behind the last write, in one channel write:
+        # the server answers in order, so a small file costs one round trip
+        # (and one SSH packet each way) for all of them.
+        with corked(wire):
+            if last is not None:
+                send(last)
+            size_num = wire._async_request(answers, CMD_FSTAT, handle)
+            # No CLOSE may follow from paramiko now (__del__ included).
+            remote._closed = True  # type: ignore[attr-defined]
+            close_num = wire._async_request(answers, CMD_CLOSE, handle)
     except Exception:
-        remote.close()
+        if not remote._closed:  # type: ignore[attr-defined]
+            remote.close()
         raise
     except BaseException:
         # A signal: closing the handle would wait behind every write in
         # flight. The caller abandons this session (FileSystem.reopen).
         remote._closed = True  # type: ignore[attr-defined]  # no CLOSE on __del__
         raise
-    remote.close()
     while outstanding:
         settle_oldest()  # answered by now: only the statuses are checked
     size = attributes(wire, *answer(wire, answers, size_num)).st_size
+    t, msg = answer(wire, answers, close_num)
+    if t != CMD_STATUS:
+        raise OSError(f"unexpected SFTP response type {t} to a close")
+    wire._convert_status(msg)
     if size != offset:
         raise OSError(f"Size check failed: wrote {offset} bytes, the file has {size}")
     return offset
