@@ -229,3 +229,59 @@ def test_run_each_raises_what_escapes_a_worker_and_stops_taking_files():
 def test_files_in_flight_from_the_environment(monkeypatch, value, count):
     monkeypatch.setenv(inflight.ENV, value)
     assert inflight.files_in_flight() == count
+
+
+def _record_slots(monkeypatch) -> set[int]:
+    """The worker numbers that took a session of their own."""
+    slots: set[int] = set()
+    real_use = inflight.Channels.use
+
+    def use(channels):
+        slots.add(inflight.current_slot())
+        return real_use(channels)
+
+    monkeypatch.setattr(inflight.Channels, "use", use)
+    return slots
+
+
+def test_ssh_destination_receives_four_in_flight_then_post_copy(
+    ssh_env, dirs, monkeypatch
+):
+    """Uploads from the worker to an SSH destination go several at once;
+    each file still appears whole at its final name, and the source's
+    post-copy action follows the last one."""
+    monkeypatch.setenv(inflight.ENV, "4")
+    slots = _record_slots(monkeypatch)
+    expected = _fill(ssh_env, dirs["src"])
+    action = {"action": "move", "destination": f"{dirs['archive']}/"}
+    source = {**_local_source(dirs["src"]), "postCopyAction": action}
+    definition = transfer_def(source, remote_dest(ssh_env, "ssh2", dirs["dst"]))
+    ok, poller = _run_watched(
+        ssh_env, definition, dirs["dst"], dirs["src"], expected, "fif-ssh"
+    )
+    assert ok is True
+    assert len(slots) > 1  # several uploads were in flight
+    _assert_delivered(dirs["dst"], expected)  # no receiving directory left
+    assert poller.polls > 0
+    assert poller.partial == []
+    assert poller.early_post_copy == []
+    assert sorted(p.name for p in dirs["archive"].iterdir()) == sorted(expected)
+
+
+def test_ssh_destination_one_unreadable_file_fails_and_publishes_nothing(
+    ssh_env, dirs, monkeypatch
+):
+    monkeypatch.setenv(inflight.ENV, "4")
+    expected = _fill(ssh_env, dirs["src"])
+    unreadable = dirs["src"] / "small_101.dat"
+    unreadable.chmod(0)  # the transfer user cannot read it
+    definition = transfer_def(
+        _sftp_source(ssh_env, dirs["src"], postCopyAction={"action": "delete"}),
+        remote_dest(ssh_env, "ssh2", dirs["dst"]),
+    )
+    with pytest.raises(exceptions.RemoteTransferError) as caught:
+        Transfer(None, "fif-ssh-fail", definition).run()
+    assert "small_101.dat" in str(caught.value)
+    # Nothing published, nothing received left, every source file kept.
+    assert list(dirs["dst"].iterdir()) == []
+    assert sorted(p.name for p in dirs["src"].iterdir()) == sorted(expected)

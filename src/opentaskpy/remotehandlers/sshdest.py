@@ -15,7 +15,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 from opentaskpy.exceptions import OTFError, RemoteTransferError
-from opentaskpy.fs import checksums, fileops, streaming
+from opentaskpy.fs import checksums, fileops, inflight, streaming
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.remotehandlers import sshstaging
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
@@ -24,6 +24,10 @@ from opentaskpy.transport.ssh.sshoptions import no_progress_timeout
 
 if TYPE_CHECKING:
     from opentaskpy.transport.ssh.sshconn import SSHConnection
+
+
+class _UploadFailed(Exception):
+    """Stops the other uploads in flight (the failure itself is kept aside)."""
 
 
 class SSHReceiving(SFTPBackedTransfer):
@@ -140,27 +144,41 @@ class SSHReceiving(SFTPBackedTransfer):
     # -- from the worker -----------------------------------------------------
 
     def push_streams(self, contents: list[streaming.Content]) -> int:
-        """Upload contents into the receiving directory (size-checked)."""
+        """Upload contents into the receiving directory (size-checked).
+
+        Several files are in flight at once (see
+        :mod:`~opentaskpy.remotehandlers.inflight`), each on a session of
+        its own; the first failure stops the others taking new files, and
+        everything received is then removed.
+        """
         try:
             fs, staging = self.prepare_receiving()
         except Exception as exc:  # noqa: BLE001 - reported as a failed push
             return self._failed("Unable to prepare the receiving directory", exc)
-        for content in contents:
+        channels = self.channels() if len(contents) > 1 else None
+        failures: list[tuple[str, str, BaseException]] = []
+
+        def upload(content: streaming.Content) -> None:
             target = staging + content.name
             self.logger.info(f"[{self.host}] Uploading {content.label} to {target}")
+            self._received[content.name] = None  # removed on failure, even partial
             try:
-                written = content.write_to(fs, target)
-                if written is not None:
-                    fileops.check_written(fs, target, written)
-                self._received[content.name] = None
-            except Exception as exc:  # noqa: BLE001 - partial upload removed below
-                cause = self.explain_failure(describe_error(exc))
-                self._received[content.name] = None
-                self.discard_received()
-                return self._failed(
-                    f"Unable to upload {content.label} to {self.host}:{target}", cause
-                )
-        return 0
+                with channels.use() if channels else contextlib.nullcontext(fs) as on:
+                    written = content.write_to(on, target)
+                    if written is not None:
+                        fileops.check_written(on, target, written)
+            except Exception as exc:  # noqa: BLE001 - reported once all stopped
+                failures.append((content.label, target, exc))
+                raise _UploadFailed from exc
+
+        with contextlib.suppress(_UploadFailed):
+            inflight.run_each(contents, upload)
+        if not failures:
+            return 0
+        label, target, error = failures[0]
+        cause = self.explain_failure(describe_error(error))
+        self.discard_received()
+        return self._failed(f"Unable to upload {label} to {self.host}:{target}", cause)
 
     # -- publishing ------------------------------------------------------------
 
