@@ -285,3 +285,32 @@ def test_ssh_destination_one_unreadable_file_fails_and_publishes_nothing(
     # Nothing published, nothing received left, every source file kept.
     assert list(dirs["dst"].iterdir()) == []
     assert sorted(p.name for p in dirs["src"].iterdir()) == sorted(expected)
+
+
+def test_host_to_host_files_are_published_several_at_once_then_post_copy(
+    ssh_env, dirs, monkeypatch, needs_host_to_host
+):
+    """One scp brings every file next to its final name; publishing them
+    (size check, rename) goes several at once, each file whole, and the
+    post-copy action follows the last."""
+    monkeypatch.setenv(inflight.ENV, "4")
+    slots = _record_slots(monkeypatch)
+    expected = _fill(ssh_env, dirs["src"])
+    action = {"action": "move", "destination": f"{dirs['archive']}/"}
+    source = remote_source(
+        ssh_env, "ssh1", dirs["src"], r"^small_\d+\.dat$", postCopyAction=action
+    )
+    definition = transfer_def(
+        source, remote_dest(ssh_env, "ssh2", dirs["dst"], mode="0640")
+    )
+    ok, poller = _run_watched(
+        ssh_env, definition, dirs["dst"], dirs["src"], expected, "fif-h2h"
+    )
+    assert ok is True
+    assert len(slots) > 1
+    _assert_delivered(dirs["dst"], expected)  # the receiving directory is gone
+    for path in dirs["dst"].iterdir():
+        assert path.stat().st_mode & 0o777 == 0o640
+    assert poller.partial == []
+    assert poller.early_post_copy == []
+    assert sorted(p.name for p in dirs["archive"].iterdir()) == sorted(expected)

@@ -195,14 +195,14 @@ class SSHReceiving(SFTPBackedTransfer):
                     fs, directory, {self.final_name(n) for n in names}, self.logger
                 )
             staging = self.get_staging_directory()
-            for path in files:
-                name = posixpath.basename(path)
-                if self._stages_in_home():
+            names = [posixpath.basename(path) for path in files]
+            if self._stages_in_home():
+                for name in names:
                     self._publish_staged(
                         conn, fs, staging + name, directory, self.final_name(name)
                     )
-                else:
-                    self._publish_in_place(conn, fs, staging + name, name)
+            else:
+                self._publish_all_in_place(conn, staging, names)
         except Exception as exc:  # noqa: BLE001 - reported as one failure
             cause = self.explain_failure(describe_error(exc))
             self.discard_received()
@@ -213,6 +213,26 @@ class SSHReceiving(SFTPBackedTransfer):
             self._run_dir = None
         self._discarded = True
         return 0
+
+    def _publish_all_in_place(
+        self, conn: SSHConnection, staging: str, names: list[str]
+    ) -> None:
+        """Publish the received files, several at once (see ``inflight``).
+
+        Each file is checked and renamed on its own; the first failure stops
+        the others taking files and is raised once they have ended. Owner
+        and group are set by commands on the connection: one file at a time
+        then.
+        """
+        permissions = self.spec.get("permissions") or {}
+        count = 1 if permissions.get("owner") or permissions.get("group") else None
+        channels = self.channels()
+
+        def publish(name: str) -> None:
+            with channels.use() as on:
+                self._publish_in_place(conn, on, staging + name, name)
+
+        inflight.run_each(names, publish, count)
 
     def _publish_in_place(
         self, conn: SSHConnection, fs: SFTPFileSystem, received: str, name: str
