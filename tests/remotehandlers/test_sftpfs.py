@@ -125,6 +125,26 @@ def test_short_reads_from_the_server_are_completed(conn, dirs, tmp_path, monkeyp
     assert out.read_bytes() == payload
 
 
+def test_a_small_file_answered_short_is_completed_from_a_fresh_open(
+    conn, dirs, tmp_path, monkeypatch
+):
+    """A file one request can hold is read and closed in one go; when the
+    server still answers short (here: the request is larger than sftp-server
+    serves), the rest comes from a second open, and nothing stays open."""
+    payload = os.urandom(700 * 1024)
+    source = dirs["src"] / "short.bin"
+    source.write_bytes(payload)
+    source.chmod(0o644)
+    monkeypatch.setattr(sftpsession, "OPENSSH_READ", 1024 * 1024)
+    sftp = conn.sftp()
+    fs = SFTPFileSystem(sftp, "sftp")
+    out = tmp_path / "out.bin"
+    fs.get(str(source), str(out))
+    assert out.read_bytes() == payload
+    fs.remove(str(source))  # runs after both closes; consumes their answers
+    assert not sftp._expecting
+
+
 class _RequestLog:
     """Wraps a client's request primitives to record what was asked, when."""
 

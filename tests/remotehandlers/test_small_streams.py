@@ -104,14 +104,21 @@ def test_a_small_file_goes_without_a_reader_thread_and_opens_overlap(
 
 def test_a_started_read_closes_the_file_read_or_not(ssh_env, dirs):
     path = dirs["src"] / "held.dat"
-    ssh_env.write_file(path, b"h" * 5000)
+    ssh_env.write_file(path, b"h" * 200_000)  # more than one read request
     with sftp_filesystem(ssh_env, "ssh1") as fs:
         reading = fs.start_read(str(path))
-        assert next(reading) == b"h" * 5000
+        assert next(reading).startswith(b"h")
         assert _held_open(path)  # the probe sees the server's open file
         reading.close()
         assert fs.stat(str(path)) is not None  # consumes the close's answer
         assert not _held_open(path)
+        assert not fs.sftp._expecting
+        # A file one request holds is closed with its read.
+        small = dirs["src"] / "small.dat"
+        ssh_env.write_file(small, b"s" * 5000)
+        assert list(fs.start_read(str(small))) == [b"s" * 5000]
+        assert fs.stat(str(small)) is not None
+        assert not _held_open(small)
         assert not fs.sftp._expecting
         # Never read (the destination could not be opened): closed all the same.
         unread = fs.start_read(str(path))
@@ -153,7 +160,7 @@ def test_requests_that_go_out_together_are_one_channel_write(
 ):
     """A small file costs the destination three writes to the channel (open;
     last write, size check and close; rename) and the source two (open and
-    stat; read), plus the source's close."""
+    stat; read and close)."""
     payload = os.urandom(4000)
     ssh_env.write_file(dirs["src"] / "few.dat", payload)
     with (
@@ -173,7 +180,7 @@ def test_requests_that_go_out_together_are_one_channel_write(
         _publish(dst_fs, content, dirs["dst"])
         assert len(dst_writes) == 3
         assert dst_writes[1] > len(payload)  # the data rides with FSTAT, CLOSE
-        assert len(src_writes) == 3  # open+stat, read, close (not awaited)
+        assert len(src_writes) == 2  # open+stat, read+close
         assert not dst_fs.sftp._expecting
     assert (dirs["dst"] / "few.dat").read_bytes() == payload
 

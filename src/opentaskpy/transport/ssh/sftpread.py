@@ -86,7 +86,7 @@ def read_pipelined(
     wire = cast(Primitives, client)
     answers = Answers()
     sent = _send_open(wire, answers, path)
-    yield from _read_opened(wire, answers, sent, block, window)
+    yield from _read_opened(wire, answers, sent, path, block, window)
 
 
 class StartedRead:
@@ -106,7 +106,7 @@ class StartedRead:
         self._answers = Answers()
         self._sent = _send_open(self._wire, self._answers, path)
         self._content = _read_opened(
-            self._wire, self._answers, self._sent, block, window
+            self._wire, self._answers, self._sent, path, block, window
         )
         self._started = False
 
@@ -132,12 +132,16 @@ def _read_opened(
     wire: Primitives,
     answers: Answers,
     sent: tuple[int, int],
+    path: str | bytes,
     block: int,
     window: int,
 ) -> Generator[bytes, None, None]:
     """Yield the content once the open was sent (see :func:`read_pipelined`)."""
     depth = max(1, window // block)
     handle, size = _finish_open(wire, answers, sent)
+    if 0 < size <= block:
+        yield _read_small(wire, answers, handle, size, path)
+        return
     outstanding: deque[tuple[int, int, int]] = deque()
     next_offset = 0
 
@@ -174,6 +178,37 @@ def _read_opened(
             yield data
     finally:
         _close_unanswered(wire, handle)
+
+
+def _read_small(
+    wire: Primitives, answers: Answers, handle: bytes, size: int, path: str | bytes
+) -> bytes:
+    """Read a file that one request can hold, closing it in the same write.
+
+    The close goes out with the read (the server handles them in order):
+    one round trip and one channel write for the whole file. Should the
+    server answer short anyway, the rest is read from a fresh open.
+    """
+    with corked(wire):
+        num = wire._async_request(answers, CMD_READ, handle, _sftp.int64(0), size)
+        _close_unanswered(wire, handle)
+    data = _data(wire, *answer(wire, answers, num))
+    if 0 < len(data) < size:
+        again, _ = _finish_open(wire, answers, _send_open(wire, answers, path))
+        try:
+            while 0 < len(data) < size:
+                try:
+                    t, msg = wire._request(
+                        CMD_READ, again, _sftp.int64(len(data)), size - len(data)
+                    )
+                except EOFError:
+                    break
+                data += _data(wire, t, msg)
+        finally:
+            _close_unanswered(wire, again)
+    if len(data) != size:
+        raise OSError("the file became shorter while it was read")
+    return data
 
 
 @contextlib.contextmanager
