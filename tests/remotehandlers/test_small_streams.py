@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,12 @@ def test_a_failure_inside_a_cork_still_sends_what_was_asked(ssh_env, dirs):
         t, _ = answer(fs.sftp, answers, num)
         assert t != 0
         assert fs.stat(str(dirs["dst"])) is not None
+
+
+def test_the_connection_sends_small_requests_at_once(ssh_env):
+    """Nagle's algorithm is off on the TCP connection: a request written
+    whole is not held back until the previous one is acknowledged."""
+    with sftp_filesystem(ssh_env, "sftp") as fs:
+        transport = fs.sftp.get_channel().get_transport()
+        sock = transport.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
