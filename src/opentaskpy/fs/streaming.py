@@ -7,14 +7,15 @@ on :class:`~opentaskpy.remotehandlers.remotehandler.RemoteTransferHandler`),
 the content goes from the source connection to the destination connection
 without touching the worker's disk: a reader thread fetches ahead into a
 bounded buffer while the destination writes, so both hops run at once and
-memory stays constant. Files of ``READER_PROCESS_MIN_BYTES`` or more are
-read by a separate process (:mod:`~opentaskpy.fs.streamreader`,
-its own connection to the source host), because paramiko's pure-Python
-packet handling would otherwise make both hops share one interpreter lock.
-The destination publishes a stream exactly like a
-staged file (temporary name, size check, mode, rename), so a consumer still
-never sees a partial file, and a failed read on either side leaves nothing
-at the final name.
+memory stays constant (a small file is read in the writing thread instead:
+its open overlaps the destination's, and a thread would cost more than it).
+Files of ``READER_PROCESS_MIN_BYTES`` or more are read by a separate
+process (:mod:`~opentaskpy.fs.streamreader`, its own connection
+to the source host), because paramiko's pure-Python packet handling would
+otherwise make both hops share one interpreter lock. The destination
+publishes a stream exactly like a staged file (temporary name, size check,
+mode, rename), so a consumer still never sees a partial file, and a failed
+read on either side leaves nothing at the final name.
 """
 
 from __future__ import annotations
