@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from opentaskpy.remotehandlers import fileops, streaming
-from opentaskpy.remotehandlers.sftpread import CMD_OPEN, CMD_READ, CMD_STAT
-from opentaskpy.remotehandlers.streaming import SourceReadError
+from opentaskpy.fs import fileops, streaming
+from opentaskpy.fs.streaming import SourceReadError
+from opentaskpy.transport.ssh.sftpread import CMD_OPEN, CMD_READ, CMD_STAT
 from support.ssh_helpers import sftp_filesystem
 
 
@@ -189,7 +189,7 @@ def test_requests_that_go_out_together_are_one_channel_write(
 def test_a_failure_inside_a_cork_still_sends_what_was_asked(ssh_env, dirs):
     """A request number handed out is always sent: its answer comes, and
     the session goes on (nothing waits for an answer that cannot come)."""
-    from opentaskpy.remotehandlers.sftpread import Answers, answer, corked
+    from opentaskpy.transport.ssh.sftpread import Answers, answer, corked
 
     with sftp_filesystem(ssh_env, "sftp") as fs:
         answers = Answers()

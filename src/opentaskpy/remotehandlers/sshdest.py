@@ -147,7 +147,7 @@ class SSHReceiving(SFTPBackedTransfer):
         """Upload contents into the receiving directory (size-checked).
 
         Several files are in flight at once (see
-        :mod:`~opentaskpy.remotehandlers.inflight`), each on a session of
+        :mod:`~opentaskpy.fs.inflight`), each on a session of
         its own; the first failure stops the others taking new files, and
         everything received is then removed.
         """
