@@ -91,6 +91,7 @@ LOCAL_KEYS = [
 ]
 REMOTE_KEYS = [
     "ssh-exec",
+    "ssh-batch",
     "sftp-many",
     "sftp-big",
     "ssh-big",
@@ -103,7 +104,14 @@ SMOKE_SKIPS = set(SCALE_LOCAL_KEYS + SCALE_REMOTE_KEYS)
 # only when named with --only, in every mode.
 NAMED_ONLY = {"ledger", "ledger-remote"}
 # Workloads whose runs take about a second or less (see Mode.fast_reps).
-FAST_PREFIXES = ("startup", "batch-", "local-big", "ssh-exec", "records-")
+FAST_PREFIXES = (
+    "startup",
+    "batch-",
+    "local-big",
+    "ssh-exec",
+    "ssh-batch",
+    "records-",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -245,6 +253,7 @@ def build_workloads(
         factories.update(
             {
                 "ssh-exec": lambda: [remote.ssh_exec(ctx, ssh_env)],
+                "ssh-batch": lambda: [remote.ssh_batch(ctx, ssh_env)],
                 "sftp-many": lambda: [remote.sftp_many(ctx, ssh_env, many)],
                 "sftp-big": lambda: [
                     remote.sftp_big(ctx, ssh_env, DataFile(ctx.cache, s))

@@ -5,6 +5,7 @@ Usage (the parent records the launch time, the child reports against it)::
 
     .venv/bin/python benchmarks/ssh_timeline.py -- -t TASK -c CFG_DIR
     .venv/bin/python benchmarks/ssh_timeline.py --ssh-exec 3   # the ssh-exec row
+    .venv/bin/python benchmarks/ssh_timeline.py --ssh-batch 1  # the ssh-batch row
 
 runs ``task-run`` in a child interpreter whose milestones are printed in
 milliseconds since the launch: interpreter up, CLI imported, then every
@@ -88,11 +89,12 @@ def timeline(args: list[str], env: dict[str, str] | None = None) -> int:
     return proc.returncode
 
 
-def ssh_exec_timelines(reps: int) -> int:
-    """Start the benchmark's sshd hosts, then time the ssh-exec row's task.
+def ssh_exec_timelines(reps: int, row: str = "ssh-exec") -> int:
+    """Start the benchmark's sshd hosts, then time the ``row``'s task.
 
-    Each repetition prints our timeline, then the wall time of the limit
-    (two ``ssh host true`` in parallel) measured right after it.
+    ``row`` is ``ssh-exec`` or ``ssh-batch``. Each repetition prints our
+    timeline, then the wall time of the row's limit (for ssh-exec two
+    ``ssh host true`` in parallel) measured right after it.
     """
     import shutil
     import tempfile
@@ -102,7 +104,7 @@ def ssh_exec_timelines(reps: int) -> int:
     sys.path[:0] = [str(here), str(here.parent / "tests")]
     from benchlib.context import Context
     from benchlib.measure import run_measured
-    from benchlib.remote import ensure_host_aliases, ssh_exec
+    from benchlib.remote import ensure_host_aliases, ssh_batch, ssh_exec
     from run import MODES
 
     from support.sshd import start_environment, stop_environment
@@ -114,7 +116,7 @@ def ssh_exec_timelines(reps: int) -> int:
     try:
         ensure_host_aliases(env)
         ctx = Context(root, root / "cache", MODES["smoke"])
-        wl = ssh_exec(ctx, env)
+        wl = (ssh_batch if row == "ssh-batch" else ssh_exec)(ctx, env)
         ours = wl.ours
         flags = ours.argv[ours.argv.index("-t") :]
         run_measured(ours.argv, env=ours.env)  # warm-up: validation cache, TOFU
@@ -131,13 +133,15 @@ def ssh_exec_timelines(reps: int) -> int:
 
 
 def main() -> int:
-    """``--child ARGS`` (internal), ``--ssh-exec [N]``, or ``-- ARGS``."""
+    """``--child ARGS`` (internal), ``--ssh-exec [N]``, ``--ssh-batch [N]`` or
+    ``-- ARGS``."""
     args = sys.argv[1:]
     if args and args[0] == "--child":
         _child(args[1:])
         return 0
-    if args and args[0] == "--ssh-exec":
-        return ssh_exec_timelines(int(args[1]) if len(args) > 1 else 3)
+    if args and args[0] in ("--ssh-exec", "--ssh-batch"):
+        reps = int(args[1]) if len(args) > 1 else 3
+        return ssh_exec_timelines(reps, args[0][2:])
     if args and args[0] == "--":
         args = args[1:]
     return timeline(args)

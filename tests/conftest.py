@@ -28,6 +28,7 @@ from support.processes import run_task_run, task_run_env
 from support.server_fixtures import (  # noqa: F401 - fixtures for every directory
     dirs,
     needs_host_to_host,
+    restartable_host,
     smtp_plain,
     smtp_tls,
     ssh_client_env,

@@ -16,6 +16,8 @@ from typing import Any
 from benchlib.context import Context
 from benchlib.core import Case, Workload, throughput_target, time_ratio_target
 from benchlib.data import DataFile, ManyFiles, size_label
+from benchlib.local import batch_case
+from benchlib.scale import with_per_unit_note
 
 
 def _ssh_opts(env: Any) -> list[str]:
@@ -323,3 +325,44 @@ def ssh_exec(ctx: Context, env: Any) -> Workload:
     )
     limit = Case(["sh", "-c", script])
     return Workload(tag, ours, limit, time_ratio_target(1.5))
+
+
+#: Steps of the ssh-batch row.
+SSH_BATCH_STEPS = 10
+
+
+def ssh_batch(ctx: Context, env: Any) -> Workload:
+    """10 dependent ``true`` executions on one SSH host in one batch.
+
+    Limit: 10 × ``ssh host true`` one after the other (a handshake each). The
+    batch's steps share one connection, so each step costs a channel, not
+    a handshake.
+    """
+    tag = "ssh-batch"
+    s1 = env.hosts["ssh1"]
+    step = ctx.task(
+        "ssh-batch-true",
+        {
+            "type": "execution",
+            "hosts": [s1.address],
+            "directory": str(env.home),
+            "command": "true",
+            "protocol": env.protocol("ssh1"),
+        },
+    )
+    chain = [
+        {"order_id": i, "task_id": step, **({"dependencies": [i - 1]} if i > 1 else {})}
+        for i in range(1, SSH_BATCH_STEPS + 1)
+    ]
+    one = shlex.join(
+        ["ssh", *_ssh_opts(env), "-p", str(s1.port), f"{env.user}@{s1.address}", "true"]
+    )
+    limit = Case(
+        ["sh", "-c", f"for i in $(seq {SSH_BATCH_STEPS}); do {one} || exit 1; done"]
+    )
+    return Workload(
+        tag,
+        batch_case(ctx, tag, chain),
+        limit,
+        with_per_unit_note(time_ratio_target(1.0), "step", SSH_BATCH_STEPS),
+    )

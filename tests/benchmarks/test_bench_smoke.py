@@ -33,7 +33,13 @@ LOCAL_ROWS = {
     "records-startup",
     "records-batch",
 }
-SSH_ROWS = {"ssh-exec", "sftp-many 20x4KiB", "sftp-big 1MiB", "ssh-big 1MiB"}
+SSH_ROWS = {
+    "ssh-exec",
+    "ssh-batch",
+    "sftp-many 20x4KiB",
+    "sftp-big 1MiB",
+    "ssh-big 1MiB",
+}
 
 
 def _sshd_usable() -> bool:

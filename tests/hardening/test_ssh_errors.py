@@ -6,8 +6,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from opentaskpy.exceptions import RemoteTransferError
 from opentaskpy.taskhandlers.transfer import Transfer
 from support.helpers import transfer_def, write_json
-from support.ssh_faults import files_below, small_tmpfs
+from support.ssh_faults import files_below, silent_server, small_tmpfs
 from support.ssh_helpers import (
     cli_env,
     remote_dest,
@@ -167,37 +165,10 @@ def test_lost_sftp_destination_connection_has_a_cause(
         assert "connection lost" in line or "Socket" in line, line
 
 
-@contextlib.contextmanager
-def _silent_server() -> Iterator[int]:
-    """A loopback port that accepts connections and never says anything."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(server.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
-
-
 def test_silent_server_is_named_not_no_existing_session(
     ssh_env, dirs, cfg_dir, task_run, ssh_client_env, tmp_path: Path
 ):
-    with _silent_server() as port:
+    with silent_server() as (port, _):
         source = remote_source(ssh_env, "ssh1", dirs["src"], r"x\.txt")
         source["protocol"]["port"] = port
         local = {"directory": str(tmp_path), "protocol": {"name": "local"}}

@@ -16,6 +16,8 @@ servers start once per session whichever directories use them.
   ``tests/remotehandlers/conftest.py`` applies it to every test there.
 * ``dirs``: fresh ``src``/``dst``/``archive`` directories owned by the test
   user, per test.
+* ``restartable_host``: one more ``sshd`` (127.0.0.9) that a test may
+  restart, stopped after the test.
 * ``needs_host_to_host``: skips unless the hosts can ``scp`` to each other.
 * ``smtp_plain`` / ``smtp_tls``: a real aiosmtpd server per test, without
   and with (required) STARTTLS.
@@ -31,7 +33,15 @@ from pathlib import Path
 import pytest
 
 from support.smtp import SMTPServer, start_smtp
-from support.sshd import SSHTestEnv, SSHUnavailable, start_environment, stop_environment
+from support.sshd import (
+    SSHHost,
+    SSHTestEnv,
+    SSHUnavailable,
+    start_environment,
+    start_extra_host,
+    stop_environment,
+    stop_extra_host,
+)
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +98,19 @@ def dirs(ssh_env: SSHTestEnv, request: pytest.FixtureRequest) -> dict[str, Path]
     """Fresh ``src``/``dst``/``archive`` directories owned by the test user."""
     base = f"t{abs(hash(request.node.nodeid)) % 10**10}_{os.getpid()}"
     return {name: ssh_env.make_dir(base, name) for name in ("src", "dst", "archive")}
+
+
+@pytest.fixture
+def restartable_host(ssh_env: SSHTestEnv) -> Iterator[SSHHost]:
+    """A server of its own (``restartable``, 127.0.0.9) that a test may restart.
+
+    Restart it with ``host.kill(); host.start()`` (same port, same host key).
+    """
+    host = start_extra_host(ssh_env, "restartable", "127.0.0.9", "internal-sftp")
+    try:
+        yield host
+    finally:
+        stop_extra_host(ssh_env, "restartable")
 
 
 @pytest.fixture

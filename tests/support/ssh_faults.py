@@ -6,13 +6,16 @@
   ``finally``;
 * :func:`small_tmpfs` mounts a small tmpfs owned by the test user (root
   only) and unmounts it afterwards;
-* :func:`user_processes` lists the test user's processes (command lines).
+* :func:`user_processes` lists the test user's processes (command lines);
+* :func:`silent_server` is a loopback port that accepts connections and
+  never answers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -114,3 +117,33 @@ def small_tmpfs(env: SSHTestEnv, path: Path, size: str = "4m") -> Iterator[Path]
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A loopback port that accepts connections and never says anything.
+
+    Yields the port and the list of connections accepted so far.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], held
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

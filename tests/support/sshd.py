@@ -133,6 +133,17 @@ class SSHHost:
                 time.sleep(0.05)
         raise SSHUnavailable(f"sshd {self.name} did not start listening")
 
+    def log_offset(self) -> int:
+        """The server log's current size (for :meth:`logins_since`)."""
+        return self.log.stat().st_size
+
+    def logins_since(self, offset: int) -> int:
+        """Count the logins (SSH handshakes that authenticated) logged after ``offset``."""
+        text = self.log.read_bytes()[offset:].decode(errors="replace")
+        return text.count("Accepted publickey for ") + text.count(
+            "Accepted password for "
+        )
+
     def kill(self) -> None:
         """Kill the listener and every session process it forked."""
         if self.process is None:
@@ -361,6 +372,9 @@ def start_extra_host(
         log=env.base / f"sshd_{name}.log",
         host_key=env.base / f"host_{name}_ed25519",
     )
+    # A host of the same name started earlier in the session left its key.
+    for stale in (host.host_key, Path(f"{host.host_key}.pub")):
+        stale.unlink(missing_ok=True)
     _keygen(host.host_key, "ed25519")
     _write_config(env, host, env.base / "authorized_keys", subsystem)
     host.start()

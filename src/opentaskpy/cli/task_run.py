@@ -62,6 +62,9 @@ Environment variables:
   OTF_LOCK=0, OTF_LOCK_WAIT  no overlap lock / seconds to wait for a running
                              run of the same definition (default 0)
   OTF_BATCH_MAX_CONCURRENCY  most batch steps running at once (default: no cap)
+  OTF_SSH_SHARE_CONNECTIONS=0
+                             one SSH connection per batch step (default: the
+                             steps of a batch share one per host)
   OTF_BATCH_RESUME_LOG_DATE  YYYYMMDD: resume a batch from that day's log
   OTF_STALE_RUNNING_LOG_SECONDS  resume from _running batch logs this old
   OTF_BATCH_POLL_INTERVAL, OTF_NO_THREAD_SLEEP

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from opentaskpy.exceptions import RemoteTransferError
-from opentaskpy.fs import publishing, streaming
+from opentaskpy.fs import inflight, publishing, streaming
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
@@ -72,7 +72,9 @@ class SFTPTransfer(SFTPBackedTransfer):
             timeout=timeout,
             allow_password=True,
             log_channel=f"opentaskpy.remotehandlers.sftp.{task_id}.paramiko.transport",
+            shared=True,  # in a batch: the host's shared connection
         )
+        conn.channels = inflight.files_in_flight() + 1
         retry = self.protocol.get("retry", True) is not False
         try:
             conn.connect(retry=retry, fresh_client=True)

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import shlex
 
+from opentaskpy.fs import inflight
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers import sshstaging
@@ -128,7 +129,11 @@ class SSHTransfer(SSHReceiving):
             self.logger,
             timeout=3,
             client=ssh_client or self.ssh_client,
+            # In a batch, share the host's connection (unless a caller
+            # brought its own client).
+            shared=ssh_client is None,
         )
+        self._conn.channels = inflight.files_in_flight() + 1
         self._conn.connect()
         uname = self._conn.uname()
         self.logger.log(VERBOSE2, f"[{hostname}] Remote uname: {uname}")

@@ -51,9 +51,13 @@ class SSHExecution(RemoteExecutionHandler):
         return self._conn.client if self._conn else None
 
     def connect(self) -> None:
-        """Connect (timeout 5 s, no retry)."""
+        """Connect (timeout 5 s, no retry); in a batch, share the host's connection."""
         conn = SSHConnection(
-            self.remote_host, self.spec.get("protocol") or {}, self.logger, timeout=5
+            self.remote_host,
+            self.spec.get("protocol") or {},
+            self.logger,
+            timeout=5,
+            shared=True,
         )
         self._conn = conn
         conn.connect(retry=False)

@@ -27,6 +27,7 @@ from opentaskpy.taskhandlers.scheduler import (
 )
 from opentaskpy.taskhandlers.scheduler import BatchScheduler, units_of
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
+from opentaskpy.transport.ssh import sshpool
 from opentaskpy.verbosity import VERBOSE1
 
 DEFAULT_TASK_TIMEOUT = 300
@@ -300,7 +301,10 @@ class Batch(TaskHandler):
             if entry["status"] == "COMPLETED":
                 PROGRESS.step_skipped(self.task_id, order_id, entry["task_id"])
         batchresume.record_resumed(self)
-        if BatchScheduler(self).run(kill_event):
+        # Steps on one host share one SSH connection for the whole batch.
+        with sshpool.batch_pool():
+            completed = BatchScheduler(self).run(kill_event)
+        if completed:
             return self.return_result(0, "All batch tasks completed successfully")
         batchoutcome.classify_failure(self)
         return self.return_result(1, "Batch failed")

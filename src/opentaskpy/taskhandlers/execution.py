@@ -19,6 +19,7 @@ from opentaskpy.exceptions import ErrorClass
 from opentaskpy.otflogging import init_logging
 from opentaskpy.taskhandlers.protocols import resolve_protocol
 from opentaskpy.taskhandlers.taskhandler import TaskHandler
+from opentaskpy.transport.ssh import sshpreconnect
 from opentaskpy.verbosity import VERBOSE1
 
 TASK_TYPE = "E"
@@ -66,6 +67,9 @@ class Execution(TaskHandler):
         definition = self.execution_definition
         definition["task_id"] = self.task_id
         protocol_name = definition["protocol"]["name"]
+        # The hosts' servers start their session processes while the
+        # protocol's handler (paramiko) is imported.
+        sshpreconnect.for_execution(definition)
         handler_class: Any = resolve_protocol(protocol_name, TASK_TYPE)
         if handler_class.runs_per_host and "hosts" in definition:
             for host in definition["hosts"]:

@@ -109,8 +109,19 @@ def resolve_protocol(name: str, task_type: str) -> type:
         return handler_class
 
 
+#: Built-in classes imported from the module that defines them rather than
+#: the one the map names (the same class): ``remotehandlers.ssh`` also loads
+#: the whole transfer machinery, ~10 ms of an SSH execution's start-up.
+_DEFINED_IN = {
+    "opentaskpy.remotehandlers.ssh.SSHExecution": (
+        "opentaskpy.remotehandlers.ssh_execution.SSHExecution"
+    ),
+}
+
+
 def _load(name: str, task_type: str) -> type:
-    module_name, _, class_name = class_path(name, task_type).rpartition(".")
+    path = class_path(name, task_type)
+    module_name, _, class_name = _DEFINED_IN.get(path, path).rpartition(".")
     if not module_name:
         raise UnknownProtocolError(f"Unknown protocol {name}", protocol=name)
     try:

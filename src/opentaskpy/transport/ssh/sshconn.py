@@ -14,13 +14,11 @@ first use: an unknown host's key is recorded in the known_hosts file
 key differs from the recorded one is refused with an error naming the host
 and both fingerprints.
 
-Retries: up to 6 attempts, waiting 5, 5, 8, 16 and 32 s (exponential
-``2·2^(n-1)`` clamped to 5–60 s), never for host-key problems, unknown
-host names, unusable key files or a refused authentication (retrying a
-refused key or password only counts towards locking the account).
-Environment knobs (meant for tests): ``OTF_SSH_RETRY_WAIT_SCALE``
-multiplies every wait (e.g. ``0`` for no waiting) and
-``OTF_SSH_RETRY_ATTEMPTS`` overrides the number of attempts.
+Retries: :mod:`.sshretry` (up to 6 attempts, never for host-key problems
+or a refused authentication).
+
+Inside a batch, connections made with ``shared=True`` lease the batch's
+connection to the host (:mod:`.sshpool`): one handshake per host per batch.
 
 A host that stops answering: once a session has been silent for a third of
 the no-progress timeout (``OTF_SSH_NO_PROGRESS_TIMEOUT``, see
@@ -34,8 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import select
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,12 +41,14 @@ from dataclasses import dataclass
 from opentaskpy import ending
 from opentaskpy.exceptions import ErrorClass
 from opentaskpy.names import wire
+from opentaskpy.transport.ssh import sshpool, sshpreconnect
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpsession import SFTPSession
 from opentaskpy.transport.ssh.ssherrors import (
     HostNotAnsweringError,
     not_answering,
     quiet_transport_errors,
+    silent_server,
 )
 from opentaskpy.transport.ssh.sshhostkeys import (
     HostKeyChangedError,
@@ -60,10 +60,10 @@ from opentaskpy.transport.ssh.sshhostkeys import (
 )
 from opentaskpy.transport.ssh.sshio import open_session
 from opentaskpy.transport.ssh.sshoptions import (
-    KeyFileError,
     connect_kwargs,
     no_progress_timeout,
 )
+from opentaskpy.transport.ssh.sshretry import retry_waits, should_retry
 
 # Host-key names live in .sshhostkeys; importing them from here still works.
 __all__ = [
@@ -78,7 +78,6 @@ __all__ = [
     "setup_host_keys",
 ]
 
-DEFAULT_ATTEMPTS = 6
 #: Largest SSH packet we accept on the SFTP channel: a 64 KiB read answer
 #: arrives in one packet instead of two (paramiko's default is 32 KiB).
 SFTP_MAX_PACKET = 2**17 + 2**10
@@ -89,48 +88,6 @@ SFTP_MAX_PACKET = 2**17 + 2**10
 #: (a 4 MiB read window in a 4 MiB channel window: 1 GiB in 5.4 s; in 32 MiB:
 #: 2.9 s).
 SFTP_WINDOW = 32 * 2**20
-_NO_RETRY_TEXTS = ("not found in known_hosts", "Name or service not known")
-
-
-def _should_retry(exc: BaseException) -> bool:
-    if isinstance(
-        exc,
-        HostKeyChangedError
-        | paramiko.BadHostKeyException
-        | paramiko.AuthenticationException
-        | KeyFileError,
-    ):
-        return False
-    return not any(text in str(exc) for text in _NO_RETRY_TEXTS)
-
-
-def retry_waits(attempts: int | None = None) -> list[float]:
-    """Seconds to wait before each retry under the module's policy.
-
-    ``attempts`` (default ``OTF_SSH_RETRY_ATTEMPTS`` or 6) counts the first
-    try, so there is one wait fewer; every wait is scaled by
-    ``OTF_SSH_RETRY_WAIT_SCALE``. (A plain loop rather than tenacity, whose
-    import would cost every SSH task ~6 ms of start-up for a fixed schedule.)
-    """
-    scale = _env_number("OTF_SSH_RETRY_WAIT_SCALE", 1, float)
-    attempts = attempts or int(_env_number("OTF_SSH_RETRY_ATTEMPTS", DEFAULT_ATTEMPTS))
-    return [min(max(2 * 2 ** (n - 1), 5), 60) * scale for n in range(1, attempts)]
-
-
-def _env_number(name: str, default: float, kind: type = int) -> float:
-    """Read a number variable; a wrong one is an error naming it."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(
-            f"environment variable {name}={text!r}: expected a number >= 0"
-        )
-    return value
 
 
 @dataclass
@@ -154,6 +111,7 @@ class SSHConnection:
         allow_password: bool = False,
         log_channel: str | None = None,
         client: paramiko.SSHClient | None = None,
+        shared: bool = False,
     ):
         """Prepare (but do not open) a connection.
 
@@ -165,6 +123,8 @@ class SSHConnection:
             allow_password: accept ``credentials.password`` (SFTP only).
             log_channel: paramiko log channel name.
             client: an existing (unconnected) client to use.
+            shared: inside a batch, lease the batch's connection to the
+                host instead of opening one (:mod:`.sshpool`).
         """
         self.hostname = hostname
         self.protocol = protocol
@@ -175,6 +135,10 @@ class SSHConnection:
         self.client = client or self._new_client()
         self._sftp: paramiko.SFTPClient | None = None
         self._home: str | None = None
+        self.shared = shared
+        #: Channels this connection may have open at once (see :mod:`.sshpool`).
+        self.channels = 2
+        self._lease: sshpool.Lease | None = None
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -198,6 +162,14 @@ class SSHConnection:
         """
         if self.is_active():
             return self
+        if self._lease is not None:
+            self._end_lease()  # its connection died: lease a live one
+        pool = sshpool.current() if self.shared else None
+        if pool is not None:
+            self._lease = pool.acquire(self, retry, fresh_client)
+            self.client = self._lease.entry.owner.client
+            self._sftp = None
+            return self
         kwargs = connect_kwargs(
             self.hostname, self.protocol, self.timeout, self.allow_password
         )
@@ -217,13 +189,17 @@ class SSHConnection:
                 self.client.close()
                 self.client = self._new_client()
             attempts += 1
+            # A connection opened early (:mod:`.sshpreconnect`), first try only.
+            early = sshpreconnect.take(self.hostname, kwargs["port"])
             try:
                 try:
-                    self.client.connect(**kwargs)
+                    self._connect_client(kwargs, early)
                 except paramiko.BadHostKeyException as exc:
                     raise describe_bad_host_key(exc, kwargs["port"]) from None
                 except paramiko.SSHException as exc:
-                    raise self._silent_server(exc, kwargs["port"]) from exc
+                    raise silent_server(
+                        exc, self.hostname, kwargs["port"], self.timeout
+                    ) from exc
             except Exception as exc:
                 self.logger.warning(
                     f"[{self.hostname}] Connection attempt failed: {exc}"
@@ -236,7 +212,7 @@ class SSHConnection:
                 attempt()
                 break
             except Exception as exc:
-                if not waits or not _should_retry(exc):
+                if not waits or not should_retry(exc):
                     # Callers often log this and return a status: the note
                     # tells the task it was a connection failure.
                     ending.note(ErrorClass.CONNECTION, f"[{self.hostname}] {exc}")
@@ -250,23 +226,59 @@ class SSHConnection:
         self._sftp = None
         return self
 
-    def _silent_server(self, exc: Exception, port: int) -> Exception:
-        """Name a server that took the connection but never answered SSH.
+    def _connect_client(self, kwargs: dict, early: socket.socket | None) -> None:
+        """``client.connect``, first on an early socket if there is one.
 
-        paramiko reports it as "No existing session" (its handshake timed
-        out before authentication could start) or a banner error.
+        An early socket the server dropped (or any failure before the SSH
+        handshake got going) is replaced at once by a new connection.
         """
-        text = str(exc)
-        if text != "No existing session" and "protocol banner" not in text:
-            return exc
-        cause = f"no SSH handshake answer within {self.timeout:g} s"
-        return HostNotAnsweringError(
-            f"Host {self.hostname} (port {port}) accepted the connection but "
-            f"did not answer the SSH handshake: {cause}",
-            host=self.hostname,
-            protocol="ssh",
-            cause=cause,
-        )
+        if early is not None:
+            try:
+                self.client.connect(**kwargs, sock=early)
+                return
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                if isinstance(exc, paramiko.SSHException) and (
+                    type(exc) is not paramiko.SSHException
+                ):
+                    raise  # authentication, host key: not the socket's fault
+                self.client.close()
+                self.client = self._new_client()
+        self.client.connect(**kwargs)
+
+    def _end_lease(self, retire: bool = False) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            self.client = lease.own_client
+            lease.pool.release(lease, retire)
+
+    def _open_channel(
+        self, opener: Callable[[paramiko.Transport], paramiko.Channel]
+    ) -> paramiko.Channel:
+        """Open a channel; a shared connection that died moves to a new one.
+
+        Nothing has run on a channel that could not be opened, so opening
+        it again on a new connection is safe.
+        """
+        self.connect()
+        try:
+            return opener(self._transport())
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            lease = self._lease
+            if lease is None:
+                raise
+            self.logger.info(
+                f"[{self.hostname}] Shared connection unusable ({exc or type(exc)})"
+                ", opening a new one"
+            )
+            self._end_lease(retire=True)
+            self.connect(lease.retry, lease.fresh_client)
+            return opener(self._transport())
+
+    def _transport(self) -> paramiko.Transport:
+        transport = self.client.get_transport()
+        if transport is None:
+            raise paramiko.SSHException("SSH session not active")
+        return transport
 
     def check_alive(self, operation: str, timeout: float | None = None) -> None:
         """Raise :class:`HostNotAnsweringError` unless the host answers in time.
@@ -289,10 +301,9 @@ class SSHConnection:
     def sftp(self) -> paramiko.SFTPClient:
         """Return the connection's SFTP session, opened on first use."""
         if self._sftp is None or self._sftp.sock.closed:
-            self.connect()
-            transport = self.client.get_transport()
-            assert transport is not None
-            channel = open_session(transport, SFTP_WINDOW, SFTP_MAX_PACKET)
+            channel = self._open_channel(
+                lambda transport: open_session(transport, SFTP_WINDOW, SFTP_MAX_PACKET)
+            )
             channel.invoke_subsystem("sftp")
             # A silent host fails SFTP operations instead of blocking them.
             channel.settimeout(no_progress_timeout())
@@ -317,11 +328,8 @@ class SSHConnection:
             HostNotAnsweringError: the host stopped answering; the channel
                 is closed (``operation`` names what was running).
         """
-        self.connect()
-        transport = self.client.get_transport()
-        assert transport is not None
         limit = no_progress_timeout()
-        channel = transport.open_session(timeout=limit)
+        channel = self._open_channel(lambda t: t.open_session(timeout=limit))
         if on_channel:
             on_channel(channel)
         # Quoted file names may hold bytes that are not UTF-8 (surrogate escapes).
@@ -373,14 +381,23 @@ class SSHConnection:
             self.check_alive(operation, limit * 2 / 3)
         except HostNotAnsweringError:
             channel.close()
+            self._end_lease(retire=True)  # later steps get a new connection
             raise not_answering(self.hostname, operation, limit) from None
 
     def uname(self) -> str:
-        """Return ``uname -a`` of the host, learning ``$HOME`` in the same trip."""
-        lines = self.run('echo "$HOME"; uname -a').stdout.splitlines()
-        if lines and lines[0].startswith("/"):
-            self._home = lines[0]
-        return " ".join(lines[1:]).strip()
+        """Return ``uname -a`` of the host, learning ``$HOME`` in the same trip.
+
+        Asked once per shared connection.
+        """
+        self.connect()
+        facts = self._lease.entry.facts if self._lease else {}
+        if "uname" not in facts:
+            lines = self.run('echo "$HOME"; uname -a').stdout.splitlines()
+            if lines and lines[0].startswith("/"):
+                facts["home"] = lines[0]
+            facts["uname"] = " ".join(lines[1:]).strip()
+        self._home = facts.get("home", self._home)
+        return facts["uname"]
 
     def home(self) -> str:
         """Return the login user's ``$HOME`` on the host (asked once)."""
@@ -389,9 +406,10 @@ class SSHConnection:
         return self._home
 
     def close(self) -> None:
-        """Close the SFTP session and the client."""
+        """Close the SFTP session and the client (or end the lease)."""
         if self._sftp is not None:
             with contextlib.suppress(Exception):  # best effort on shutdown
                 self._sftp.close()
             self._sftp = None
+        self._end_lease()
         self.client.close()

@@ -58,6 +58,26 @@ _quieted: set[str] = set()
 _quiet_lock = threading.Lock()
 
 
+def silent_server(exc: Exception, host: str, port: int, timeout: float) -> Exception:
+    """Name a server that took the connection but never answered SSH.
+
+    paramiko reports it as "No existing session" (its handshake timed out
+    before authentication could start) or a banner error; other errors are
+    returned unchanged.
+    """
+    text = str(exc)
+    if text != "No existing session" and "protocol banner" not in text:
+        return exc
+    cause = f"no SSH handshake answer within {timeout:g} s"
+    return HostNotAnsweringError(
+        f"Host {host} (port {port}) accepted the connection but "
+        f"did not answer the SSH handshake: {cause}",
+        host=host,
+        protocol="ssh",
+        cause=cause,
+    )
+
+
 def quiet_transport_errors(name: str | None) -> None:
     """Install :class:`_TransportErrorsToDebug` on a paramiko log channel.
 

@@ -241,7 +241,11 @@ def new_transport(
 
     Used as ``SSHClient.connect(transport_factory=...)``. A server that
     offers neither still negotiates paramiko's usual CTR + HMAC. A plain
-    socket is read through :class:`~opentaskpy.transport.ssh.sshio.ReadAheadSocket`.
+    socket is read through :class:`~opentaskpy.transport.ssh.sshio.ReadAheadSocket`
+    and sends without Nagle's delay (``TCP_NODELAY``): SSH sends whole
+    packets, and a small one (a channel open after a channel close, or
+    after the answer to the server's ``hostkeys`` request) would otherwise
+    wait for the server's delayed ACK, 40 ms on Linux, before every command.
     """
     if isinstance(sock, socket.socket):
         if sock.family in (socket.AF_INET, socket.AF_INET6):
