@@ -157,6 +157,15 @@ class RemoteTransferHandler(RemoteHandler):
     def handle_post_copy_action(self, files: dict) -> int:
         """Move, rename or delete the source files after a successful transfer."""
 
+    def connect_ahead(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Start connecting in the background, if the protocol can.
+
+        Called for destinations while the source is listed. It must not write
+        anything at this end: a transfer that finds nothing to send leaves
+        no trace there, and a failed attempt must not change what the
+        first real use reports.
+        """
+
     # Streaming through the worker (optional, see opentaskpy.fs.streaming).
 
     def can_stream_from(self) -> bool:

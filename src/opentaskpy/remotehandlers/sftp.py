@@ -10,15 +10,22 @@ target) instead.
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import TYPE_CHECKING
 
 from opentaskpy.exceptions import RemoteTransferError
 from opentaskpy.fs import inflight, publishing, streaming
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.otflogging import init_logging
 from opentaskpy.remotehandlers.sftpbase import SFTPBackedTransfer
+from opentaskpy.transport.ssh.sshahead import Ahead
 from opentaskpy.transport.ssh.sshconn import SSHConnection
 from opentaskpy.transport.ssh.ssherrors import describe_error
+from opentaskpy.transport.ssh.sshretry import should_retry
+
+if TYPE_CHECKING:
+    from opentaskpy.transport.ssh.paramiko_import import paramiko
 
 
 class SFTPTransfer(SFTPBackedTransfer):
@@ -35,6 +42,7 @@ class SFTPTransfer(SFTPBackedTransfer):
         self.sftp_client = None
         self._conn: SSHConnection | None = None
         self._fs: SFTPFileSystem | None = None
+        self._ahead: Ahead[tuple[SSHConnection, paramiko.SFTPClient]] | None = None
 
     @property
     def protocol(self) -> dict:
@@ -63,41 +71,89 @@ class SFTPTransfer(SFTPBackedTransfer):
                     f"[{hostname}] SFTP session unusable, reconnecting: {exc}"
                 )
                 self.tidy()
-        timeout = float(self.protocol.get("timeout", 3))
-        task_id = self.spec.get("task_id")
-        conn = SSHConnection(
-            hostname,
-            self.protocol,
-            self.logger,
-            timeout=timeout,
-            allow_password=True,
-            log_channel=f"opentaskpy.remotehandlers.sftp.{task_id}.paramiko.transport",
-            shared=True,  # in a batch: the host's shared connection
-        )
-        conn.channels = inflight.files_in_flight() + 1
         retry = self.protocol.get("retry", True) is not False
-        try:
-            conn.connect(retry=retry, fresh_client=True)
-        except Exception as exc:
-            conn.close()
-            if not retry:
-                message = f"Unable to connect to {hostname}. Not retrying due to config"
-                raise Exception(f"{message}: {exc}") from exc
-            raise
-        sftp = conn.sftp()
-        channel = sftp.get_channel()
-        if channel is not None:
-            channel.settimeout(timeout)
-        if os.environ.get("OTF_PARAMIKO_ULTRA_DEBUG") == "1":
-            sftp.ultra_debug = True
-        self._conn = conn
-        self.ssh_client = conn.client  # type: ignore[assignment]
+        opened = self._adopt_ahead(hostname)
+        if opened is None:
+            opened = self._open(hostname, self.logger, retry, wrap=not retry)
+        self._conn, sftp = opened
+        self.ssh_client = self._conn.client  # type: ignore[assignment]
         self.sftp_client = sftp  # type: ignore[assignment]
         self._fs = SFTPFileSystem(
             sftp,
             hostname,
             posix_rename=self.protocol.get("supportsPosixRename", True) is not False,
         )
+
+    def _open(
+        self, hostname: str, logger: logging.Logger, retry: bool, wrap: bool
+    ) -> tuple[SSHConnection, paramiko.SFTPClient]:
+        """Connect and open the SFTP session (see :meth:`connect`).
+
+        ``wrap``: a failed connection is raised as ``Unable to connect ...``.
+        """
+        timeout = float(self.protocol.get("timeout", 3))
+        task_id = self.spec.get("task_id")
+        conn = SSHConnection(
+            hostname,
+            self.protocol,
+            logger,
+            timeout=timeout,
+            allow_password=True,
+            log_channel=f"opentaskpy.remotehandlers.sftp.{task_id}.paramiko.transport",
+            shared=True,  # in a batch: the host's shared connection
+        )
+        conn.channels = inflight.files_in_flight() + 1
+        try:
+            conn.connect(retry=retry, fresh_client=True)
+        except Exception as exc:
+            conn.close()
+            if wrap:
+                message = f"Unable to connect to {hostname}. Not retrying due to config"
+                raise Exception(f"{message}: {exc}") from exc
+            raise
+        try:
+            sftp = conn.sftp()
+        except BaseException:
+            conn.close()
+            raise
+        channel = sftp.get_channel()
+        if channel is not None:
+            channel.settimeout(timeout)
+        if os.environ.get("OTF_PARAMIKO_ULTRA_DEBUG") == "1":
+            sftp.ultra_debug = True
+        conn.logger = self.logger  # later lines go to the task's log
+        return conn, sftp
+
+    def connect_ahead(self) -> None:
+        """Start connecting in the background (see :mod:`.sshahead`).
+
+        One attempt, raising what the first attempt of :meth:`connect` would.
+        """
+        if self._fs is not None or self._ahead is not None:
+            return
+        hostname = self.spec["hostname"]
+        retry = self.protocol.get("retry", True) is not False
+        self._ahead = Ahead(
+            lambda logger: self._open(hostname, logger, False, wrap=not retry),
+            lambda opened: opened[0].close(),
+        )
+
+    def _adopt_ahead(
+        self, hostname: str
+    ) -> tuple[SSHConnection, paramiko.SFTPClient] | None:
+        """Return the connection opened ahead, or ``None``; raise a failure kept.
+
+        A failure is kept when :meth:`connect` would have ended with it too:
+        without retries, or one that is never retried (a refused login).
+        """
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        if hostname != self.spec.get("hostname"):
+            ahead.abandon()
+            return None
+        retry = self.protocol.get("retry", True) is not False
+        return ahead.adopt(self.logger, lambda exc: not retry or not should_retry(exc))
 
     def reader_request(self) -> dict:
         """Return connection settings for a reader process (password allowed)."""
@@ -120,6 +176,9 @@ class SFTPTransfer(SFTPBackedTransfer):
 
     def tidy(self) -> None:
         """Close the session and client."""
+        if self._ahead is not None:
+            self._ahead.abandon()
+            self._ahead = None
         if self._conn is not None:
             self._conn.close()
         self._conn = None

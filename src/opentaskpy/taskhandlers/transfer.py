@@ -131,6 +131,9 @@ class Transfer(TransferEnding):
             staging.remove_abandoned(staging.staging_base(), self.logger)
             self._log_watch(kill_event)
             self._file_watch(kill_event)
+            for handler in self.dest_remote_handlers or []:
+                # Connections only: nothing is written before the listing.
+                getattr(handler, "connect_ahead", lambda: None)()
             files = self._list_source_files()
             if self.dest_remote_handlers:
                 delivery.announce(files, len(self.dest_remote_handlers))
