@@ -31,6 +31,7 @@ import os
 import posixpath
 from collections.abc import Callable, Iterable
 from logging import Logger
+from typing import Any
 
 from opentaskpy.fs import checksums, owner
 from opentaskpy.fs.filesystem import DEFAULT_NAME_MAX, FileSystem, join
@@ -185,43 +186,120 @@ def publish(
         OSError: the copy, check, chmod or rename failed. The temporary file
             has then been removed.
     """
+    done = start_publish(
+        fs,
+        local_path,
+        directory,
+        final_name,
+        mode=mode,
+        verify_size=verify_size,
+        atomic=atomic,
+        place=place,
+        expected_size=expected_size,
+        before_rename=before_rename,
+    )
+    return done if isinstance(done, str) else done()
+
+
+def start_publish(
+    fs: FileSystem,
+    local_path: str,
+    directory: str,
+    final_name: str,
+    *,
+    defer_rename: bool = False,
+    **options: Any,
+) -> str | Callable[[], str]:
+    """:func:`publish` (same keyword ``options``), perhaps short of its end.
+
+    With ``defer_rename`` the final rename is only sent, where ``fs`` can
+    (:meth:`FileSystem.start_rename`): its answer is awaited when the result
+    is called, so the caller can send the next file's requests meanwhile.
+    The file counts as published (progress, the publish observer) only then.
+
+    Returns:
+        The final path once published, or (rename sent) what confirms it:
+        call it on the same session, as its only user; it returns the final
+        path or raises ``OSError`` as :func:`publish` does, with the
+        temporary file removed.
+    """
     final_path = join(directory, final_name)
+    atomic = options.get("atomic", True)
     if atomic:
         target = join(directory, temporary_name(final_name, fs.name_max(directory)))
     else:
         target = final_path
     observer = checksums.observer()
+    confirm: Callable[[], None] | None = None
     try:
-        written = place(target) if place is not None else fs.put(local_path, target)
-        if expected_size is not None:
-            expected = expected_size
-        elif isinstance(written, int):
-            expected = written
-        else:
-            expected = os.stat(local_path).st_size
-        if verify_size and expected_size is None and isinstance(written, int):
-            check_written(fs, target, written, shown=final_path)
-        elif verify_size:
-            check_size(fs, target, expected, shown=final_path)
-        if mode:
-            fs.chmod(target, int(mode, 8))
-        if before_rename is not None:
-            before_rename(target)
+        expected = _place_and_check(fs, local_path, target, final_path, options)
         if observer is not None:  # e.g. verifies the copy before it is published
             observer.before_rename(fs, target, final_path, local_path)
-        if atomic:
+        if atomic and defer_rename:
+            confirm = fs.start_rename(target, final_path)
+        if atomic and confirm is None:
             fs.rename(target, final_path)
     except BaseException as exc:
-        if atomic:
-            interrupted = not isinstance(exc, Exception)  # a signal, Ctrl-C
-            _remove_after_failure(fs, target, interrupted)
-        if observer is not None:
-            observer.failed(fs, final_path, local_path, exc)
+        _failed(fs, target, atomic, observer, final_path, local_path, exc)
         raise
-    PROGRESS.published(expected)
+
+    def finish() -> str:
+        if confirm is not None:
+            try:
+                confirm()
+            except BaseException as exc:
+                _failed(fs, target, atomic, observer, final_path, local_path, exc)
+                raise
+        PROGRESS.published(expected)
+        if observer is not None:
+            observer.published(fs, final_path, local_path, expected)
+        return final_path
+
+    return finish if confirm is not None else finish()
+
+
+def _place_and_check(
+    fs: FileSystem, local_path: str, target: str, final_path: str, options: dict
+) -> int:
+    """Write ``target``, check its size, set mode (and owner); return the size."""
+    place = options.get("place")
+    expected_size = options.get("expected_size")
+    written = place(target) if place is not None else fs.put(local_path, target)
+    if expected_size is not None:
+        expected = int(expected_size)
+    elif isinstance(written, int):
+        expected = written
+    else:
+        expected = os.stat(local_path).st_size
+    verify_size = options.get("verify_size", True)
+    if verify_size and expected_size is None and isinstance(written, int):
+        check_written(fs, target, written, shown=final_path)
+    elif verify_size:
+        check_size(fs, target, expected, shown=final_path)
+    mode = options.get("mode")
+    if mode:
+        fs.chmod(target, int(mode, 8))
+    before_rename = options.get("before_rename")
+    if before_rename is not None:
+        before_rename(target)
+    return expected
+
+
+def _failed(
+    fs: FileSystem,
+    target: str,
+    atomic: bool,
+    observer: Any,
+    final_path: str,
+    local_path: str,
+    exc: BaseException,
+) -> None:
+    """Remove the temporary file of a failed publish and tell the observer."""
+    if atomic:
+        interrupted = not isinstance(exc, Exception)  # a signal, Ctrl-C
+        _remove_after_failure(fs, target, interrupted)
     if observer is not None:
-        observer.published(fs, final_path, local_path, expected)
-    return final_path
+        observer.failed(fs, final_path, local_path, exc)
 
 
 def _remove_after_failure(fs: FileSystem, target: str, interrupted: bool) -> None:

@@ -11,7 +11,7 @@ import posixpath
 import re
 import stat as stat_module
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 #: Longest file name in bytes on almost every file system (``NAME_MAX``).
@@ -97,6 +97,16 @@ class FileSystem(ABC):
     @abstractmethod
     def rename(self, source: str, target: str) -> None:
         """Rename, atomically replacing ``target`` if it exists."""
+
+    def start_rename(self, source: str, target: str) -> Callable[[], None] | None:
+        """Send a :meth:`rename` without waiting for it, where that is possible.
+
+        Returns:
+            What confirms it (raising its error), to be called before the
+            rename is relied on; ``None`` when nothing was sent (use
+            :meth:`rename`).
+        """
+        return None
 
     @abstractmethod
     def remove(self, path: str) -> None:

@@ -95,36 +95,62 @@ def publish_all(
         fileops.remove_stale_partials(fs, directory, names, logger)
     failed = False
     reporting = threading.Lock()  # one failure's lines (and last_error) at a time
+    # Each worker's last file, published but for its rename's answer, which
+    # is read while the worker's next file waits for its first answer.
+    unconfirmed: dict[int, tuple[Content, str, Callable[[], str]]] = {}
+
+    def report(content: Content, name: str, exc: BaseException) -> None:
+        nonlocal failed
+        target = f"{directory}/{name}"
+        with reporting:
+            failed = True
+            if on_failure is not None:
+                on_failure(content.label, target, exc)
+                return
+            reason = exc or type(exc).__name__
+            logger.error(f"{prefix}{failure} ({content.label} to {target}): {reason}")
+
+    def confirm(pending: tuple[Content, str, Callable[[], str]] | None) -> None:
+        if pending is None:
+            return
+        content, name, finish = pending
+        try:
+            final = finish()
+        except Exception as exc:  # noqa: BLE001 - reported, next file tried
+            report(content, name, exc)
+            return
+        logger.info(f"{prefix}Copied {content.label} to {final}")
 
     def deliver(content: Content) -> None:
-        nonlocal failed
         name = final_name(content.name)
         logger.info(f"{prefix}Transferring file {content.label} to {directory}/{name}")
-        try:
-            with session() if session is not None else contextlib.nullcontext(fs) as on:
-                final = fileops.publish(
+        slot = inflight.current_slot()
+        with session() if session is not None else contextlib.nullcontext(fs) as on:
+            try:
+                done = fileops.start_publish(
                     on,
                     content.label,
                     directory,
                     name,
+                    defer_rename=True,
                     mode=spec.get("mode"),
                     verify_size=verify_size,
                     atomic=atomic,
                     place=functools.partial(content.write_to, on),
                 )
-        except Exception as exc:  # noqa: BLE001 - reported, next file tried
-            target = f"{directory}/{name}"
-            with reporting:
-                failed = True
-                if on_failure is not None:
-                    on_failure(content.label, target, exc)
-                    return
-                reason = exc or type(exc).__name__
-                logger.error(
-                    f"{prefix}{failure} ({content.label} to {target}): {reason}"
-                )
-            return
-        logger.info(f"{prefix}Copied {content.label} to {final}")
+            except Exception as exc:  # noqa: BLE001 - reported, next file tried
+                report(content, name, exc)
+                return
+            finally:
+                confirm(unconfirmed.pop(slot, None))  # on the session it went on
+            if isinstance(done, str):
+                logger.info(f"{prefix}Copied {content.label} to {done}")
+            else:
+                unconfirmed[slot] = (content, name, done)
 
     inflight.run_each(contents, deliver, in_flight)
+    # Every worker has ended (an error or a signal skips this: a rename not
+    # confirmed then may still have happened; the file is not counted).
+    for slot in sorted(unconfirmed):
+        confirm(unconfirmed.pop(slot))
     return 1 if failed else 0

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import errno
 import stat as stat_module
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import cast
 
 from opentaskpy.fs.checksums import tap
 from opentaskpy.fs.fileops import FileStat, FileSystem
@@ -22,7 +23,14 @@ from opentaskpy.fs.sftplist import read_directory, resolve
 from opentaskpy.names import wire
 from opentaskpy.safewrite import open_for_write
 from opentaskpy.transport.ssh.paramiko_import import paramiko
-from opentaskpy.transport.ssh.sftpread import StartedRead, read_pipelined
+from opentaskpy.transport.ssh.sftpread import (
+    CMD_STATUS,
+    Answers,
+    Primitives,
+    StartedRead,
+    answer,
+    read_pipelined,
+)
 from opentaskpy.transport.ssh.sftpsession import (
     SFTPSession,
     announces,
@@ -33,6 +41,7 @@ from opentaskpy.transport.ssh.sftpsession import (
 from opentaskpy.transport.ssh.sftpwrite import write_pipelined
 from opentaskpy.transport.ssh.sshio import open_session
 
+CMD_EXTENDED = paramiko.sftp.CMD_EXTENDED
 #: Bytes requested per download window (bounds memory at any file size).
 WINDOW_BYTES = 8 * 1024 * 1024
 #: Bytes of write requests in flight at most (several channel windows).
@@ -181,6 +190,31 @@ class SFTPFileSystem(FileSystem):
                 raise
             self.sftp.remove(wire(target))  # type: ignore[arg-type]
             self.sftp.rename(wire(source), wire(target))  # type: ignore[arg-type]
+
+    def start_rename(self, source: str, target: str) -> Callable[[], None] | None:
+        """Send a posix-rename now; the answer is read with later ones.
+
+        ``None`` (use :meth:`rename`) without the extension.
+        """
+        if not (self.posix_rename and announces(self.sftp, "posix-rename@openssh.com")):
+            return None
+        client = cast(Primitives, self.sftp)
+        answers = Answers()
+        num = client._async_request(
+            answers,
+            CMD_EXTENDED,
+            "posix-rename@openssh.com",
+            wire(source),
+            wire(target),
+        )
+
+        def confirm() -> None:
+            t, msg = answer(client, answers, num)
+            if t != CMD_STATUS:
+                raise OSError(f"unexpected SFTP response type {t} to a rename")
+            client._convert_status(msg)
+
+        return confirm
 
     def remove(self, path: str) -> None:
         """Delete a file."""
