@@ -11,8 +11,11 @@ from __future__ import annotations
 import pytest
 
 from opentaskpy import exceptions
+from opentaskpy.fs import checksums, inflight, publishing, streaming
 from opentaskpy.fs.sftpfs import SFTPFileSystem
+from opentaskpy.otflogging import init_logging
 from opentaskpy.taskhandlers.transfer import Transfer
+from opentaskpy.transport.ssh.sshconn import SSHConnection
 from support.helpers import transfer_def
 from support.ssh_helpers import log_text, remote_dest, remote_source
 
@@ -80,3 +83,71 @@ def test_a_failed_rename_fails_the_run_naming_the_file(
             assert (dirs["dst"] / name).read_text() == f"content of {name}"
     leftovers = [p.name for p in dirs["dst"].iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+class _Seen:
+    """A publish observer noting each file it is told was published."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def before_rename(self, fs, temporary, final_path, label) -> None:
+        pass
+
+    def published(self, fs, final_path, label, size) -> None:
+        self.paths.append(final_path)
+
+    def failed(self, fs, final_path, label, exc) -> None:
+        pass
+
+
+def test_renames_sent_before_a_signal_are_confirmed_and_counted(
+    ssh_env, dirs, tmp_path
+):
+    """A signal stops the workers early: each still reads the answer of the
+    rename it had sent, so every file that reached its final name is one the
+    ledger is told about (a rerun does not send it again)."""
+    server = ssh_env.hosts["sftp"]
+    logger = init_logging(__name__, "deferred-signal", "T")
+    connection = SSHConnection(
+        server.address,
+        ssh_env.protocol("sftp", hostKeyValidation=False),
+        logger,
+        allow_password=True,
+    )
+    connection.connect(retry=False)
+    seen = _Seen()
+    checksums.observe(seen)
+    local = tmp_path / "payload"
+    local.write_bytes(b"x" * 100)
+
+    def interrupt(fs, target):
+        raise KeyboardInterrupt
+
+    contents = [
+        streaming.worker_file(str(local))._replace(name=f"f{i:02}.txt")
+        if i != 6
+        else streaming.Content("f06.txt", "f06.txt", interrupt)
+        for i in range(12)
+    ]
+    try:
+        fs = SFTPFileSystem(connection.sftp(), "sftp", posix_rename=True)
+        channels = inflight.Channels(fs, logger)
+        with pytest.raises(KeyboardInterrupt):
+            publishing.publish_all(
+                fs,
+                str(dirs["dst"]),
+                contents,
+                spec={},
+                logger=logger,
+                final_name=str,
+                in_flight=2,
+                session=channels.use,
+            )
+    finally:
+        checksums.observe(None)
+        connection.close()
+    arrived = sorted(str(p) for p in dirs["dst"].iterdir())
+    assert arrived, "some files were published before the signal"
+    assert all(".otf-partial" not in p for p in arrived)
+    assert sorted(seen.paths) == arrived

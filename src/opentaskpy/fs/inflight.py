@@ -69,7 +69,10 @@ def current_slot() -> int:
 
 
 def run_each(
-    items: Sequence[T], work: Callable[[T], None], count: int | None = None
+    items: Sequence[T],
+    work: Callable[[T], None],
+    count: int | None = None,
+    last: Callable[[], None] | None = None,
 ) -> None:
     """Call ``work(item)`` for every item, up to ``count`` at once, in order.
 
@@ -78,11 +81,17 @@ def run_each(
     items are handled in the calling thread, exactly as a plain loop. ``work``
     reports its own failures; an exception escaping it stops the other
     workers taking further items and is raised here once they have ended.
+    ``last()`` is called by each worker as it stops, also when an error or a
+    signal stops it early, to finish what its last item left open.
     """
     workers = min(count or files_in_flight(), len(items))
     if workers <= 1:
-        for item in items:
-            work(item)
+        try:
+            for item in items:
+                work(item)
+        finally:
+            if last is not None:
+                last()
         return
     pending = iter(items)
     lock = threading.Lock()
@@ -108,7 +117,11 @@ def run_each(
                     stop.set()
                     return
         finally:
-            checksums.observe(None)
+            try:
+                if last is not None:
+                    last()
+            finally:
+                checksums.observe(None)
 
     threads = [
         threading.Thread(target=worker, args=(i,), name=f"otf-file-{i}", daemon=True)

@@ -148,9 +148,11 @@ def publish_all(
             else:
                 unconfirmed[slot] = (content, name, done)
 
-    inflight.run_each(contents, deliver, in_flight)
-    # Every worker has ended (an error or a signal skips this: a rename not
-    # confirmed then may still have happened; the file is not counted).
-    for slot in sorted(unconfirmed):
-        confirm(unconfirmed.pop(slot))
+    def confirm_last() -> None:
+        # Also when a signal stops the workers early: a rename that was sent
+        # may have happened, and only a confirmed one reaches the ledger (a
+        # rerun would otherwise send that file again).
+        confirm(unconfirmed.pop(inflight.current_slot(), None))
+
+    inflight.run_each(contents, deliver, in_flight, last=confirm_last)
     return 1 if failed else 0

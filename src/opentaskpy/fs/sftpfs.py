@@ -209,7 +209,15 @@ class SFTPFileSystem(FileSystem):
         )
 
         def confirm() -> None:
-            t, msg = answer(client, answers, num)
+            try:
+                t, msg = answer(client, answers, num)
+            except Exception:
+                # The session was replaced before the answer was read (a
+                # signal's clean-up reopens it): the rename went out, so what
+                # the directory shows now is the answer.
+                if self.stat(source) is None and self.stat(target) is not None:
+                    return
+                raise
             if t != CMD_STATUS:
                 raise OSError(f"unexpected SFTP response type {t} to a rename")
             client._convert_status(msg)
