@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchlib.context import Context
-from benchlib.core import Case, Workload, throughput_target, time_ratio_target
+from benchlib.core import (
+    Case,
+    Verdict,
+    Workload,
+    throughput_target,
+    time_ratio_target,
+)
 from benchlib.data import DataFile, ManyFiles, size_label
 from benchlib.local import batch_case
 from benchlib.scale import with_per_unit_note
@@ -200,7 +207,9 @@ def ssh_big(ctx: Context, env: Any, data: DataFile) -> Workload:
 
 def sftp_many(ctx: Context, env: Any, many: ManyFiles) -> Workload:
     """Many small files ssh1 → sftp host via SFTP; limit two ``sftp -b``."""
-    tag = "sftp-many"
+    # One set of directories and files per count: the 1,000-file row and the
+    # scale row run in one suite and must not see each other's files.
+    tag = f"sftp-many-{many.count}"
     src = env.make_dir(tag, "src")
     for name in many.names:
         (src / name).unlink(missing_ok=True)
@@ -208,7 +217,7 @@ def sftp_many(ctx: Context, env: Any, many: ManyFiles) -> Workload:
     env.chown(src)
     dst_ours = env.make_dir(tag, "dst-ours")
     dst_limit = env.make_dir(tag, "dst-limit")
-    local_stage = ctx.root / "sftp-many-limit-stage"
+    local_stage = ctx.root / f"{tag}-limit-stage"
     s1, sf = env.hosts["ssh1"], env.hosts["sftp"]
     tid = ctx.task(
         tag,
@@ -229,9 +238,9 @@ def sftp_many(ctx: Context, env: Any, many: ManyFiles) -> Workload:
             ],
         },
     )
-    get_batch = ctx.root / "sftp-many-get.batch"
+    get_batch = ctx.root / f"{tag}-get.batch"
     get_batch.write_text(f"get {src}/small_* {local_stage}/\n")
-    put_batch = ctx.root / "sftp-many-put.batch"
+    put_batch = ctx.root / f"{tag}-put.batch"
     put_batch.write_text(f"put {local_stage}/small_* {dst_limit}/\n")
     opts = shlex.join(_ssh_opts(env))
     script = (
@@ -264,13 +273,47 @@ def sftp_many(ctx: Context, env: Any, many: ManyFiles) -> Workload:
         prepare=prep_limit,
         verify=lambda s: many.verify(dst_limit),
     )
+    # OpenSSH's own host-to-host copy of a directory: scp -3 -r creates the
+    # destination directory, so it must not exist before each run.
+    dst_scp = dst_limit.parent / "dst-scp3"
+
+    def prep_scp() -> None:
+        shutil.rmtree(dst_scp, ignore_errors=True)
+
+    scp3 = Case(
+        [
+            "scp",
+            "-3",
+            "-r",
+            *_ssh_opts(env),
+            f"scp://{env.user}@{s1.address}:{s1.port}/{src}",
+            f"scp://{env.user}@{sf.address}:{sf.port}/{dst_scp}",
+        ],
+        prepare=prep_scp,
+        verify=lambda s: many.verify(dst_scp),
+    )
     return Workload(
         f"sftp-many {many.count}x{many.size // 1024}KiB",
         ours,
         limit,
-        throughput_target(0.5),
+        _with_scp3_ratio(throughput_target(0.5)),
         payload_bytes=many.total_bytes,
+        extras={"scp3": scp3},
     )
+
+
+def _with_scp3_ratio(evaluate: Callable[[Workload], Verdict]) -> Callable:
+    """Add ours ÷ ``scp -3 -r`` (same files, same hosts) to the verdict's note."""
+
+    def judged(wl: Workload) -> Verdict:
+        verdict = evaluate(wl)
+        ours, scp3 = wl.stats("ours").median(), wl.stats("scp3").median()
+        if ours and scp3:
+            ratio = f"scp -3 -r {scp3:.3f} s, ours/scp {ours / scp3:.2f}x (<= 1.0x)"
+            verdict.note = "; ".join(n for n in (verdict.note, ratio) if n)
+        return verdict
+
+    return judged
 
 
 def exec_hosts(env: Any) -> list[str]:
