@@ -121,7 +121,7 @@ def test_close_log_file_renames_success_and_failure(isolated_env: Path) -> None:
 
 
 def test_close_log_file_none_result_closes_without_renaming(isolated_env: Path) -> None:
-    # logging.md §5 step 2: result None -> no rename; the handler is closed
+    # Closing with result None: -> no rename; the handler is closed
     # but stays attached, and the logger is forgotten.
     logger = otflogging.init_logging("close.none", task_id="none_task", task_type="B")
     logger.setLevel(logging.INFO)

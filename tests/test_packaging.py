@@ -1,4 +1,4 @@
-"""Packaging facts (spec README.md "Packaging facts", python-api.md §1).
+"""Packaging facts (console scripts, package layout, metadata).
 
 Namespace-package levels must have no ``__init__.py`` so that addon
 distributions can add ``opentaskpy.addons.*``, ``opentaskpy.plugins.lookup.*``
@@ -55,7 +55,7 @@ def test_console_scripts() -> None:
     scripts = project["scripts"]
     assert scripts["task-run"] == "opentaskpy.cli.task_run:main"
     # The spec'd main() returns True for a valid batch; the console script
-    # goes through a wrapper that exits 0 for valid (cli.md §2.2 allows it).
+    # goes through a wrapper that exits 0 for valid, as a shell expects.
     assert scripts["otf-batch-validator"].startswith("opentaskpy.cli.batch_validator:")
 
 

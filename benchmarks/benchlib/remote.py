@@ -46,7 +46,7 @@ def ensure_host_aliases(env: Any) -> None:
     """Let host-to-host ``scp`` reach each server's port.
 
     The ssh-protocol direct push runs ``scp ... user@host:dir`` on the source
-    host without a port (behaviour-notes §3.2), so the test user's ssh client
+    host without a port (the reference's way), so the test user's ssh client
     config must map each loopback address to its server's port. Only written
     when tests/support/sshd.py has not already provided one.
     """
@@ -319,8 +319,8 @@ def _with_scp3_ratio(evaluate: Callable[[Workload], Verdict]) -> Callable:
 def exec_hosts(env: Any) -> list[str]:
     """Two host names reaching shell servers on ONE port.
 
-    An SSH execution has one ``port`` for all its hosts (task-definitions
-    §3.1). If ssh1 and ssh2 listen on the same port they are used; otherwise
+    An SSH execution has one ``port`` for all its hosts. If ssh1 and ssh2
+    listen on the same port they are used; otherwise
     ssh1 is reached twice, as ``127.0.0.1`` and ``localhost`` (two separate
     connections and sessions, which is what the workload measures).
     """

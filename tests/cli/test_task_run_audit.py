@@ -24,7 +24,7 @@ def _local_basic(cfg_dir: Path, root: Path) -> None:
 def test_run_id_env_gives_exactly_two_files_for_local_basic(
     task_run, cfg_dir, isolated_env
 ):
-    # cli.md §3: the image tests run `-t local-basic -v 2` with
+    # The reference's image tests run `-t local-basic -v 2` with
     # OTF_RUN_ID=docker_log_test and expect exactly two files, both naming
     # local-basic, in logs/docker_log_test.
     _local_basic(cfg_dir, isolated_env)
@@ -51,7 +51,7 @@ def test_run_id_env_gives_exactly_two_files_for_local_basic(
 def test_otf_noop_with_any_value_is_noop_but_lookups_run(
     task_run, cfg_dir, isolated_env
 ):
-    # cli.md §1.4: TaskRun treats OTF_NOOP with any value as noop, while the
+    # TaskRun treats OTF_NOOP with any value as noop, while the
     # lookup short-circuit needs exactly "true" (upstream quirk).
     secret = isolated_env / "value.txt"
     secret.write_text("looked-up\n")
@@ -73,7 +73,7 @@ def test_otf_noop_with_any_value_is_noop_but_lookups_run(
 def test_evaluated_task_definition_logged_at_verbose1_and_redacted(
     task_run, cfg_dir, isolated_env
 ):
-    # logging.md §9: the evaluated definition is logged at level 12 as
+    # The evaluated definition is logged at level 12 as
     # "Evaluated task definition: {redact(json.dumps(definition))}".
     _local_basic(cfg_dir, isolated_env)
     definition = json.loads((cfg_dir / "transfers" / "local-basic.json").read_text())

@@ -23,7 +23,7 @@ def _task(directory: str = "/tmp") -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Task lookup (§2)
+# Task lookup
 # ---------------------------------------------------------------------------
 
 
@@ -113,7 +113,7 @@ def test_returned_definition_is_fresh(cfg_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Variables files (§3)
+# Variables files
 # ---------------------------------------------------------------------------
 
 
@@ -196,7 +196,7 @@ def test_undefined_in_variables_names_file_and_variable(cfg_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Eager resolution (§5.1)
+# Eager resolution
 # ---------------------------------------------------------------------------
 
 
@@ -288,12 +288,12 @@ def test_raw_newline_escape_is_interpreted_by_json(cfg_dir: Path) -> None:
     gv = ConfigLoader(str(cfg_dir)).global_variables
     assert gv["A"] == "x\\ny"
     # B gets A's text substituted into the JSON text: the JSON parser turns
-    # the two characters into a real newline (spec §5.1 notes).
+    # the two characters into a real newline.
     assert gv["B"] == "x\ny"
 
 
 # ---------------------------------------------------------------------------
-# Task rendering (§6)
+# Task rendering
 # ---------------------------------------------------------------------------
 
 

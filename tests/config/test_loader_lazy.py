@@ -1,4 +1,4 @@
-"""ConfigLoader in lazy mode (OTF_LAZY_LOAD_VARIABLES=1, spec §5.2 / §6.3)."""
+"""ConfigLoader in lazy mode (OTF_LAZY_LOAD_VARIABLES=1: variables resolved on use)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Runtime overrides by environment variable (config-and-variables.md §7)."""
+"""Runtime overrides by environment variable."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Default filters and custom filters (config-and-variables.md §8)."""
+"""Default filters and custom filters."""
 
 from __future__ import annotations
 

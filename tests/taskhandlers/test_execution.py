@@ -61,7 +61,7 @@ def test_local_failure_returns_false_and_fails_log(tmp_path: Path):
 
 
 def test_no_remote_handlers_fails_without_exception():
-    # behaviour-notes §4 step 1: an empty host list gives no handlers.
+    # An empty host list gives no handlers.
     definition = {
         "type": "execution",
         "hosts": [],

@@ -47,7 +47,7 @@ def test_encrypt_to_local_destination_leaves_no_temporaries(
     assert list(staging_base.iterdir()) == []
     log = only_log("enc").read_text()
     assert "Encrypting files" in log and "Encrypted 1 files" in log
-    # behaviour-notes §2.5 clean-up message text.
+    # The reference's clean-up message text.
     assert f"Removing local encrypted file {src}/x.txt.gpg" in log
 
 
@@ -108,7 +108,7 @@ def test_decrypt_local_source(tmp_path: Path, pgp_keys: dict) -> None:
     assert os.listdir(src) == ["in.txt.gpg"]  # decrypted temporary removed
     log = only_log("dec").read_text()
     assert "Decrypted 1 files" in log
-    # behaviour-notes §2.5 clean-up message text.
+    # The reference's clean-up message text.
     assert f"Removing local decrypted file {src}/in.txt" in log
 
 
