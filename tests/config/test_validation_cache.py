@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from opentaskpy import digests
 from opentaskpy.config import schemas, validation_cache
 from opentaskpy.config.loader import ConfigLoader
 from support.helpers import python_marked_json
@@ -458,6 +459,6 @@ def test_entry_names_are_sha256_without_hashlib() -> None:
     """The built-in sha256 (no OpenSSL load at start-up) is hashlib's digest."""
     import hashlib
 
-    digest = validation_cache._sha256()
+    digest = digests.sha256()
     digest.update(b"kind\0definition\0")
     assert digest.hexdigest() == hashlib.sha256(b"kind\0definition\0").hexdigest()

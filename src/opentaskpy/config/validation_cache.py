@@ -21,6 +21,8 @@ import json
 import os
 import sys
 
+from opentaskpy.digests import sha256
+
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import Any
@@ -104,26 +106,12 @@ def entry_path(kind: str, definition: dict[str, Any]) -> str | None:
         if directory is None:
             return None
         canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-        digest = _sha256()
+        digest = sha256()
         for part in (kind, canonical, _environment()):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         return os.path.join(directory, f"{digest.hexdigest()}.json")
     except Exception:  # noqa: BLE001 - the cache must never break a run
         return None
-
-
-def _sha256() -> Any:
-    """Return a new sha256 object, from Python's own module when it has one.
-
-    ``hashlib`` loads OpenSSL's libcrypto (~2 ms of every cached run); the
-    built-in implementation computes the same digest.
-    """
-    for name in ("_sha256", "_sha2"):  # Python 3.11, Python 3.12+
-        with contextlib.suppress(ImportError):
-            return importlib.import_module(name).sha256()
-    import hashlib
-
-    return hashlib.sha256()
 
 
 @functools.cache

@@ -18,11 +18,12 @@ def new_id() -> str:
 
 def definition_sha256(definition: dict) -> str:
     """Hash a rendered definition (sha256; keys sorted, so order is irrelevant)."""
-    import hashlib
     import json
 
+    from opentaskpy.digests import sha256
+
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return str(sha256(text.encode()).hexdigest())
 
 
 def log_file_for(task_id: str, task_type: str | None) -> str | None:

@@ -10,13 +10,16 @@ holder's details are written beside it only to name it to the next run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-from typing import Any
 
+from opentaskpy.digests import sha256
 from opentaskpy.exceptions import ErrorClass, OTFError
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 #: How often a waiting run tries the lock again (seconds).
 POLL_SECONDS = 0.2
@@ -31,7 +34,7 @@ class RunLockedError(OTFError):
 
 def lock_key(task_id: str, definition_sha256: str) -> str:
     """Return the lock key of a task id and a definition hash."""
-    return hashlib.sha256(f"{task_id}\0{definition_sha256}".encode()).hexdigest()
+    return str(sha256(f"{task_id}\0{definition_sha256}".encode()).hexdigest())
 
 
 def locked_error(task_id: str, holder: dict[str, Any] | None) -> RunLockedError:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from opentaskpy.runs import settings
 from opentaskpy.runs.lock import FileLock
 from opentaskpy.runs.schema import META_TABLE, MIGRATIONS, SCHEMA_VERSION
 from opentaskpy.runs.store import Statement, Store, StoreUnavailable
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 _RETRIES = 3
 

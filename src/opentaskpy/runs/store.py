@@ -8,7 +8,6 @@ once, with ``?`` placeholders that the PostgreSQL engine rewrites.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from opentaskpy.runs import RunsError, settings
 from opentaskpy.runs.schema import (
@@ -19,7 +18,13 @@ from opentaskpy.runs.schema import (
     START_COLUMNS,
 )
 
-Statement = tuple[str, tuple[Any, ...]]
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
+
+    Statement = tuple[str, tuple[Any, ...]]
+else:
+    Statement = tuple  # the alias only matters to type checkers
 
 
 def select_sql(

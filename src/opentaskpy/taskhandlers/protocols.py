@@ -110,11 +110,15 @@ def resolve_protocol(name: str, task_type: str) -> type:
 
 
 #: Built-in classes imported from the module that defines them rather than
-#: the one the map names (the same class): ``remotehandlers.ssh`` also loads
-#: the whole transfer machinery, ~10 ms of an SSH execution's start-up.
+#: the one the map names (the same class): ``remotehandlers.ssh`` and
+#: ``remotehandlers.local`` also load the whole transfer machinery, ~10 ms of
+#: an execution's start-up.
 _DEFINED_IN = {
     "opentaskpy.remotehandlers.ssh.SSHExecution": (
         "opentaskpy.remotehandlers.ssh_execution.SSHExecution"
+    ),
+    "opentaskpy.remotehandlers.local.LocalExecution": (
+        "opentaskpy.remotehandlers.local_execution.LocalExecution"
     ),
 }
 

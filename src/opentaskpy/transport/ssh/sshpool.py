@@ -31,37 +31,38 @@ This module imports nothing heavy: a batch of local steps never loads paramiko.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from opentaskpy import ending
+from opentaskpy.digests import sha256
 from opentaskpy.exceptions import ErrorClass
 
+TYPE_CHECKING = False  # typing costs start-up time; batches import this module
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-class SSHConnection(Protocol):
-    """What the pool uses of :class:`~.sshconn.SSHConnection`.
+    class SSHConnection(Protocol):
+        """What the pool uses of :class:`~.sshconn.SSHConnection`.
 
-    (``sshconn`` imports this module, so this one does not import it.)
-    """
+        (``sshconn`` imports this module, so this one does not import it.)
+        """
 
-    hostname: str
-    protocol: dict
-    logger: Any
-    timeout: float
-    allow_password: bool
-    client: Any
-    channels: int
+        hostname: str
+        protocol: dict
+        logger: Any
+        timeout: float
+        allow_password: bool
+        client: Any
+        channels: int
 
-    def is_active(self) -> bool: ...  # noqa: D102
+        def is_active(self) -> bool: ...  # noqa: D102
 
-    def connect(self, retry: bool = ..., fresh_client: bool = ...) -> Any: ...  # noqa: D102
+        def connect(self, retry: bool = ..., fresh_client: bool = ...) -> Any: ...  # noqa: D102
 
-    def close(self) -> None: ...  # noqa: D102
+        def close(self) -> None: ...  # noqa: D102
 
 
 #: Channels the leases of one shared transport may reserve (module doc).
@@ -73,45 +74,54 @@ _active: ConnectionPool | None = None
 _users = 0
 
 
-@dataclass
 class _Entry:
     """One shared connection: the connection that owns it and its leases."""
 
-    owner: SSHConnection
-    slot: _Slot
-    leases: int = 0
-    #: Channels reserved by the current leases.
-    reserved: int = 0
-    #: Set when a lease could not open a channel but the transport is still
-    #: up: it keeps serving its current leases, never a new one.
-    retired: bool = False
-    #: Facts about the host learned once (``$HOME``, ``uname -a``).
-    facts: dict[str, str] = field(default_factory=dict)
+    def __init__(self, owner: SSHConnection, slot: _Slot):
+        self.owner = owner
+        self.slot = slot
+        self.leases = 0
+        #: Channels reserved by the current leases.
+        self.reserved = 0
+        #: Set when a lease could not open a channel but the transport is
+        #: still up: it keeps serving its current leases, never a new one.
+        self.retired = False
+        #: Facts about the host learned once (``$HOME``, ``uname -a``).
+        self.facts: dict[str, str] = {}
 
     def alive(self) -> bool:
         return self.owner.is_active()
 
 
-@dataclass
 class _Slot:
     """The connections of one pool key, and its latest failure to connect."""
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    entries: list[_Entry] = field(default_factory=list)
-    failure: Exception | None = None
-    failed_at: float = 0.0
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[_Entry] = []
+        self.failure: Exception | None = None
+        self.failed_at = 0.0
 
 
-@dataclass
 class Lease:
     """What a :class:`SSHConnection` holds while it uses a shared connection."""
 
-    pool: ConnectionPool
-    entry: _Entry
-    own_client: Any  # the connection's own (unconnected) client, restored on release
-    channels: int
-    retry: bool
-    fresh_client: bool
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        entry: _Entry,
+        own_client: Any,
+        channels: int,
+        retry: bool,
+        fresh_client: bool,
+    ):
+        self.pool = pool
+        self.entry = entry
+        # The connection's own (unconnected) client, restored on release.
+        self.own_client = own_client
+        self.channels = channels
+        self.retry = retry
+        self.fresh_client = fresh_client
 
 
 def pool_key(conn: SSHConnection) -> tuple:
@@ -120,7 +130,7 @@ def pool_key(conn: SSHConnection) -> tuple:
     credentials = protocol.get("credentials") or {}
 
     def digest(text: object) -> str | None:
-        return hashlib.sha256(str(text).encode()).hexdigest() if text else None
+        return str(sha256(str(text).encode()).hexdigest()) if text else None
 
     return (
         conn.hostname,

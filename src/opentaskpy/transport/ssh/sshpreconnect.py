@@ -16,12 +16,15 @@ This module imports nothing heavy (no paramiko).
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterable
 
 from opentaskpy.transport.ssh import sshpool
+
+TYPE_CHECKING = False  # socket costs start-up time; every execution imports this
+if TYPE_CHECKING:
+    import socket
 
 #: Seconds an early connection stays usable (servers drop silent clients).
 MAX_AGE = 10.0
@@ -43,6 +46,8 @@ class _Connect(threading.Thread):
         self.started = time.monotonic()
 
     def run(self) -> None:
+        import socket  # only ssh executions get here
+
         with contextlib.suppress(OSError):
             self.sock = socket.create_connection(self.address, self.timeout)
 
