@@ -12,7 +12,7 @@ import re
 import stat as stat_module
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 #: Longest file name in bytes on almost every file system (``NAME_MAX``).
 DEFAULT_NAME_MAX = 255
@@ -92,6 +92,30 @@ class FileSystem(ABC):
 
     def write_chunks(self, chunks: Iterable[bytes], path: str) -> int:
         """Write ``chunks`` to ``path`` and return the bytes written (optional)."""
+        raise NotImplementedError
+
+    #: Small files can be read and published in groups, each step's requests
+    #: for the whole group sent at once (see :mod:`~opentaskpy.fs.smallfiles`).
+    small_file_rounds = False
+
+    def small_file_limit(self) -> int:
+        """Largest file one request reads or writes (with ``small_file_rounds``)."""
+        raise NotImplementedError
+
+    def start_small_reads(self, paths: list[str], limit: int) -> Any:
+        """Send the opens of ``paths``; the result's ``contents()`` reads them.
+
+        Each content is the file's bytes or the exception it met (a file
+        over ``limit`` bytes is refused). With ``small_file_rounds`` only.
+        """
+        raise NotImplementedError
+
+    def start_small_creates(self, paths: list[str]) -> Any:
+        """Send exclusive creates of ``paths``; the result writes and renames.
+
+        See :class:`~opentaskpy.transport.ssh.sftpbulk.Writes`. With
+        ``small_file_rounds`` only.
+        """
         raise NotImplementedError
 
     @abstractmethod

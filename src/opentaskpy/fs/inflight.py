@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from opentaskpy.fs import checksums, streaming
+from opentaskpy.fs import checksums, smallfiles, streaming
 
 if TYPE_CHECKING:  # local transfers use run_each without loading paramiko
     from opentaskpy.fs.fileops import FileSystem
@@ -203,6 +203,9 @@ class Channels:
                 content = streaming.source_stream(source, path, size)
                 return content.write_to(fs, target)
 
+        origin = None
+        if size is not None and size <= smallfiles.SMALL_BYTES:
+            origin = smallfiles.Origin(self, path, size)
         return streaming.Content(
-            label=label, name=posixpath.basename(path), write_to=write_to
+            label=label, name=posixpath.basename(path), write_to=write_to, origin=origin
         )

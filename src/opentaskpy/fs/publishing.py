@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from logging import Logger
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from opentaskpy.fs import fileops, inflight
+from opentaskpy.fs import fileops, inflight, smallfiles
 
 if TYPE_CHECKING:
     from opentaskpy.fs.fileops import FileSystem
@@ -121,9 +121,12 @@ def publish_all(
             return
         logger.info(f"{prefix}Copied {content.label} to {final}")
 
-    def deliver(content: Content) -> None:
+    def deliver(content: Content, announced: bool = False) -> None:
         name = final_name(content.name)
-        logger.info(f"{prefix}Transferring file {content.label} to {directory}/{name}")
+        if not announced:
+            logger.info(
+                f"{prefix}Transferring file {content.label} to {directory}/{name}"
+            )
         slot = inflight.current_slot()
         with session() if session is not None else contextlib.nullcontext(fs) as on:
             try:
@@ -154,5 +157,27 @@ def publish_all(
         # rerun would otherwise send that file again).
         confirm(unconfirmed.pop(inflight.current_slot(), None))
 
-    inflight.run_each(contents, deliver, in_flight, last=confirm_last)
+    mode = spec.get("mode")
+    copied = smallfiles.log_copied(logger, prefix)
+
+    def deliver_group(group: list[Content]) -> None:
+        confirm(unconfirmed.pop(inflight.current_slot(), None))
+        names = [final_name(c.name) for c in group]
+        for content, name in zip(group, names, strict=True):
+            logger.info(
+                f"{prefix}Transferring file {content.label} to {directory}/{name}"
+            )
+        with session() if session is not None else contextlib.nullcontext(fs) as on:
+            rest = smallfiles.publish_group(
+                on, group, directory, names, int(mode, 8) if mode else None, copied
+            )
+        for content in rest:
+            deliver(content, announced=True)
+
+    groups, singles = smallfiles.plan(fs, contents, atomic and verify_size)
+    work: list[tuple[Callable[[Any], None], Any]] = [
+        *((deliver_group, group) for group in groups),
+        *((deliver, content) for content in singles),
+    ]
+    inflight.run_each(work, lambda job: job[0](job[1]), in_flight, last=confirm_last)
     return 1 if failed else 0

@@ -22,6 +22,7 @@ from opentaskpy.fs.fileops import FileStat, FileSystem
 from opentaskpy.fs.sftplist import read_directory, resolve
 from opentaskpy.names import wire
 from opentaskpy.safewrite import open_for_write
+from opentaskpy.transport.ssh import sftpbulk
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpread import (
     CMD_STATUS,
@@ -177,6 +178,27 @@ class SFTPFileSystem(FileSystem):
             self.sftp.remove(wire(path))  # type: ignore[arg-type]
             return "wxb"
         return "wb"
+
+    @property
+    def small_file_rounds(self) -> bool:  # type: ignore[override]
+        """Groups need posix-rename (a plain SFTP rename cannot replace)."""
+        return self.posix_rename and announces(self.sftp, "posix-rename@openssh.com")
+
+    def small_file_limit(self) -> int:
+        """Return the smaller of one read's and one write's size on this session."""
+        return min(request_sizes(self.sftp))
+
+    def start_small_reads(self, paths: list[str], limit: int) -> sftpbulk.Reads:
+        """Send the opens (and stats) of ``paths`` at once, not waiting."""
+        reads = sftpbulk.Reads(self.sftp, limit)
+        reads.send_opens([wire(path) for path in paths])
+        return reads
+
+    def start_small_creates(self, paths: list[str]) -> sftpbulk.Writes:
+        """Send exclusive creates of ``paths`` at once, not waiting."""
+        writes = sftpbulk.Writes(self.sftp)
+        writes.send_creates([wire(path) for path in paths])
+        return writes
 
     def rename(self, source: str, target: str) -> None:
         """Rename, replacing ``target``."""

@@ -29,7 +29,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentaskpy.fs.checksums import tap
 from opentaskpy.fs.fileops import FileSystem
@@ -63,11 +63,14 @@ class Content(NamedTuple):
         name: the file's base name at the source (before any ``rename``).
         write_to: puts the content at a path of a destination file system and
             returns the number of bytes written (``None`` when unknown).
+        origin: where the content can also be read together with others
+            (:class:`~opentaskpy.fs.smallfiles.Origin`), or ``None``.
     """
 
     label: str
     name: str
     write_to: Callable[[FileSystem, str], int | None]
+    origin: Any = None
 
 
 def worker_file(path: str) -> Content:
