@@ -1,5 +1,8 @@
 """SFTP destinations send each final rename without waiting for its answer.
 
+(Small files go in groups by default, whose renames are sent together: these
+tests send every file on its own, ``OTF_SFTP_GROUP_FILES=1``.)
+
 The answer is read while the same session's next file waits for its first
 answer, or after the last file. Whichever file's rename fails, the run fails
 naming it, no temporary file is left, the other files are published, and
@@ -20,6 +23,11 @@ from support.helpers import transfer_def
 from support.ssh_helpers import log_text, remote_dest, remote_source
 
 NAMES = ["f1.txt", "f2.txt", "f3.txt"]
+
+
+@pytest.fixture(autouse=True)
+def _one_file_at_a_time(monkeypatch) -> None:
+    monkeypatch.setenv("OTF_SFTP_GROUP_FILES", "1")
 
 
 def _definition(ssh_env, dirs) -> dict:

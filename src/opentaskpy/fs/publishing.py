@@ -174,7 +174,7 @@ def publish_all(
         for content in rest:
             deliver(content, announced=True)
 
-    groups, singles = smallfiles.plan(fs, contents, atomic and verify_size)
+    groups, singles = smallfiles.plan(fs, contents, atomic and verify_size, logger)
     work: list[tuple[Callable[[Any], None], Any]] = [
         *((deliver_group, group) for group in groups),
         *((deliver, content) for content in singles),

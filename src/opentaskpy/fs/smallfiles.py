@@ -2,8 +2,8 @@
 
 A stream of many small files from one host to another is paid for in round
 trips and per-request work, not bytes. Where both file systems can
-(:attr:`FileSystem.small_file_rounds`), up to :data:`GROUP_FILES` files are
-taken together through each step: opened and read at the source, created,
+(:attr:`FileSystem.small_file_rounds`), up to ``OTF_SFTP_GROUP_FILES`` (32)
+files are taken together through each step: opened and read at the source, created,
 written, size-checked and closed at the destination, then renamed into
 place, each step's requests in one write (see
 :mod:`~opentaskpy.transport.ssh.sftpbulk`).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from logging import Logger
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -33,8 +34,13 @@ if TYPE_CHECKING:
     from opentaskpy.fs.filesystem import FileSystem
     from opentaskpy.fs.streaming import Content
 
-#: Files per group: one SSH packet per step carries all their requests.
+#: Environment variable: files per group (``1`` sends every file on its own).
+ENV = "OTF_SFTP_GROUP_FILES"
+#: Files per group by default: one SSH packet per step carries all their
+#: requests.
 GROUP_FILES = 32
+#: Most files per group (a group's contents are held in memory at once).
+MAXIMUM = 256
 #: Files up to this size (by the listing) are candidates for a group.
 SMALL_BYTES = 64 * 1024
 
@@ -54,15 +60,38 @@ class Origin(NamedTuple):
     size: int
 
 
+def group_files(logger: Logger | None = None) -> int:
+    """Return ``OTF_SFTP_GROUP_FILES`` (default 32, between 1 and 256).
+
+    A value that is not a whole number is named in a warning and the default
+    applies.
+    """
+    raw = os.environ.get(ENV, "").strip()
+    if not raw:
+        return GROUP_FILES
+    try:
+        value = int(raw)
+    except ValueError:
+        if logger is not None:
+            logger.warning(f"{ENV}={raw!r} is not a whole number: using {GROUP_FILES}")
+        return GROUP_FILES
+    return max(1, min(MAXIMUM, value))
+
+
 def plan(
-    fs: FileSystem, contents: Sequence[Content], eligible: bool
+    fs: FileSystem,
+    contents: Sequence[Content],
+    eligible: bool,
+    logger: Logger | None = None,
 ) -> tuple[list[list[Content]], list[Content]]:
     """Split ``contents`` into groups and the files that go one by one.
 
     ``eligible``: the destination publishes atomically with a size check
-    (what a group does); otherwise every file goes one by one.
+    (what a group does); otherwise every file goes one by one, as it does
+    with ``OTF_SFTP_GROUP_FILES=1``.
     """
-    if not (eligible and getattr(fs, "small_file_rounds", False)):
+    size = group_files(logger)
+    if size < 2 or not (eligible and getattr(fs, "small_file_rounds", False)):
         return [], list(contents)
     by_source: dict[int, list[Content]] = {}
     singles: list[Content] = []
@@ -73,9 +102,9 @@ def plan(
             continue
         by_source.setdefault(id(origin.sessions), []).append(content)
     groups = [
-        members[start : start + GROUP_FILES]
+        members[start : start + size]
         for members in by_source.values()
-        for start in range(0, len(members), GROUP_FILES)
+        for start in range(0, len(members), size)
     ]
     return groups, singles
 
