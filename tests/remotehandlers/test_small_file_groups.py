@@ -65,6 +65,7 @@ def sent_alone(monkeypatch) -> list[str]:
         names.append(os.path.basename(path))
         return real(fs, chunks, path)
 
+    monkeypatch.setattr(SFTPFileSystem, "write_chunks", recording)
     return names
 
 
