@@ -232,3 +232,23 @@ def test_a_copy_failing_verification_in_its_group_is_sent_again_alone(
     assert len(sent_alone) == 1, sent_alone
     assert sent_alone[0].startswith(".g002.dat.")
     assert {p.name: p.read_bytes() for p in dirs["dst"].iterdir()} == files
+
+
+def test_a_signal_mid_group_leaves_nothing_behind(
+    ssh_env, dirs, monkeypatch, groups_sent
+):
+    """Interrupted after the writes, before the renames: no temporary file
+    stays and nothing is published; the signal reaches the caller."""
+    _write_sources(ssh_env, dirs, 5)
+    real_write = sftpbulk.Writes.write
+
+    def interrupted(writes, contents, mode):
+        real_write(writes, contents, mode)
+        assert any(".otf-partial" in p.name for p in dirs["dst"].iterdir())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sftpbulk.Writes, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Transfer(None, "groups-signal", _definition(ssh_env, dirs)).run()
+    assert list(dirs["dst"].iterdir()) == []
+    assert len(list(dirs["src"].iterdir())) == 5
