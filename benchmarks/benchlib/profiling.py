@@ -4,11 +4,14 @@
 ``py-spy record --format raw`` (all threads, 250 Hz, native stacks off) and
 writes the collapsed stacks plus a short hotspot summary next to the results.
 py-spy is a developer tool (``.venv/bin/pip install py-spy``), not a project
-dependency.
+dependency. ``OTF_BENCH_PROFILE_GIL=1`` samples only the thread holding the
+interpreter lock (py-spy ``--gil``): where the CPU goes, not where threads
+wait.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections import Counter
@@ -83,6 +86,7 @@ def profile_workload(wl: Workload, out_dir: Path) -> str:
         "--rate",
         "250",
         "--subprocesses",
+        *(["--gil"] if os.environ.get("OTF_BENCH_PROFILE_GIL") else []),
         "--output",
         str(raw),
         "--",
