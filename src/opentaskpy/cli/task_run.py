@@ -45,6 +45,8 @@ Environment variables:
   OTF_STAGING_DIR            base directory for the local staging directory
   OTF_SFTP_FILES_IN_FLIGHT   files sent at once over one SSH/SFTP connection,
                              one SFTP channel each (default 4, 1 = one by one)
+  OTF_SFTP_GROUP_FILES       small streamed files taken through each step
+                             together (default 32, 1 = each on its own)
   OTF_PARTIAL_MAX_AGE_SECONDS
                              age after which leftovers of other runs are
                              removed even if their owner may live (86400)
