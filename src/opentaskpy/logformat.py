@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import re
+import time
+from collections.abc import Callable
 
 from opentaskpy.redaction import mask_values
 
@@ -59,6 +61,27 @@ def _clean_block(text: str) -> str:
     return re.sub(_UNSAFE_IN_BLOCK, _escape_char, mask_values(text))
 
 
+def _shared_line(
+    record: logging.LogRecord, key: object, make: Callable[[logging.LogRecord], str]
+) -> str:
+    """Return ``make(record)``, made once per record for formatters of one ``key``.
+
+    The line is kept on the record (a private attribute) for the next handler,
+    as long as the record's message and arguments are the same objects.
+    """
+    shared = record.__dict__.get("_otf_line")
+    if (
+        shared is not None
+        and shared[1] is record.msg
+        and shared[2] is record.args
+        and shared[0] == key
+    ):
+        return shared[3]  # type: ignore[no-any-return]
+    text = make(record)
+    record._otf_line = (key, record.msg, record.args, text)
+    return text
+
+
 class _RedactingFormatterMixin:
     """Masks and escapes the message; masks exception text and stack traces.
 
@@ -78,7 +101,57 @@ class _RedactingFormatterMixin:
 
 
 class PlainFormatter(_RedactingFormatterMixin, logging.Formatter):
-    """The OTF text format: one line per message, secrets masked."""
+    """The OTF text format: one line per message, secrets masked.
+
+    Every record goes to two handlers (the task's file and stderr) whose
+    formatters give the same line unless the record carries a traceback, so
+    the line is formatted once and kept on the record for the other one.
+    """
+
+    # The last second formatted: (second, time format, text without msecs).
+    _second: tuple[float, str, str] = (-1.0, "", "")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format the record, or reuse the line an equal formatter made of it."""
+        if (
+            record.exc_info
+            or record.exc_text
+            or record.stack_info
+            or type(self) not in _SHARED
+        ):
+            return super().format(record)
+        key = (
+            self._fmt,
+            type(self._style),
+            self._style._defaults,  # type: ignore[attr-defined]
+            self.datefmt,
+            self.converter,
+            self.default_time_format,
+            self.default_msec_format,
+        )
+        return _shared_line(record, key, super().format)
+
+    def formatTime(  # noqa: N802
+        self, record: logging.LogRecord, datefmt: str | None = None
+    ) -> str:
+        """Return the logging module's time text, converted once per second.
+
+        A local time conversion and a ``strftime`` per record are a visible
+        share of a many-file transfer's CPU time; a second's text does not
+        change within that second.
+        """
+        if datefmt or self.converter is not time.localtime:
+            return super().formatTime(record, datefmt)
+        # localtime() floors a fractional time: the same second, the same text.
+        second = record.created // 1
+        layout = self.default_time_format
+        cached = self._second
+        if cached[0] != second or cached[1] != layout:
+            text = time.strftime(layout, time.localtime(second))
+            cached = self._second = (second, layout, text)
+        if self.default_msec_format:
+            return self.default_msec_format % (cached[2], record.msecs)
+        return cached[2]
 
 
 class ConsoleFormatter(PlainFormatter):
@@ -107,6 +180,11 @@ class ConsoleFormatter(PlainFormatter):
         return text
 
 
+# Formatters whose line for a record without a traceback is the same for
+# equal settings (a subclass may format differently: it formats alone).
+_SHARED = (PlainFormatter, ConsoleFormatter)
+
+
 class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
     """One JSON object per record (``OTF_LOG_JSON=1``)."""
 
@@ -115,6 +193,13 @@ class JSONFormatter(_RedactingFormatterMixin, logging.Formatter):
         self.task_id = task_id
 
     def format(self, record: logging.LogRecord) -> str:
+        """Serialise the record (once for the file and stderr handlers)."""
+        if type(self) is not JSONFormatter:
+            return self._serialise(record)
+        key = (JSONFormatter, self.task_id, os.environ.get("OTF_RUN_ID"))
+        return _shared_line(record, key, self._serialise)
+
+    def _serialise(self, record: logging.LogRecord) -> str:
         """Serialise the record with the keys of the reference, in order."""
         import datetime  # only JSON logs need it
 

@@ -57,6 +57,11 @@ _PATH_KEY = re.compile(r"(file|path|filename|dir|directory)$", re.IGNORECASE)
 # module docstring).
 MIN_SECRET_LENGTH = 4
 
+# The characters a JSON document can start with (after JSON whitespace): a
+# message starting otherwise is not JSON, and most log messages are not, so
+# they skip the parse attempt (a raised and caught decode error per record).
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_pattern: re.Pattern[str] | None = None
@@ -203,6 +208,25 @@ def mask_values(text: str) -> str:
     return pattern.sub(REDACT_STRING, text)
 
 
+def _mask_json_keys(log_message: str) -> str:
+    """Mask the sensitive top-level keys of a message that is a JSON object.
+
+    A message that parses as JSON is re-serialised (the reference's rule);
+    one that cannot start a JSON document is returned untouched, unparsed.
+    """
+    if log_message.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
+        return log_message
+    try:
+        parsed = json.loads(log_message)
+    except (ValueError, TypeError):
+        return log_message
+    if isinstance(parsed, dict):
+        for key in parsed:
+            if is_secret_key(key):
+                parsed[key] = REDACT_STRING
+    return json.dumps(parsed)
+
+
 def redact(log_message: str) -> str:
     """Mask secrets in a log message.
 
@@ -210,16 +234,7 @@ def redact(log_message: str) -> str:
     behaviour); private key blocks and registered secret values are masked
     anywhere in the text.
     """
-    try:
-        parsed = json.loads(log_message)
-    except (ValueError, TypeError):
-        pass
-    else:
-        if isinstance(parsed, dict):
-            for key in parsed:
-                if is_secret_key(key):
-                    parsed[key] = REDACT_STRING
-        log_message = json.dumps(parsed)
+    log_message = _mask_json_keys(log_message)
     if "-----" in log_message:  # every SENSITIVE_REGEXES match starts so
         for pattern in SENSITIVE_REGEXES:
             log_message = re.sub(
