@@ -40,7 +40,7 @@ print(time.process_time() - start)
 """
 
 
-def run_once(src: str, count: int, secret: str | None) -> float:
+def run_once(src: str, count: int, secret: str | None, json_lines: bool) -> float:
     """Run the logging loop once in a fresh interpreter; return CPU seconds."""
     with tempfile.TemporaryDirectory() as logs:
         env = {
@@ -53,6 +53,8 @@ def run_once(src: str, count: int, secret: str | None) -> float:
         )
         if secret:
             env["BENCH_SECRET"] = secret
+        if json_lines:
+            env["OTF_LOG_JSON"] = "1"
         with open(os.devnull, "w") as devnull:
             out = subprocess.run(
                 [sys.executable, "-c", _CHILD],
@@ -72,11 +74,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--secret", help="register this secret first")
+    parser.add_argument("--json", action="store_true", help="OTF_LOG_JSON=1")
     args = parser.parse_args()
     times: dict[str, list[float]] = {src: [] for src in args.src}
     for _ in range(args.runs):
         for src in args.src:
-            times[src].append(run_once(src, args.count, args.secret))
+            times[src].append(run_once(src, args.count, args.secret, args.json))
     for src, values in times.items():
         runs = " ".join(f"{v:.3f}" for v in values)
         print(f"{src}: median {statistics.median(values):.3f} s CPU ({runs})")
