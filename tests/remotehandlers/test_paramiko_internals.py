@@ -135,6 +135,10 @@ def _private_names_used(path: Path) -> set[str]:
 # Private names of our own classes that the scan cannot tell from paramiko's.
 OUR_OWN = {
     "_sftp": "ssh.py reads sshconn.SSHConnection's cached session",
+    "_wire_buffer": "sftpwire.WireClient's receive buffer",
+    "_wire_pos": "sftpwire.WireClient's read position in its buffer",
+    "_wire_fill": "sftpwire.WireClient: receive until a packet is whole",
+    "_wire_receive": "sftpwire.WireClient: one receive from the channel",
 }
 
 

@@ -117,8 +117,60 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(
         _CLIENT,
         "_read_packet",
-        "sftpsession.SFTPSession wraps it while the version packet is read",
+        "sftpsession.SFTPSession wraps it while the version packet is read; "
+        "sftpwire.WireClient replaces it (paramiko's listdir_iter calls it)",
         params=("self",),
+    ),
+    Internal(
+        _CLIENT,
+        "_expecting",
+        "sftpwire.WireClient: request number -> who gets the answer (weak "
+        "values), filled by _async_request and emptied by _read_response",
+        kind="instance",
+    ),
+    Internal(
+        _CLIENT,
+        "_lock",
+        "sftpwire.WireClient: guards request_number and _expecting (paramiko's "
+        "prefetch thread sends requests too)",
+        kind="instance",
+    ),
+    Internal(
+        _CLIENT,
+        "request_number",
+        "sftpwire.WireClient: the number of the next request",
+        kind="instance",
+    ),
+    Internal(
+        "paramiko.sftp.BaseSFTP",
+        "ultra_debug",
+        "sftpwire.WireClient: packets are hex-dumped to the log when set",
+        kind="instance",
+    ),
+    Internal(
+        "paramiko.sftp.BaseSFTP",
+        "_log",
+        "sftpwire.WireClient: logs an answer nobody waits for, as paramiko does",
+        params=("self", "level", "msg", "args"),
+    ),
+    Internal(
+        "paramiko.sftp.BaseSFTP",
+        "_read_all",
+        "sftpwire.WireClient: reads a session over a plain socket (not a channel)",
+        params=("self", "n"),
+    ),
+    Internal(
+        "paramiko.sftp_file.SFTPFile",
+        "_async_response",
+        "sftpwire.WireClient._read_response hands answers to paramiko's file "
+        "objects (prefetch, pipelined writes) through it",
+        params=("self", "t", "msg", "num"),
+    ),
+    Internal(
+        "paramiko.sftp_attr.SFTPAttributes",
+        "_pack",
+        "sftpwire.WireClient: encodes attributes in a request",
+        params=("self", "msg"),
     ),
     Internal(
         "paramiko.sftp_attr.SFTPAttributes",

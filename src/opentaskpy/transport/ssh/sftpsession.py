@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpread import Primitives
+from opentaskpy.transport.ssh.sftpwire import WireClient
 
 #: Data per request every SFTP server supports.
 BASIC_READ = 32768
@@ -46,8 +47,11 @@ _sizes: weakref.WeakKeyDictionary[paramiko.SFTPClient, tuple[int, int]] = (
 )
 
 
-class SFTPSession(paramiko.SFTPClient):
+class SFTPSession(WireClient):
     """An ``SFTPClient`` that remembers the extensions the server announced.
+
+    Its request and response primitives are the cheaper ones of
+    :class:`~opentaskpy.transport.ssh.sftpwire.WireClient`.
 
     Attributes:
         server_extensions: extension name → data, from the server's
