@@ -173,6 +173,14 @@ def test_a_garbage_length_is_refused_as_paramiko_refuses_it(ssh_env):
         wire._wire_buffer, wire._wire_pos = b"\x01\x00\x00\x05\x65hello", 0
         with pytest.raises(_sftp.SFTPError, match="Garbage packet"):
             wire._read_packet()
+        # Too short for its request number: zero-padded as paramiko's
+        # Message pads it, so an unexpected answer (65536), dropped.
+        wire._wire_buffer, wire._wire_pos = b"\x00\x00\x00\x03\x65\x00\x01", 0
+        assert wire._read_response() == (None, None)
+        # An empty packet has type 0 and no data.
+        wire._wire_buffer, wire._wire_pos = b"\x00\x00\x00\x00", 0
+        assert wire._read_packet() == (0, b"")
+        assert wire.stat(".").st_mode  # the session still works after
 
 
 def test_an_error_status_raises_paramikos_errors(ssh_env, dirs):

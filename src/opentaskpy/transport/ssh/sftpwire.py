@@ -116,7 +116,11 @@ class WireClient(paramiko.SFTPClient):
             except EOFError as e:
                 raise paramiko.SSHException(f"Server connection dropped: {e}") from e
             msg = _Message(data)
-            num = msg.get_int()
+            if len(data) >= 4:  # the number, read as Message.get_int would
+                num = _unpack_u32(data, 0)[0]
+                msg.packet.seek(4)
+            else:
+                num = msg.get_int()
             with self._lock:
                 # None: never asked, or its file object is gone (weak values).
                 fileobj = expecting.pop(num, None)
