@@ -252,3 +252,16 @@ def test_a_signal_mid_group_leaves_nothing_behind(
         Transfer(None, "groups-signal", _definition(ssh_env, dirs)).run()
     assert list(dirs["dst"].iterdir()) == []
     assert len(list(dirs["src"].iterdir())) == 5
+
+
+def test_a_mode_that_is_not_octal_fails_each_file_as_before(ssh_env, dirs, groups_sent):
+    _write_sources(ssh_env, dirs, 3)
+    with pytest.raises(exceptions.RemoteTransferError):
+        Transfer(None, "groups-bad-mode", _definition(ssh_env, dirs, mode="rw")).run()
+    assert groups_sent == []
+    assert list(dirs["dst"].iterdir()) == []
+    errors = [
+        line for line in log_text("groups-bad-mode").splitlines() if "ERROR" in line
+    ]
+    for name in ("g000.dat", "g001.dat", "g002.dat"):  # one line per file
+        assert any(f"{dirs['dst']}/{name} on" in line for line in errors), name

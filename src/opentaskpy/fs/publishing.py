@@ -157,7 +157,7 @@ def publish_all(
         # rerun would otherwise send that file again).
         confirm(unconfirmed.pop(inflight.current_slot(), None))
 
-    mode = spec.get("mode")
+    mode = smallfiles.mode_bits(spec.get("mode"))
     copied = smallfiles.log_copied(logger, prefix)
 
     def deliver_group(group: list[Content]) -> None:
@@ -168,13 +168,13 @@ def publish_all(
                 f"{prefix}Transferring file {content.label} to {directory}/{name}"
             )
         with session() if session is not None else contextlib.nullcontext(fs) as on:
-            rest = smallfiles.publish_group(
-                on, group, directory, names, int(mode, 8) if mode else None, copied
-            )
+            rest = smallfiles.publish_group(on, group, directory, names, mode, copied)
         for content in rest:
             deliver(content, announced=True)
 
-    groups, singles = smallfiles.plan(fs, contents, atomic and verify_size, logger)
+    # A mode that is not octal text fails each file on its own, as before.
+    eligible = atomic and verify_size and mode != smallfiles.BAD_MODE
+    groups, singles = smallfiles.plan(fs, contents, eligible, logger)
     work: list[tuple[Callable[[Any], None], Any]] = [
         *((deliver_group, group) for group in groups),
         *((deliver, content) for content in singles),

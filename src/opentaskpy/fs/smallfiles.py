@@ -45,6 +45,20 @@ MAXIMUM = 256
 SMALL_BYTES = 64 * 1024
 
 
+#: What :func:`mode_bits` returns for text that is not an octal mode.
+BAD_MODE = -1
+
+
+def mode_bits(mode: str | None) -> int | None:
+    """Return a destination's ``mode`` text as bits (``None``: none given)."""
+    if not mode:
+        return None
+    try:
+        return int(mode, 8)
+    except (TypeError, ValueError):
+        return BAD_MODE
+
+
 class Origin(NamedTuple):
     """Where a streamed content can be read together with others.
 
