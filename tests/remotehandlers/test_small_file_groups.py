@@ -20,7 +20,7 @@ from opentaskpy import exceptions
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.taskhandlers.transfer import Transfer
 from opentaskpy.transport.ssh import sftpbulk
-from support.helpers import transfer_def
+from support.helpers import local_source, transfer_def
 from support.ssh_helpers import log_text, remote_dest, remote_source
 
 COUNT = 70  # three groups of up to 32
@@ -265,3 +265,24 @@ def test_a_mode_that_is_not_octal_fails_each_file_as_before(ssh_env, dirs, group
     ]
     for name in ("g000.dat", "g001.dat", "g002.dat"):  # one line per file
         assert any(f"{dirs['dst']}/{name} on" in line for line in errors), name
+
+
+def test_staged_files_from_the_worker_go_in_groups(
+    ssh_env, dirs, tmp_path, groups_sent, sent_alone
+):
+    """A local source reaches an SFTP destination through the worker's
+    staging directory; its small files are published in groups too, and a
+    large one on its own."""
+    source = tmp_path / "out"
+    source.mkdir()
+    files = {f"l{i:02}.dat": os.urandom(100 + i) for i in range(40)}
+    files["big.dat"] = os.urandom(200_000)
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    definition = transfer_def(
+        local_source(source, r".*\.dat"), remote_dest(ssh_env, "sftp", dirs["dst"])
+    )
+    assert Transfer(None, "groups-staged", definition).run()
+    assert sorted(groups_sent) == [8, 32]
+    assert len(sent_alone) == 1 and sent_alone[0].startswith(".big.dat.")
+    assert {p.name: p.read_bytes() for p in dirs["dst"].iterdir()} == files

@@ -94,19 +94,22 @@ class FileSystem(ABC):
         """Write ``chunks`` to ``path`` and return the bytes written (optional)."""
         raise NotImplementedError
 
-    #: Small files can be read and published in groups, each step's requests
-    #: for the whole group sent at once (see :mod:`~opentaskpy.fs.smallfiles`).
+    #: Small files can be published in groups, each step's requests for the
+    #: whole group sent at once (:meth:`start_small_creates`; see
+    #: :mod:`~opentaskpy.fs.smallfiles`).
     small_file_rounds = False
+    #: Small files can be read in groups (:meth:`start_small_reads`).
+    small_file_reads = False
 
     def small_file_limit(self) -> int:
-        """Largest file one request reads or writes (with ``small_file_rounds``)."""
+        """Return the largest file one request reads or writes."""
         raise NotImplementedError
 
     def start_small_reads(self, paths: list[str], limit: int) -> Any:
         """Send the opens of ``paths``; the result's ``contents()`` reads them.
 
         Each content is the file's bytes or the exception it met (a file
-        over ``limit`` bytes is refused). With ``small_file_rounds`` only.
+        over ``limit`` bytes is refused). With ``small_file_reads`` only.
         """
         raise NotImplementedError
 

@@ -72,6 +72,7 @@ class SFTPFileSystem(FileSystem):
     """A :class:`FileSystem` backed by a paramiko ``SFTPClient``."""
 
     checks_written_size = True  # see sftpwrite.write_pipelined
+    small_file_reads = True  # see sftpbulk.Reads
 
     def __init__(self, sftp: paramiko.SFTPClient, host: str, posix_rename: bool = True):
         """Wrap ``sftp``.

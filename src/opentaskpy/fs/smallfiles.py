@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from logging import Logger
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -57,6 +57,52 @@ def mode_bits(mode: str | None) -> int | None:
         return int(mode, 8)
     except (TypeError, ValueError):
         return BAD_MODE
+
+
+class LocalFiles:
+    """Files on the worker's disk, read for a group (no round trips to save).
+
+    The ``sessions`` of every staged file's :class:`Origin`: a group of them
+    is still published with the destination's few round trips.
+    """
+
+    small_file_reads = True
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[LocalFiles]:
+        """Yield this reader (the local disk needs no session)."""
+        yield self
+
+    def small_file_limit(self) -> int:
+        """Return the largest file read for a group."""
+        return SMALL_BYTES
+
+    def start_small_reads(self, paths: Sequence[str], limit: int) -> _LocalReads:
+        """Return the reader of ``paths`` (files over ``limit`` are refused)."""
+        return _LocalReads(paths, limit)
+
+
+class _LocalReads:
+    def __init__(self, paths: Sequence[str], limit: int):
+        self._paths = paths
+        self._limit = limit
+
+    def contents(self) -> list[bytes | BaseException]:
+        return [self._read(path) for path in self._paths]
+
+    def _read(self, path: str) -> bytes | BaseException:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(self._limit + 1)
+        except OSError as exc:
+            return exc
+        if len(data) > self._limit:
+            return OSError(f"{path} is larger than {self._limit} bytes")
+        return data
+
+
+#: The origin of every file staged on the worker.
+LOCAL = LocalFiles()
 
 
 class Origin(NamedTuple):
@@ -147,7 +193,7 @@ def publish_group(
     contents: list[bytes | BaseException] = []
     try:
         with sessions.use() as source:
-            if not getattr(source, "small_file_rounds", False):
+            if not getattr(source, "small_file_reads", False):
                 return list(group)
             reads = source.start_small_reads(
                 [c.origin.path for c in group],  # type: ignore[attr-defined]

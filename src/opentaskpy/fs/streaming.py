@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from opentaskpy.fs import smallfiles
 from opentaskpy.fs.checksums import tap
 from opentaskpy.fs.fileops import FileSystem
 
@@ -75,10 +76,18 @@ class Content(NamedTuple):
 
 def worker_file(path: str) -> Content:
     """Content of a file staged on the worker."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:  # publishing it reports why
+        size = None
+    origin = None
+    if size is not None and size <= smallfiles.SMALL_BYTES:
+        origin = smallfiles.Origin(smallfiles.LOCAL, path, size)
     return Content(
         label=path,
         name=os.path.basename(path),
         write_to=lambda fs, target: fs.put(path, target),
+        origin=origin,
     )
 
 
