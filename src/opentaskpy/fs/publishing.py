@@ -160,6 +160,10 @@ def publish_all(
     mode = smallfiles.mode_bits(spec.get("mode"))
     copied = smallfiles.log_copied(logger, prefix)
 
+    # A mode that is not octal text fails each file on its own, as before.
+    eligible = atomic and verify_size and mode != smallfiles.BAD_MODE
+    together = smallfiles.publishes_groups(fs, eligible)
+
     def deliver_group(group: list[Content]) -> None:
         confirm(unconfirmed.pop(inflight.current_slot(), None))
         names = [final_name(c.name) for c in group]
@@ -167,13 +171,18 @@ def publish_all(
             logger.info(
                 f"{prefix}Transferring file {content.label} to {directory}/{name}"
             )
+        if not together:  # only the reads go together; each file is published
+            read = smallfiles.read_group(group)
+            for content, data in zip(group, read, strict=True):
+                if isinstance(data, bytes):
+                    content = smallfiles.in_memory(content, data)
+                deliver(content, announced=True)
+            return
         with session() if session is not None else contextlib.nullcontext(fs) as on:
             rest = smallfiles.publish_group(on, group, directory, names, mode, copied)
         for content in rest:
             deliver(content, announced=True)
 
-    # A mode that is not octal text fails each file on its own, as before.
-    eligible = atomic and verify_size and mode != smallfiles.BAD_MODE
     groups, singles = smallfiles.plan(fs, contents, eligible, logger)
     work: list[tuple[Callable[[Any], None], Any]] = [
         *((deliver_group, group) for group in groups),

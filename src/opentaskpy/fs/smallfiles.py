@@ -146,18 +146,24 @@ def plan(
 ) -> tuple[list[list[Content]], list[Content]]:
     """Split ``contents`` into groups and the files that go one by one.
 
-    ``eligible``: the destination publishes atomically with a size check
-    (what a group does); otherwise every file goes one by one, as it does
-    with ``OTF_SFTP_GROUP_FILES=1``.
+    A group is published together where the destination can
+    (:func:`publishes_groups`); otherwise only its reads are taken together
+    (:func:`read_group`), which pays where the source is another host.
+    Nothing is grouped with ``OTF_SFTP_GROUP_FILES=1``.
     """
     size = group_files(logger)
-    if size < 2 or not (eligible and getattr(fs, "small_file_rounds", False)):
+    if size < 2:
         return [], list(contents)
+    together = publishes_groups(fs, eligible)
     by_source: dict[int, list[Content]] = {}
     singles: list[Content] = []
     for content in contents:
         origin = getattr(content, "origin", None)
-        if origin is None or origin.size > SMALL_BYTES:
+        if (
+            origin is None
+            or origin.size > SMALL_BYTES
+            or (origin.sessions is LOCAL and not together)
+        ):
             singles.append(content)
             continue
         by_source.setdefault(id(origin.sessions), []).append(content)
@@ -167,6 +173,44 @@ def plan(
         for start in range(0, len(members), size)
     ]
     return groups, singles
+
+
+def publishes_groups(fs: FileSystem, eligible: bool) -> bool:
+    """Whether ``fs`` publishes groups together (``eligible``: atomic, sized)."""
+    return eligible and bool(getattr(fs, "small_file_rounds", False))
+
+
+def read_group(group: Sequence[Content]) -> list[bytes | BaseException]:
+    """Read every content of ``group`` from its source at once.
+
+    Each item is the content's bytes, or the exception that sends it the
+    usual way (which then reports it as before).
+    """
+    sessions = group[0].origin.sessions  # type: ignore[attr-defined]
+    with sessions.use() as source:
+        if not getattr(source, "small_file_reads", False):
+            return [OSError("no grouped reads") for _ in group]
+        try:
+            reads = source.start_small_reads(
+                [c.origin.path for c in group],  # type: ignore[attr-defined]
+                source.small_file_limit(),
+            )
+            contents = reads.contents()
+        except Exception as exc:  # noqa: BLE001 - the session failed: each alone
+            with contextlib.suppress(Exception):  # answers may still be due
+                source.reopen()
+            return [exc for _ in group]
+    _hash(group, contents)
+    return contents
+
+
+def in_memory(content: Content, data: bytes) -> Content:
+    """``content`` written from ``data`` already read (see :func:`read_group`)."""
+
+    def write_to(fs: FileSystem, target: str) -> int:
+        return fs.write_chunks([data] if data else [], target)
+
+    return content._replace(write_to=write_to, origin=None)
 
 
 def publish_group(
