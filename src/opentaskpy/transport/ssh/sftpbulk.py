@@ -32,10 +32,10 @@ from opentaskpy.transport.ssh.sftpread import (
     CMD_STATUS,
     Answers,
     Primitives,
-    _data,
     answer,
     attributes,
     corked,
+    read_answer,
 )
 
 _sftp = paramiko.sftp
@@ -150,7 +150,7 @@ class Reads:
         if num is _EMPTY:
             return b""
         try:
-            data = _data(self._wire, *answer(self._wire, self._answers, num))
+            data = read_answer(self._wire, *answer(self._wire, self._answers, num))
         except Exception as exc:  # noqa: BLE001 - this item's failure
             return exc
         if len(data) != item.size:  # a short answer: the usual path reads on

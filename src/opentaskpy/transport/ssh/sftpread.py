@@ -57,7 +57,8 @@ class Answers:
         self.by_request[num] = (t, msg)
 
 
-def _data(client: Primitives, t: int, msg: paramiko.Message) -> bytes:
+def read_answer(client: Primitives, t: int, msg: paramiko.Message) -> bytes:
+    """Return the data of a read's answer; raise its error (or a short file's)."""
     if t == CMD_STATUS:
         try:
             client._convert_status(msg)
@@ -159,7 +160,7 @@ def _read_opened(
             ask()
         while outstanding:
             num, offset, length = outstanding.popleft()
-            data = _data(wire, *answer(wire, answers, num))
+            data = read_answer(wire, *answer(wire, answers, num))
             while 0 < len(data) < length:  # a short answer: ask for the rest
                 try:
                     t, msg = wire._request(
@@ -170,7 +171,7 @@ def _read_opened(
                     )
                 except EOFError:
                     break
-                data += _data(wire, t, msg)
+                data += read_answer(wire, t, msg)
             if len(data) != length:
                 raise OSError("the file became shorter while it was read")
             if next_offset < size:
@@ -192,7 +193,7 @@ def _read_small(
     with corked(wire):
         num = wire._async_request(answers, CMD_READ, handle, _sftp.int64(0), size)
         _close_unanswered(wire, handle)
-    data = _data(wire, *answer(wire, answers, num))
+    data = read_answer(wire, *answer(wire, answers, num))
     if 0 < len(data) < size:
         again, _ = _finish_open(wire, answers, _send_open(wire, answers, path))
         try:
@@ -203,7 +204,7 @@ def _read_small(
                     )
                 except EOFError:
                     break
-                data += _data(wire, t, msg)
+                data += read_answer(wire, t, msg)
         finally:
             _close_unanswered(wire, again)
     if len(data) != size:
