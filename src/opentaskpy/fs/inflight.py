@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from opentaskpy.fs import checksums, smallfiles, streaming
+from opentaskpy.fs import checksums, origins, streaming
 
 if TYPE_CHECKING:  # local transfers use run_each without loading paramiko
     from opentaskpy.fs.fileops import FileSystem
@@ -204,8 +204,8 @@ class Channels:
                 return content.write_to(fs, target)
 
         origin = None
-        if size is not None and size <= smallfiles.SMALL_BYTES:
-            origin = smallfiles.Origin(self, path, size)
+        if size is not None and size <= origins.SMALL_BYTES:
+            origin = origins.Origin(self, path, size)
         return streaming.Content(
             label=label, name=posixpath.basename(path), write_to=write_to, origin=origin
         )

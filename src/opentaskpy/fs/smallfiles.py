@@ -21,13 +21,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from logging import Logger
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
 from opentaskpy.fs import checksums
 from opentaskpy.fs.fileops import temporary_name
 from opentaskpy.fs.filesystem import join
+from opentaskpy.fs.origins import LOCAL, SMALL_BYTES
 from opentaskpy.progress import PROGRESS
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ ENV = "OTF_SFTP_GROUP_FILES"
 GROUP_FILES = 32
 #: Most files per group (a group's contents are held in memory at once).
 MAXIMUM = 256
-#: Files up to this size (by the listing) are candidates for a group.
-SMALL_BYTES = 64 * 1024
 
 
 #: What :func:`mode_bits` returns for text that is not an octal mode.
@@ -57,67 +56,6 @@ def mode_bits(mode: str | None) -> int | None:
         return int(mode, 8)
     except (TypeError, ValueError):
         return BAD_MODE
-
-
-class LocalFiles:
-    """Files on the worker's disk, read for a group (no round trips to save).
-
-    The ``sessions`` of every staged file's :class:`Origin`: a group of them
-    is still published with the destination's few round trips.
-    """
-
-    small_file_reads = True
-
-    @contextlib.contextmanager
-    def use(self) -> Iterator[LocalFiles]:
-        """Yield this reader (the local disk needs no session)."""
-        yield self
-
-    def small_file_limit(self) -> int:
-        """Return the largest file read for a group."""
-        return SMALL_BYTES
-
-    def start_small_reads(self, paths: Sequence[str], limit: int) -> _LocalReads:
-        """Return the reader of ``paths`` (files over ``limit`` are refused)."""
-        return _LocalReads(paths, limit)
-
-
-class _LocalReads:
-    def __init__(self, paths: Sequence[str], limit: int):
-        self._paths = paths
-        self._limit = limit
-
-    def contents(self) -> list[bytes | BaseException]:
-        return [self._read(path) for path in self._paths]
-
-    def _read(self, path: str) -> bytes | BaseException:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(self._limit + 1)
-        except OSError as exc:
-            return exc
-        if len(data) > self._limit:
-            return OSError(f"{path} is larger than {self._limit} bytes")
-        return data
-
-
-#: The origin of every file staged on the worker.
-LOCAL = LocalFiles()
-
-
-class Origin(NamedTuple):
-    """Where a streamed content can be read together with others.
-
-    Attributes:
-        sessions: has ``use()``, a context giving the calling worker a source
-            file system for its sole use (see ``inflight.Channels``).
-        path: the file on the source.
-        size: its size by the listing.
-    """
-
-    sessions: Any
-    path: str
-    size: int
 
 
 def group_files(logger: Logger | None = None) -> int:

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from opentaskpy.fs import smallfiles
+from opentaskpy.fs import origins
 from opentaskpy.fs.checksums import tap
 from opentaskpy.fs.fileops import FileSystem
 
@@ -65,7 +65,7 @@ class Content(NamedTuple):
         write_to: puts the content at a path of a destination file system and
             returns the number of bytes written (``None`` when unknown).
         origin: where the content can also be read together with others
-            (:class:`~opentaskpy.fs.smallfiles.Origin`), or ``None``.
+            (:class:`~opentaskpy.fs.origins.Origin`), or ``None``.
     """
 
     label: str
@@ -81,8 +81,8 @@ def worker_file(path: str) -> Content:
     except OSError:  # publishing it reports why
         size = None
     origin = None
-    if size is not None and size <= smallfiles.SMALL_BYTES:
-        origin = smallfiles.Origin(smallfiles.LOCAL, path, size)
+    if size is not None and size <= origins.SMALL_BYTES:
+        origin = origins.Origin(origins.LOCAL, path, size)
     return Content(
         label=path,
         name=os.path.basename(path),
