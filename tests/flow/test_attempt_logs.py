@@ -78,3 +78,112 @@ def test_single_run_attempts_keep_their_logs(
     assert "try-number-2" in logs["E_attempt2_failed.log"]
     assert "try-number-3" in logs["E.log"]
     assert all(text.count("try-number-") == 1 for text in logs.values())
+
+
+# Fails on its first run only (a marker file tells the runs apart).
+MARKER = (
+    "if [ -e marker ]; then echo second-run; "
+    "else touch marker; echo first-run; exit 1; fi"
+)
+
+
+@pytest.mark.parametrize("run_id", [None, "nightly"])
+def test_nested_batch_attempts_keep_their_steps_logs(
+    cfg_dir: Path, tmp_path: Path, task_run, isolated_env: Path, run_id: str | None
+):
+    exec_task(cfg_dir, "prepare", "echo prepared", tmp_path)
+    exec_task(cfg_dir, "once-fails", MARKER, tmp_path)
+    exec_task(cfg_dir, "plain-step", "echo plain", tmp_path)
+    batch_task(
+        cfg_dir,
+        "inner-batch",
+        [
+            {"order_id": 1, "task_id": "prepare"},
+            {"order_id": 2, "task_id": "once-fails", "dependencies": [1]},
+        ],
+    )
+    batch_task(
+        cfg_dir,
+        "outer-batch",
+        [
+            {"order_id": 1, "task_id": "inner-batch", "retries": 1, "retry_delay": 0},
+            {"order_id": 2, "task_id": "plain-step", "dependencies": [1]},
+        ],
+    )
+    proc = task_run(
+        "-t", "outer-batch", "-c", cfg_dir, *(["-r", run_id] if run_id else [])
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    def logs(task_id: str) -> dict[str, str]:
+        if run_id:
+            found = _attempt_logs(isolated_env / "logs" / run_id, f"*_{task_id}*.log")
+            return {name.replace(f"_{task_id}", ""): t for name, t in found.items()}
+        return _attempt_logs(isolated_env / "logs" / task_id, "*.log")
+
+    steps = logs("once-fails")
+    assert sorted(steps) == ["E.log", "E_attempt1_failed.log"]
+    assert "first-run" in steps["E_attempt1_failed.log"]
+    assert "second-run" in steps["E.log"]
+    assert all(
+        t.count("first-run") + t.count("second-run") == 1 for t in steps.values()
+    )
+    # The nested batch's own logs, and a step that ran in attempt 1 only
+    # (attempt 2 resumed past it): its log says which attempt wrote it.
+    assert sorted(logs("inner-batch")) == ["B.log", "B_attempt1_failed.log"]
+    assert sorted(logs("prepare")) == ["E_attempt1.log"]
+    # A step that is not retried (nor inside a retried one) is unchanged.
+    assert sorted(logs("plain-step")) == ["E.log"]
+
+
+def test_nested_batch_failing_twice_keeps_every_attempt(
+    cfg_dir: Path, tmp_path: Path, task_run, isolated_env: Path
+):
+    exec_task(cfg_dir, "twice-fails", TRIES, tmp_path)
+    batch_task(cfg_dir, "inner-twice", [{"order_id": 1, "task_id": "twice-fails"}])
+    batch_task(
+        cfg_dir,
+        "outer-twice",
+        [{"order_id": 1, "task_id": "inner-twice", "retries": 2, "retry_delay": 0}],
+    )
+    proc = task_run("-t", "outer-twice", "-c", cfg_dir)
+    assert proc.returncode == 0, proc.stderr
+    steps = _attempt_logs(isolated_env / "logs" / "twice-fails", "*.log")
+    # Two failed attempts used to write the same _failed name: one was lost.
+    assert sorted(steps) == ["E.log", "E_attempt1_failed.log", "E_attempt2_failed.log"]
+    assert all(t.count("try-number-") == 1 for t in steps.values())
+    assert "try-number-1" in steps["E_attempt1_failed.log"]
+    assert "try-number-2" in steps["E_attempt2_failed.log"]
+    assert "try-number-3" in steps["E.log"]
+
+
+def test_retried_step_in_retried_nested_batch(
+    cfg_dir: Path, tmp_path: Path, task_run, isolated_env: Path
+):
+    # Fails on runs 1-3: the step's two attempts in the batch's attempt 1,
+    # then its first attempt in the batch's attempt 2; run 4 succeeds.
+    exec_task(cfg_dir, "deep-step", TRIES.replace("-ge 3", "-ge 4"), tmp_path)
+    batch_task(
+        cfg_dir,
+        "mid-batch",
+        [{"order_id": 1, "task_id": "deep-step", "retries": 1, "retry_delay": 0}],
+    )
+    batch_task(
+        cfg_dir,
+        "top-batch",
+        [{"order_id": 1, "task_id": "mid-batch", "retries": 1, "retry_delay": 0}],
+    )
+    proc = task_run("-t", "top-batch", "-c", cfg_dir)
+    assert proc.returncode == 0, proc.stderr
+    steps = _attempt_logs(isolated_env / "logs" / "deep-step", "*.log")
+    # The step's own attempt first, then the batch step's attempt.
+    expected = {
+        "E_attempt1_attempt1_failed.log": 1,
+        "E_attempt2_attempt1_failed.log": 2,
+        "E_attempt1_failed.log": 3,
+        "E.log": 4,
+    }
+    assert sorted(steps) == sorted(expected)
+    for name, run in expected.items():
+        assert steps[name].count("try-number-") == 1, name
+        assert f"try-number-{run}" in steps[name], name

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentaskpy.exceptions import ErrorClass, InvalidConfigError, classify
-from opentaskpy.logpaths import TaskFileHandler, file_lock
+from opentaskpy.taskhandlers.attemptlogs import next_attempt_handler
 
 DEFAULT_RETRY_DELAY = 10.0
 DEFAULT_RETRY_BACKOFF = 2.0
@@ -174,74 +174,3 @@ def give_up_reason(
     ):
         return f"overall timeout of {policy.overall_timeout:g} s would be exceeded"
     return None
-
-
-#: State suffixes of a task log file, the longer ones first.
-_LOG_STATES = ("_running.log", "_failed.log", ".log")
-
-
-def attempt_log_name(path: str, number: int) -> str | None:
-    """``path`` with ``_attempt<number>`` before its state suffix, or ``None``.
-
-    ``logs/t/P_E_failed.log`` becomes ``logs/t/P_E_attempt1_failed.log``; a
-    name without a state suffix has no attempt name.
-    """
-    for state in _LOG_STATES:
-        if path.endswith(state):
-            return f"{path[: -len(state)]}_attempt{number}{state}"
-    return None
-
-
-def next_attempt_handler(
-    make_handler: Callable[[], Any], previous: Any, number: int
-) -> Any:
-    """Build the next attempt's handler; keep attempt ``number``'s log beside it.
-
-    Every attempt of a step writes the step's usual log file name, which the
-    next attempt would replace (or append to). The finished attempt's file
-    is moved aside as ``..._attempt<number>...``, so the usual name is left
-    to the last attempt and tells the step's outcome as it does without
-    retries. A closed log moves once the next handler exists: a nested batch
-    reads its resume marks from the previous attempt's log when it is built.
-    A log still ``_running`` (never closed) moves first, before the next
-    handler could write into it.
-
-    Args:
-        make_handler: builds a fresh handler.
-        previous: the handler of attempt ``number``, ``None`` for the first.
-        number: the attempt ``previous`` ran.
-    """
-    if previous is not None:
-        keep_attempt_log(previous, number, ("_running.log",))
-    handler = make_handler()
-    if previous is not None:
-        keep_attempt_log(previous, number)
-    return handler
-
-
-def keep_attempt_log(
-    handler: Any, number: int, states: tuple[str, ...] = _LOG_STATES
-) -> list[str]:
-    """Rename a handler's log files in one of ``states`` to their attempt name.
-
-    An attempt name that is taken is never overwritten.
-
-    Returns:
-        The new names of the files moved.
-    """
-    moved = []
-    for file_handler in getattr(getattr(handler, "logger", None), "handlers", []):
-        if not isinstance(file_handler, TaskFileHandler):
-            continue
-        path = file_handler.baseFilename
-        new_path = attempt_log_name(path, number)
-        with file_lock:
-            if new_path is None or not path.endswith(states):
-                continue
-            if not os.path.exists(path) or os.path.exists(new_path):
-                continue
-            file_handler.close()
-            os.rename(path, new_path)
-            file_handler.baseFilename = new_path
-        moved.append(new_path)
-    return moved

@@ -16,12 +16,8 @@ from typing import Any
 
 from opentaskpy.config import expressions
 from opentaskpy.exceptions import ErrorClass
-from opentaskpy.taskhandlers.retry import (
-    RetryPolicy,
-    failure_class,
-    give_up_reason,
-    next_attempt_handler,
-)
+from opentaskpy.taskhandlers.attemptlogs import next_attempt_handler, unit_log_files
+from opentaskpy.taskhandlers.retry import RetryPolicy, failure_class, give_up_reason
 
 
 def attempt(host: Any, handler: Any, event: threading.Event) -> tuple[bool, str]:
@@ -93,6 +89,7 @@ def run_unit(host: Any, entry: dict, unit: dict, event: threading.Event) -> None
                     lambda: host.new_handler(entry, unit),
                     unit["task_handler"] if number > 1 else None,
                     number - 1,
+                    unit.setdefault("attempt_logs", []),
                 )
             if policy.retries:
                 host.logger.info(
@@ -139,4 +136,6 @@ def run_unit(host: Any, entry: dict, unit: dict, event: threading.Event) -> None
     except BaseException:  # the unit must still be recorded as finished
         host.logger.exception(f"[{unit_id}] Failed to run task")
     finally:
+        # Before the handler is dropped: a retry around this batch renames them.
+        unit["log_files"] = unit_log_files(unit, bool(policy.retries))
         host.finish_unit(entry, unit, status, event)
