@@ -115,6 +115,65 @@ def test_all_checks_every_task(cfg_dir: Path, tmp_path: Path, isolated_env: Path
     assert "tasks checked" in proc.stderr
 
 
+def _shared_line(proc_stderr: str, path: Path) -> list[str]:
+    """The --all lines saying that ``path``'s task id names other files too."""
+    return [
+        line
+        for line in proc_stderr.splitlines()
+        if f"{path}: task id " in line and "is shared by" in line
+    ]
+
+
+def test_all_reports_a_shared_id_and_checks_each_file(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+):
+    fine = exec_task(cfg_dir, "fine", "true", tmp_path)
+    bad_exec = local_exec("true", str(tmp_path)) | {"directory": ["not", "a", "dir"]}
+    in_a = write_json(cfg_dir / "a" / "job.json", bad_exec)
+    in_b = write_json(
+        cfg_dir / "b" / "job.json",
+        {"type": "batch", "tasks": [{"order_id": 1, "task_id": "ghost"}]},
+    )
+    plain = write_json(cfg_dir / "twin.json", local_exec("true"))
+    templated = write_json(cfg_dir / "twin.json.j2", {"type": "transfr"})
+    proc = validator("--all", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    # One line per file of a shared id, naming the others and how to pick it.
+    for path, other, hint in (
+        (in_a, in_b, "use -t a/job"),
+        (in_b, in_a, "use -t b/job"),
+        (plain, templated, "no -t finds it alone"),
+        (templated, plain, "no -t finds it alone"),
+    ):
+        lines = _shared_line(proc.stderr, path)
+        assert len(lines) == 1, proc.stderr
+        assert f"(also {other})" in lines[0]
+        assert "2 files" in lines[0] and lines[0].endswith(hint)
+    # Each file of a shared id is still checked on its own, under its path.
+    assert f"{in_a}: $.directory" in proc.stderr
+    assert f"{in_b}: step 1 (ghost)" in proc.stderr
+    assert "Couldn't find task with name: ghost" in proc.stderr
+    assert f"{templated}: type: unknown task type 'transfr'" in proc.stderr
+    # A valid file of a shared id has that one problem only.
+    plain_lines = [ln for ln in proc.stderr.splitlines() if f"{plain}:" in ln]
+    assert plain_lines == _shared_line(proc.stderr, plain)
+    assert f"{fine}" not in proc.stderr
+    assert "5 tasks checked, 4 with problems, 2 task id(s) used by more" in proc.stderr
+
+
+def test_all_fails_on_a_shared_id_of_valid_files(
+    cfg_dir: Path, tmp_path: Path, isolated_env: Path
+):
+    in_a = write_json(cfg_dir / "a" / "same.json", local_exec("true", str(tmp_path)))
+    in_b = write_json(cfg_dir / "b" / "same.json", local_exec("true", str(tmp_path)))
+    proc = validator("--all", "-c", cfg_dir, cwd=isolated_env)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 2, proc.stderr
+    assert _shared_line(proc.stderr, in_a) and _shared_line(proc.stderr, in_b)
+
+
 def test_list_tasks(cfg_dir: Path, tmp_path: Path, task_run):
     step = exec_task(cfg_dir, "listed-exec", "true", tmp_path)
     batch = batch_task(cfg_dir, "listed-batch", [{"order_id": 1, "task_id": "x"}])

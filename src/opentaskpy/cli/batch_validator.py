@@ -19,6 +19,7 @@ from opentaskpy.cli.error_report import ErrorContext, describe_error, emit_error
 from opentaskpy.cli.extras import add_version_option, require_task_id
 from opentaskpy.config import batch_checks
 from opentaskpy.config.loader import ConfigLoader
+from opentaskpy.config.task_files import TaskFile
 from opentaskpy.verbosity import CLI_HELP, VERBOSE2, cli_level
 
 PROG = "otf-batch-validator"
@@ -141,16 +142,39 @@ def _report(problems: list[batch_checks.Problem], logger: logging.Logger) -> boo
 
 
 def _check_all(loader: ConfigLoader, logger: logging.Logger) -> bool:
-    """Check every task of the config directory; log every problem."""
-    task_ids = loader.task_files()
+    """Check every task file of the config directory; log every problem.
+
+    A task id that several files share is a problem of each of them (``-t``
+    with it is an error), and each of those files is still checked on its
+    own, so its other problems show now rather than once the id is fixed.
+    """
+    files = loader.task_file_list()
+    by_id: dict[str, list[str]] = {}
+    for found in files:
+        by_id.setdefault(found.task_id, []).append(found.path)
     failed = 0
-    for task_id in task_ids:
-        problems = batch_checks.check_task(loader, task_id)
+    for found in files:
+        problems = []
+        if found.sharing > 1:
+            problems.append(_shared_id(found, by_id[found.task_id]))
+        checked = batch_checks.check_task(loader, found.task_id, found.path)
+        problems += [problem.located for problem in checked]
         for problem in problems:
-            logger.error(problem.located)
+            logger.error(problem)
         failed += bool(problems)
-    logger.info(f"{len(task_ids)} tasks checked, {failed} with problems")
+    shared = sum(1 for paths in by_id.values() if len(paths) > 1)
+    note = f", {shared} task id(s) used by more than one file" if shared else ""
+    logger.info(f"{len(files)} tasks checked, {failed} with problems{note}")
     return failed == 0
+
+
+def _shared_id(found: TaskFile, paths: list[str]) -> str:
+    """Return the line naming a file whose task id other files have too."""
+    others = ", ".join(path for path in paths if path != found.path)
+    return (
+        f"{found.path}: task id {found.task_id!r} is shared by {found.sharing} "
+        f"files (also {others}): -t {found.task_id} is an error; {found.selection}"
+    )
 
 
 def _print_graph(

@@ -80,10 +80,7 @@ def list_tasks(config_dir: str) -> int:
     for found, kind in zip(files, kinds, strict=True):
         row = f"{found.task_id:<{width}}  {kind:<9}  {found.path}"
         if found.sharing > 1:
-            select = (
-                f"use -t {found.select}" if found.select else "no -t finds it alone"
-            )
-            row += f"  DUPLICATE id ({found.sharing} files): {select}"
+            row += f"  DUPLICATE id ({found.sharing} files): {found.selection}"
         sys.stdout.write(row + "\n")
     duplicates = _warn_duplicates(files)
     return 1 if "?" in kinds or duplicates else 0

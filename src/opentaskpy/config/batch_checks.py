@@ -51,19 +51,31 @@ class _Checker:
         self.problems.append(Problem(message, **fields))
 
     def load(
-        self, task_id: str, extra: dict | None = None, referrer: str | None = None
+        self,
+        task_id: str,
+        extra: dict | None = None,
+        referrer: str | None = None,
+        path: str | None = None,
     ) -> dict | None:
         try:
+            if path is not None:
+                return self.loader.load_task_file(path, extra_variables=extra)
             return self.loader.load_task_definition(task_id, extra_variables=extra)
         except Exception as exc:
-            file = self.file_of(task_id)
+            file = path or self.file_of(task_id)
             if isinstance(exc, FileNotFoundError) and referrer:
                 file = referrer  # no file of its own: name the batch using it
             self.add(f"{file}: {exc}", file=file, error=exc)
             return None
 
-    def batch(self, task_id: str, definition: dict, stack: tuple[str, ...]) -> None:
-        file = self.file_of(task_id)
+    def batch(
+        self,
+        task_id: str,
+        definition: dict,
+        stack: tuple[str, ...],
+        file: str | None = None,
+    ) -> None:
+        file = file or self.file_of(task_id)
         entries = definition.get("tasks")
         if not isinstance(entries, list):
             kind = definition.get("type")
@@ -208,14 +220,23 @@ def check_batch(loader: Any, task_id: str) -> list[Problem]:
     return checker.problems
 
 
-def check_task(loader: Any, task_id: str) -> list[Problem]:
-    """Every problem of any task (a batch is checked as a whole)."""
+def check_task(loader: Any, task_id: str, path: str | None = None) -> list[Problem]:
+    """Every problem of any task (a batch is checked as a whole).
+
+    Args:
+        loader: the ``ConfigLoader`` of the config directory.
+        task_id: the task's id.
+        path: the task's file, when given: it is checked even if other
+            files have the same id (the steps of a batch are still found
+            by their ids).
+    """
     checker = _Checker(loader)
-    definition = checker.load(task_id)
+    definition = checker.load(task_id, path=path)
     if definition is None:
         return checker.problems
+    file = path or checker.file_of(task_id)
     if definition.get("type") == "batch":
-        checker.batch(task_id, definition, (task_id,))
+        checker.batch(task_id, definition, (task_id,), file)
     else:
-        checker.step_definition(task_id, definition, checker.file_of(task_id))
+        checker.step_definition(task_id, definition, file)
     return checker.problems

@@ -246,7 +246,15 @@ class ConfigLoader:
         with self._lock:
             if not cache:
                 self._preload_files()
-            path = self.find_task_file(task_id)
+            return self.load_task_file(self.find_task_file(task_id), extra_variables)
+
+    def load_task_file(self, path: str, extra_variables: dict | None = None) -> dict:
+        """Render and return the task definition in file ``path``.
+
+        As :meth:`load_task_definition`, for a file its id cannot name alone
+        (an id several files share).
+        """
+        with self._lock:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
             if not path.endswith(".j2"):

@@ -86,6 +86,11 @@ class TaskFile(_TaskFileFields):
 
     __slots__ = ()
 
+    @property
+    def selection(self) -> str:
+        """How ``-t`` runs this file: ``use -t <id>`` or that no id can."""
+        return f"use -t {self.select}" if self.select else "no -t finds it alone"
+
 
 def task_file_list(paths: Iterable[str], config_dir: str) -> list[TaskFile]:
     """Every task file (variables files are not tasks), duplicates included.
