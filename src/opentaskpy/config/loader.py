@@ -347,27 +347,7 @@ class ConfigLoader:
         )
         if os.environ.get("OTF_NOOP") == "true":
             return "noop"
-        try:
-            if module is None:
-                raise lookups.PluginNotFoundError(
-                    f"Couldn't find lookup plugin '{plugin}': {reason}"
-                )
-            result = module.run(**resolved)
-        except Exception as err:
-            if isinstance(err, OTFError) and err.plugin:
-                raise  # a nested lookup, already described
-            err.add_note(f"raised by lookup plugin '{plugin}'")
-            text = locate.plain_text(err)
-            if type(err) is KeyError:
-                text = f"plugin not found ({text})"
-            if f"lookup plugin '{plugin}'" not in text:
-                text = f"lookup plugin '{plugin}' failed: {text}"
-            reraise(err, plugin=plugin, summary=text)
-        # Lookups fetch secrets (files, vaults); a plugin whose results are
-        # not secret says so, or a random "7" would mask every "7" logged.
-        if getattr(module, "RESULT_IS_SECRET", True):
-            otflogging.register_secret(result)
-        return str(result)
+        return lookups.run_plugin(module, plugin, reason, resolved)
 
     def _resolve_lookup_value(self, value: Any, resolve_lookups: bool = True) -> Any:
         """Resolve templates in a lookup argument (dicts/lists element-wise)."""

@@ -168,3 +168,41 @@ class LazyResolvedDict(dict):
     def get(self, key: Any, default: Any = None) -> Any:
         """Return the resolved value of ``key``, or ``default`` if absent."""
         return self[key] if key in self else default  # noqa: SIM401 (resolves)
+
+
+def run_plugin(
+    module: ModuleType | None, plugin: str, reason: str, kwargs: dict
+) -> str:
+    """Run lookup plugin ``plugin`` (``module``, or ``None`` when not found).
+
+    A failure is raised with one line saying which plugin failed and why;
+    the result is registered as a secret unless the plugin says it is not
+    one (``RESULT_IS_SECRET = False``).
+
+    Raises:
+        PluginNotFoundError: ``module`` is ``None`` (``reason`` says why).
+    """
+    from opentaskpy import otflogging
+    from opentaskpy.config import locate
+
+    try:
+        if module is None:
+            raise PluginNotFoundError(
+                f"Couldn't find lookup plugin '{plugin}': {reason}"
+            )
+        result = module.run(**kwargs)
+    except Exception as err:
+        if isinstance(err, OTFError) and err.plugin:
+            raise  # a nested lookup, already described
+        err.add_note(f"raised by lookup plugin '{plugin}'")
+        text = locate.plain_text(err)
+        if type(err) is KeyError:
+            text = f"plugin not found ({text})"
+        if f"lookup plugin '{plugin}'" not in text:
+            text = f"lookup plugin '{plugin}' failed: {text}"
+        reraise(err, plugin=plugin, summary=text)
+    # Lookups fetch secrets (files, vaults); a plugin whose results are
+    # not secret says so, or a random "7" would mask every "7" logged.
+    if getattr(module, "RESULT_IS_SECRET", True):
+        otflogging.register_secret(result)
+    return str(result)
