@@ -154,6 +154,29 @@ def test_close_log_file_shared_between_loggers(isolated_env: Path) -> None:
     assert "from one" in text and "from two" in text
 
 
+def test_child_loggers_follow_a_task_logger_made_again(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # paramiko's lines of a task run a second time in the process go to the
+    # second run's file, not the closed file of the first.
+    first = otflogging.init_logging("again", task_id="twice", task_type="E")
+    child = logging.getLogger("again.twice.paramiko.transport")
+    first.setLevel(logging.INFO)
+    child.info("first run")
+    otflogging.close_log_file(first, False)
+    monkeypatch.setenv("OTF_LOG_RUN_PREFIX", "20990101-000000.000")
+    second = otflogging.init_logging("again", task_id="twice", task_type="E")
+    second.setLevel(logging.INFO)
+    assert second is not first
+    assert logging.getLogger("again.twice.paramiko.transport").parent is second
+    child.info("second run")
+    otflogging.close_log_file(second, True)
+    assert "first run" in Path(first.handlers[0].baseFilename).read_text()
+    text = Path(second.handlers[0].baseFilename).read_text()
+    assert "again.twice.paramiko.transport" in text and "second run" in text
+    assert "second run" not in Path(first.handlers[0].baseFilename).read_text()
+
+
 def _make_log(directory: Path, stamp: datetime.datetime, suffix: str) -> Path:
     name = stamp.strftime("%Y%m%d-%H%M%S.%f")[:-3] + f"_B{suffix}.log"
     path = directory / name

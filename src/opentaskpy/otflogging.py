@@ -132,6 +132,27 @@ def first_error() -> tuple[str | None, str] | None:
     return _first_error.cause
 
 
+def _adopt_children(logger: logging.Logger) -> None:
+    """Attach to a new logger the children left by a forgotten one of its name.
+
+    :func:`close_log_file` makes the logging manager forget a task's logger,
+    but not its children (paramiko's ``<task logger>.paramiko.transport``),
+    which still point at the old logger and its closed file: when the task
+    runs again in the process (a rerun, the same step in another batch)
+    their lines would go to the earlier run's file instead of the new one.
+    """
+    prefix = logger.name + "."
+    for name, child in list(logging.Logger.manager.loggerDict.items()):
+        if (
+            isinstance(child, logging.Logger)
+            and name.startswith(prefix)
+            and child.parent is not None
+            and child.parent is not logger
+            and child.parent.name == logger.name
+        ):
+            child.parent = logger
+
+
 def init_logging(
     name: str,
     task_id: str | None = None,
@@ -183,7 +204,11 @@ def init_logging(
         if not any(isinstance(f, SensitiveDataFilter) for f in root.filters):
             root.addFilter(SensitiveDataFilter())
 
-    logger = logging.getLogger(f"{name}.{task_id}" if task_id else name)
+    logger_name = f"{name}.{task_id}" if task_id else name
+    fresh = logger_name not in logging.Logger.manager.loggerDict
+    logger = logging.getLogger(logger_name)
+    if fresh:
+        _adopt_children(logger)
     if task_id:
         _logger_tasks[logger.name] = task_id
     if not any(isinstance(f, SensitiveDataFilter) for f in logger.filters):

@@ -10,6 +10,7 @@ import logging
 import threading
 from pathlib import Path
 
+import pytest
 from batch_helpers import make_batch
 
 from opentaskpy.transport.ssh import sshpool
@@ -17,7 +18,7 @@ from opentaskpy.transport.ssh.sshconn import SSHConnection
 from support.flow import batch_task, exec_task
 from support.helpers import transfer_def, wait_for, write_json
 from support.ssh_faults import silent_server
-from support.ssh_helpers import remote_source
+from support.ssh_helpers import log_text, remote_source
 from support.sshd import SSHTestEnv
 
 
@@ -238,3 +239,50 @@ def test_steps_waiting_for_a_failed_handshake_fail_with_it(ssh_env, ssh_client_e
         assert len(failures) == 3
         assert len({str(exc) for exc in failures}) == 1
         assert len(accepted) == 2
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _paramiko_lines(text: str, task_id: str) -> list[str]:
+    channel = f"opentaskpy.remotehandlers.ssh.{task_id}.paramiko.transport"
+    return [line for line in text.splitlines() if f" - {channel} - " in line]
+
+
+@pytest.mark.parametrize("share", ["1", "0"])
+def test_paramiko_lines_are_in_the_step_logs(
+    share, ssh_env, dirs, cfg_dir, ssh_client_env, monkeypatch
+):
+    monkeypatch.setenv("OTF_SSH_SHARE_CONNECTIONS", share)
+    monkeypatch.setenv("OTF_LOG_LEVEL", "DEBUG")
+    for n in (1, 2):
+        _ssh_exec(ssh_env, cfg_dir, f"step{n}", "ssh1", f"touch {dirs['src']}/s{n}")
+    _chain(cfg_dir, "steps", ["step1", "step2"])
+    # Whatever reaches paramiko's own loggers would be in no task's log.
+    bare = _Collect()
+    paramiko_logger = logging.getLogger("paramiko")
+    saved_level = paramiko_logger.level
+    paramiko_logger.setLevel(logging.DEBUG)
+    paramiko_logger.addHandler(bare)
+    try:
+        assert make_batch(cfg_dir, "steps").run() is True
+    finally:
+        paramiko_logger.removeHandler(bare)
+        paramiko_logger.setLevel(saved_level)
+    assert [(r.name, r.getMessage()) for r in bare.records] == []
+
+    first, second = log_text("step1"), log_text("step2")
+    authenticated = "Authentication (publickey) successful!"
+    # The handshake is the first step's; with sharing the second makes none.
+    assert any(authenticated in line for line in _paramiko_lines(first, "step1"))
+    second_lines = _paramiko_lines(second, "step2")
+    assert any("channel" in line for line in second_lines), second
+    assert any(authenticated in line for line in second_lines) == (share == "0")
+    # Steps one after the other: neither log holds the other's lines.
+    assert "step2.paramiko" not in first and "step1.paramiko" not in second

@@ -302,7 +302,7 @@ class Batch(TaskHandler):
                 PROGRESS.step_skipped(self.task_id, order_id, entry["task_id"])
         batchresume.record_resumed(self)
         # Steps on one host share one SSH connection for the whole batch.
-        with sshpool.batch_pool():
+        with sshpool.batch_pool(self.logger):
             completed = BatchScheduler(self).run(kill_event)
         if completed:
             return self.return_result(0, "All batch tasks completed successfully")

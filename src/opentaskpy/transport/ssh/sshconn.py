@@ -121,7 +121,8 @@ class SSHConnection:
             logger: the task logger.
             timeout: TCP/banner/auth timeout in seconds.
             allow_password: accept ``credentials.password`` (SFTP only).
-            log_channel: paramiko log channel name.
+            log_channel: paramiko log channel name (default: the
+                logger's child ``paramiko.transport``, into the task's log).
             client: an existing (unconnected) client to use.
             shared: inside a batch, lease the batch's connection to the
                 host instead of opening one (:mod:`.sshpool`).
@@ -131,7 +132,7 @@ class SSHConnection:
         self.logger = logger
         self.timeout = timeout
         self.allow_password = allow_password
-        self.log_channel = log_channel
+        self.log_channel = log_channel or f"{logger.name}.paramiko.transport"
         self.client = client or self._new_client()
         self._sftp: paramiko.SFTPClient | None = None
         self._home: str | None = None
@@ -142,8 +143,7 @@ class SSHConnection:
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
-        if self.log_channel:
-            client.set_log_channel(self.log_channel)
+        client.set_log_channel(self.log_channel)
         quiet_transport_errors(self.log_channel)
         setup_host_keys(client, self.protocol, self.logger)
         return client

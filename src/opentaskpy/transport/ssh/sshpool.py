@@ -25,12 +25,16 @@ has no pool: its handlers connect on their own, as they always did.
 
 ``OTF_SSH_SHARE_CONNECTIONS=0`` turns sharing off (one connection per step).
 
+paramiko's log lines of a shared connection go to the log of the step (or
+steps) using it at the time, else to the batch's log (:mod:`.sshlogroute`).
+
 This module imports nothing heavy: a batch of local steps never loads paramiko.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -39,6 +43,12 @@ from collections.abc import Iterator
 from opentaskpy import ending
 from opentaskpy.digests import sha256
 from opentaskpy.exceptions import ErrorClass
+from opentaskpy.transport.ssh.sshlogroute import (
+    DEFAULT_FALLBACK,
+    LogRoute,
+    User,
+    transport_channel,
+)
 
 TYPE_CHECKING = False  # typing costs start-up time; batches import this module
 if TYPE_CHECKING:
@@ -55,6 +65,7 @@ if TYPE_CHECKING:
         logger: Any
         timeout: float
         allow_password: bool
+        log_channel: str
         client: Any
         channels: int
 
@@ -77,9 +88,11 @@ _users = 0
 class _Entry:
     """One shared connection: the connection that owns it and its leases."""
 
-    def __init__(self, owner: SSHConnection, slot: _Slot):
+    def __init__(self, owner: SSHConnection, slot: _Slot, route: LogRoute):
         self.owner = owner
         self.slot = slot
+        #: Where the connection's paramiko log lines go.
+        self.route = route
         self.leases = 0
         #: Channels reserved by the current leases.
         self.reserved = 0
@@ -114,9 +127,12 @@ class Lease:
         channels: int,
         retry: bool,
         fresh_client: bool,
+        log_user: User,
     ):
         self.pool = pool
         self.entry = entry
+        #: The lease's place in the connection's log route.
+        self.log_user = log_user
         # The connection's own (unconnected) client, restored on release.
         self.own_client = own_client
         self.channels = channels
@@ -149,8 +165,14 @@ def pool_key(conn: SSHConnection) -> tuple:
 class ConnectionPool:
     """The shared connections of one batch run (thread-safe)."""
 
-    def __init__(self) -> None:
-        """Start empty; connections are opened by the first lease of a host."""
+    def __init__(self, log_channel: str = DEFAULT_FALLBACK) -> None:
+        """Start empty; connections are opened by the first lease of a host.
+
+        Args:
+            log_channel: receives paramiko's lines of a connection no step
+                is using (the batch's ``<logger>.paramiko.transport``).
+        """
+        self.log_channel = log_channel
         self._lock = threading.Lock()
         self._slots: dict[tuple, _Slot] = {}
         self._closed = False
@@ -200,11 +222,18 @@ class ConnectionPool:
     def _connect(
         self, slot: _Slot, conn: SSHConnection, retry: bool, fresh_client: bool
     ) -> _Entry:
-        # paramiko's own log channel: the connection outlives the step (and
-        # the step's log) that opens it.
+        # The connection outlives the step (and the step's log) that opens
+        # it: it logs on a channel of its own, routed to its current users.
+        route = LogRoute(self.log_channel)
+        connecting = route.join(conn.log_channel)
         new: Any = type(conn)  # an SSHConnection, unshared
         owner: SSHConnection = new(
-            conn.hostname, conn.protocol, conn.logger, conn.timeout, conn.allow_password
+            conn.hostname,
+            conn.protocol,
+            conn.logger,
+            conn.timeout,
+            conn.allow_password,
+            log_channel=route.channel,
         )
         try:
             owner.connect(retry=retry, fresh_client=fresh_client)
@@ -212,13 +241,15 @@ class ConnectionPool:
             owner.close()
             slot.failure, slot.failed_at = exc, time.monotonic()
             raise
+        finally:
+            route.leave(connecting)  # the lease joins it again
         slot.failure = None
         with self._lock:
             self.handshakes += 1
             if self._closed:  # the batch ended while we connected
                 owner.close()
                 raise ConnectionAbortedError("the batch has ended")
-        entry = _Entry(owner, slot)
+        entry = _Entry(owner, slot, route)
         slot.entries.append(entry)
         return entry
 
@@ -227,11 +258,13 @@ class ConnectionPool:
     ) -> Lease:
         entry.leases += 1
         entry.reserved += conn.channels
-        return Lease(self, entry, conn.client, conn.channels, retry, fresh_client)
+        user = entry.route.join(conn.log_channel)
+        return Lease(self, entry, conn.client, conn.channels, retry, fresh_client, user)
 
     def release(self, lease: Lease, retire: bool = False) -> None:
         """End a lease; ``retire`` stops the connection taking new leases."""
         entry = lease.entry
+        entry.route.leave(lease.log_user)
         with entry.slot.lock:
             entry.leases -= 1
             entry.reserved -= lease.channels
@@ -266,11 +299,18 @@ def current() -> ConnectionPool | None:
 
 
 @contextlib.contextmanager
-def batch_pool() -> Iterator[ConnectionPool | None]:
+def batch_pool(
+    logger: logging.Logger | None = None,
+) -> Iterator[ConnectionPool | None]:
     """Share connections for the duration of a batch (nested batches join it).
 
     The pool is closed when the last batch using it leaves, also when a
     signal unwinds the run.
+
+    Args:
+        logger: the batch's logger: paramiko's lines of a connection no step
+            is using go to its ``paramiko.transport`` child (the outermost
+            batch's, for nested batches).
     """
     global _active, _users
     if not sharing_enabled():
@@ -278,7 +318,9 @@ def batch_pool() -> Iterator[ConnectionPool | None]:
         return
     with _lock:
         if _active is None:
-            _active = ConnectionPool()
+            _active = ConnectionPool(
+                transport_channel(logger) if logger else DEFAULT_FALLBACK
+            )
         _users += 1
         pool = _active
     try:
