@@ -8,6 +8,7 @@ file fails the run by name without leaving anything partial.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,12 @@ from support.helpers import local_source, transfer_def
 from support.ssh_helpers import remote_dest, remote_source, sftp_filesystem
 
 COUNT = 200
+
+
+@pytest.fixture(autouse=True, params=["32", "1"], ids=["groups", "one-by-one"])
+def _group_files(request, monkeypatch) -> None:
+    """Every case runs with small files in groups and one by one."""
+    monkeypatch.setenv("OTF_SFTP_GROUP_FILES", request.param)
 
 
 def _content(number: int) -> bytes:
@@ -229,6 +236,14 @@ def test_run_each_raises_what_escapes_a_worker_and_stops_taking_files():
 def test_files_in_flight_from_the_environment(monkeypatch, value, count):
     monkeypatch.setenv(inflight.ENV, value)
     assert inflight.files_in_flight() == count
+
+
+def test_a_value_that_is_not_a_number_is_named_in_a_warning(monkeypatch, caplog):
+    monkeypatch.setenv(inflight.ENV, "many")
+    logger = logging.getLogger("test-files-in-flight")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        assert inflight.files_in_flight(logger) == inflight.DEFAULT
+    assert f"{inflight.ENV}='many' is not a whole number: using 4" in caplog.text
 
 
 def _record_slots(monkeypatch) -> set[int]:

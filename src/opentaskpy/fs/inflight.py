@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from opentaskpy.envsettings import bounded_int
 from opentaskpy.fs import checksums, origins, streaming
 
 if TYPE_CHECKING:  # local transfers use run_each without loading paramiko
@@ -50,17 +50,13 @@ T = TypeVar("T")
 _slot = threading.local()
 
 
-def files_in_flight() -> int:
+def files_in_flight(logger: logging.Logger | None = None) -> int:
     """Return ``OTF_SFTP_FILES_IN_FLIGHT`` (default 4, between 1 and 8).
 
-    A value that is not a whole number is ignored (the default applies).
+    A value that is not a whole number is named in a warning on ``logger``
+    and the default applies.
     """
-    raw = os.environ.get(ENV, "").strip()
-    try:
-        value = int(raw) if raw else DEFAULT
-    except ValueError:
-        value = DEFAULT
-    return max(1, min(MAXIMUM, value))
+    return bounded_int(ENV, DEFAULT, 1, MAXIMUM, logger)
 
 
 def current_slot() -> int:

@@ -188,5 +188,6 @@ def publish_all(
         *((deliver_group, group) for group in groups),
         *((deliver, content) for content in singles),
     ]
-    inflight.run_each(work, lambda job: job[0](job[1]), in_flight, last=confirm_last)
+    count = in_flight or inflight.files_in_flight(logger)
+    inflight.run_each(work, lambda job: job[0](job[1]), count, last=confirm_last)
     return 1 if failed else 0

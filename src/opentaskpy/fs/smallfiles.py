@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from logging import Logger
 from typing import TYPE_CHECKING
 
+from opentaskpy.envsettings import bounded_int
 from opentaskpy.fs import checksums
 from opentaskpy.fs.fileops import temporary_name
 from opentaskpy.fs.filesystem import join
@@ -61,19 +61,10 @@ def mode_bits(mode: str | None) -> int | None:
 def group_files(logger: Logger | None = None) -> int:
     """Return ``OTF_SFTP_GROUP_FILES`` (default 32, between 1 and 256).
 
-    A value that is not a whole number is named in a warning and the default
-    applies.
+    A value that is not a whole number is named in a warning on ``logger``
+    and the default applies.
     """
-    raw = os.environ.get(ENV, "").strip()
-    if not raw:
-        return GROUP_FILES
-    try:
-        value = int(raw)
-    except ValueError:
-        if logger is not None:
-            logger.warning(f"{ENV}={raw!r} is not a whole number: using {GROUP_FILES}")
-        return GROUP_FILES
-    return max(1, min(MAXIMUM, value))
+    return bounded_int(ENV, GROUP_FILES, 1, MAXIMUM, logger)
 
 
 def plan(
