@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import select
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from opentaskpy import ending
 from opentaskpy.exceptions import ErrorClass
@@ -44,6 +42,7 @@ from opentaskpy.names import wire
 from opentaskpy.transport.ssh import sshpool, sshpreconnect
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpsession import SFTPSession
+from opentaskpy.transport.ssh.sshcommand import CommandResult, collect
 from opentaskpy.transport.ssh.ssherrors import (
     HostNotAnsweringError,
     not_answering,
@@ -88,15 +87,6 @@ SFTP_MAX_PACKET = 2**17 + 2**10
 #: (a 4 MiB read window in a 4 MiB channel window: 1 GiB in 5.4 s; in 32 MiB:
 #: 2.9 s).
 SFTP_WINDOW = 32 * 2**20
-
-
-@dataclass
-class CommandResult:
-    """Exit status and captured output of a remote command."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 class SSHConnection:
@@ -334,44 +324,11 @@ class SSHConnection:
             on_channel(channel)
         # Quoted file names may hold bytes that are not UTF-8 (surrogate escapes).
         channel.exec_command(wire(command))  # type: ignore[arg-type]
-        out, err = bytearray(), bytearray()
-        pending = b""
-        quiet_since = time.monotonic()
-        while True:
-            select.select([channel], [], [], 0.5)
-            got = False
-            while channel.recv_ready():
-                data = channel.recv(65536)
-                got = got or bool(data)
-                out += data
-                if on_stdout:
-                    pending += data
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        on_stdout(line.decode(errors="replace"))
-            while channel.recv_stderr_ready():
-                err += channel.recv_stderr(65536)
-                got = True
-            if (
-                channel.exit_status_ready()
-                and not got
-                and not channel.recv_ready()
-                and not channel.recv_stderr_ready()
-            ):
-                break
-            if channel.closed and not got:
-                break
-            if got:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= limit / 3:
-                self._probe_or_give_up(channel, operation or command, limit)
-                quiet_since = time.monotonic()
-        if on_stdout and pending:
-            on_stdout(pending.decode(errors="replace"))
-        code = channel.recv_exit_status()
-        channel.close()
-        return CommandResult(
-            code, out.decode(errors="replace"), err.decode(errors="replace")
+        return collect(
+            channel,
+            on_stdout,
+            limit / 3,
+            lambda: self._probe_or_give_up(channel, operation or command, limit),
         )
 
     def _probe_or_give_up(
