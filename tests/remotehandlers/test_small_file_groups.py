@@ -20,6 +20,7 @@ from opentaskpy import exceptions
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.taskhandlers.transfer import Transfer
 from opentaskpy.transport.ssh import sftpbulk
+from support.groups import before_group_reads
 from support.helpers import local_source, transfer_def
 from support.ssh_helpers import log_text, remote_dest, remote_source
 
@@ -120,13 +121,9 @@ def test_a_file_that_grew_past_one_request_goes_on_its_own(
 ):
     files = _write_sources(ssh_env, dirs, 5)
     grown = os.urandom(300_000)  # listed small, read large
-    real = sftpbulk.Reads.send_opens
-
-    def growing_first(reads, paths):
-        ssh_env.write_file(dirs["src"] / "g002.dat", grown)
-        return real(reads, paths)
-
-    monkeypatch.setattr(sftpbulk.Reads, "send_opens", growing_first)
+    before_group_reads(
+        monkeypatch, lambda: ssh_env.write_file(dirs["src"] / "g002.dat", grown)
+    )
     assert Transfer(None, "groups-grew", _definition(ssh_env, dirs)).run()
     files["g002.dat"] = grown
     assert len(sent_alone) == 1 and sent_alone[0].startswith(".g002.dat.")
@@ -138,13 +135,7 @@ def test_a_vanished_file_fails_alone_and_stops_the_post_copy_action(
     ssh_env, dirs, monkeypatch, groups_sent
 ):
     files = _write_sources(ssh_env, dirs, 6)
-    real = sftpbulk.Reads.send_opens
-
-    def vanishing(reads, paths):
-        (dirs["src"] / "g003.dat").unlink()
-        return real(reads, paths)
-
-    monkeypatch.setattr(sftpbulk.Reads, "send_opens", vanishing)
+    before_group_reads(monkeypatch, (dirs["src"] / "g003.dat").unlink)
     with pytest.raises(exceptions.RemoteTransferError):
         Transfer(None, "groups-vanished", _definition(ssh_env, dirs)).run()
     del files["g003.dat"]

@@ -15,6 +15,7 @@ from opentaskpy import exceptions
 from opentaskpy.fs.sftpfs import SFTPFileSystem
 from opentaskpy.taskhandlers.transfer import Transfer
 from opentaskpy.transport.ssh import sftpbulk
+from support.groups import before_group_reads
 from support.helpers import local_dest, transfer_def
 from support.ssh_helpers import log_text, remote_source
 
@@ -72,13 +73,7 @@ def test_a_vanished_file_fails_alone(ssh_env, dirs, tmp_path, monkeypatch, reads
     target = tmp_path / "in"
     target.mkdir()
     files = _write_sources(ssh_env, dirs, 6)
-    real = sftpbulk.Reads.send_opens
-
-    def vanishing(reads, paths):
-        (dirs["src"] / "d04.dat").unlink()
-        return real(reads, paths)
-
-    monkeypatch.setattr(sftpbulk.Reads, "send_opens", vanishing)
+    before_group_reads(monkeypatch, (dirs["src"] / "d04.dat").unlink)
     with pytest.raises(exceptions.RemoteTransferError):
         Transfer(None, "reads-vanished", _download(ssh_env, dirs, target)).run()
     assert reads_sent == [6]
