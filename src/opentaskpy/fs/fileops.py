@@ -250,12 +250,19 @@ def start_publish(
             except BaseException as exc:
                 _failed(fs, target, atomic, observer, final_path, local_path, exc)
                 raise
-        PROGRESS.published(expected)
-        if observer is not None:
-            observer.published(fs, final_path, local_path, expected)
+        mark_published(fs, final_path, local_path, expected, observer)
         return final_path
 
     return finish if confirm is not None else finish()
+
+
+def mark_published(
+    fs: FileSystem, final_path: str, label: str, size: int, observer: Any
+) -> None:
+    """Count a file now under its final name and tell the publish observer."""
+    PROGRESS.published(size)
+    if observer is not None:
+        observer.published(fs, final_path, label, size)
 
 
 def _place_and_check(

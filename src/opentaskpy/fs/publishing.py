@@ -121,12 +121,13 @@ def publish_all(
             return
         logger.info(f"{prefix}Copied {content.label} to {final}")
 
+    def announce(content: Content, name: str) -> None:
+        logger.info(f"{prefix}Transferring file {content.label} to {directory}/{name}")
+
     def deliver(content: Content, announced: bool = False) -> None:
         name = final_name(content.name)
         if not announced:
-            logger.info(
-                f"{prefix}Transferring file {content.label} to {directory}/{name}"
-            )
+            announce(content, name)
         slot = inflight.current_slot()
         with session() if session is not None else contextlib.nullcontext(fs) as on:
             try:
@@ -168,9 +169,7 @@ def publish_all(
         confirm(unconfirmed.pop(inflight.current_slot(), None))
         names = [final_name(c.name) for c in group]
         for content, name in zip(group, names, strict=True):
-            logger.info(
-                f"{prefix}Transferring file {content.label} to {directory}/{name}"
-            )
+            announce(content, name)
         if not together:  # only the reads go together; each file is published
             read = smallfiles.read_group(group)
             for content, data in zip(group, read, strict=True):

@@ -25,11 +25,11 @@ from opentaskpy.safewrite import open_for_write
 from opentaskpy.transport.ssh import sftpbulk
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpread import (
-    CMD_STATUS,
     Answers,
     Primitives,
     StartedRead,
     answer,
+    expect_status,
     read_pipelined,
 )
 from opentaskpy.transport.ssh.sftpsession import (
@@ -241,9 +241,7 @@ class SFTPFileSystem(FileSystem):
                 if self.stat(source) is None and self.stat(target) is not None:
                     return
                 raise
-            if t != CMD_STATUS:
-                raise OSError(f"unexpected SFTP response type {t} to a rename")
-            client._convert_status(msg)
+            expect_status(client, t, msg, "rename")
 
         return confirm
 

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING
 
 from opentaskpy.envsettings import bounded_int
 from opentaskpy.fs import checksums
-from opentaskpy.fs.fileops import temporary_name
+from opentaskpy.fs.fileops import mark_published, temporary_name
 from opentaskpy.fs.filesystem import join
 from opentaskpy.fs.origins import LOCAL, SMALL_BYTES
-from opentaskpy.progress import PROGRESS
 
 if TYPE_CHECKING:
     from opentaskpy.fs.filesystem import FileSystem
@@ -233,10 +232,7 @@ def _published(
     size: int,
     copied: Callable[[Content, str], None],
 ) -> None:
-    PROGRESS.published(size)
-    observer = checksums.observer()
-    if observer is not None:
-        observer.published(fs, final, content.label, size)
+    mark_published(fs, final, content.label, size, checksums.observer())
     copied(content, final)
 
 

@@ -25,16 +25,16 @@ from typing import NamedTuple, cast
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpread import (
     CMD_CLOSE,
-    CMD_HANDLE,
     CMD_OPEN,
     CMD_READ,
     CMD_STAT,
-    CMD_STATUS,
     Answers,
     Primitives,
     answer,
     attributes,
     corked,
+    expect_status,
+    handle_of,
     read_answer,
 )
 
@@ -64,14 +64,6 @@ Outcome = BaseException | None
 
 def _session(client: paramiko.SFTPClient) -> tuple[Primitives, Answers]:
     return cast(Primitives, client), Answers()
-
-
-def _expect_status(
-    wire: Primitives, t: int, msg: paramiko.Message, what: str = "request"
-) -> None:
-    if t != CMD_STATUS:
-        raise OSError(f"unexpected SFTP response type {t} to a {what}")
-    wire._convert_status(msg)  # raises the server's error, if any
 
 
 class Reads:
@@ -126,13 +118,9 @@ class Reads:
         t, msg = answer(wire, answers, num_open)
         stat_t, stat_msg = answer(wire, answers, num_stat)
         try:
-            if t == CMD_STATUS:
-                wire._convert_status(msg)
-            if t != CMD_HANDLE:
-                raise OSError(f"unexpected SFTP response type {t} to an open")
+            handle = handle_of(wire, t, msg)
         except Exception as exc:  # noqa: BLE001 - this item's failure
             return exc
-        handle = bytes(msg.get_binary())
         try:
             size = int(attributes(wire, stat_t, stat_msg).st_size or 0)
             if size > self._limit:
@@ -216,13 +204,9 @@ class Writes:
     def _handle(self, num: int) -> bytes | BaseException:
         t, msg = answer(self._wire, self._answers, num)
         try:
-            if t == CMD_STATUS:
-                self._wire._convert_status(msg)
-            if t != CMD_HANDLE:
-                raise OSError(f"unexpected SFTP response type {t} to an open")
+            return handle_of(self._wire, t, msg)
         except Exception as exc:  # noqa: BLE001 - this item's failure
             return exc
-        return bytes(msg.get_binary())
 
     def _send_write(
         self, handle: bytes, data: bytes, mode: int | None
@@ -258,7 +242,7 @@ class Writes:
         try:
             for what in ("write", "chmod", "close"):
                 if what in replies:
-                    _expect_status(wire, *replies[what], what)
+                    expect_status(wire, *replies[what], what)
             found = attributes(wire, *replies["size"]).st_size
             if found != length:
                 raise OSError(
@@ -282,7 +266,7 @@ class Writes:
         for num in nums:
             try:
                 t, msg = answer(wire, answers, num)
-                _expect_status(wire, t, msg, "rename")
+                expect_status(wire, t, msg, "rename")
             except Exception as exc:  # noqa: BLE001 - this item's failure
                 outcomes.append(exc)
                 continue

@@ -57,6 +57,24 @@ class Answers:
         self.by_request[num] = (t, msg)
 
 
+def expect_status(
+    wire: Primitives, t: int, msg: paramiko.Message, what: str = "request"
+) -> None:
+    """Check a status answer to a ``what``; raise the server's error, if any."""
+    if t != CMD_STATUS:
+        raise OSError(f"unexpected SFTP response type {t} to a {what}")
+    wire._convert_status(msg)
+
+
+def handle_of(wire: Primitives, t: int, msg: paramiko.Message) -> bytes:
+    """Return the handle an open was answered with; raise the server's error."""
+    if t == CMD_STATUS:
+        wire._convert_status(msg)
+    if t != CMD_HANDLE:
+        raise OSError(f"unexpected SFTP response type {t} to an open")
+    return bytes(msg.get_binary())
+
+
 def read_answer(client: Primitives, t: int, msg: paramiko.Message) -> bytes:
     """Return the data of a read's answer; raise its error (or a short file's)."""
     if t == CMD_STATUS:
@@ -287,11 +305,7 @@ def _finish_open(
     num_open, num_stat = sent
     t, msg = answer(wire, answers, num_open)
     stat_t, stat_msg = answer(wire, answers, num_stat)
-    if t == CMD_STATUS:
-        wire._convert_status(msg)  # raises the server's error
-    if t != CMD_HANDLE:
-        raise OSError(f"unexpected SFTP response type {t} to an open")
-    handle = msg.get_binary()
+    handle = handle_of(wire, t, msg)
     try:
         attrs = attributes(wire, stat_t, stat_msg)
     except BaseException:

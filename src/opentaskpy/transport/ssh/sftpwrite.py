@@ -27,6 +27,7 @@ from opentaskpy.transport.ssh.sftpread import (
     answer,
     attributes,
     corked,
+    expect_status,
 )
 
 _sftp = paramiko.sftp
@@ -67,10 +68,7 @@ def write_pipelined(
     outstanding: deque[int] = deque()
 
     def settle_oldest() -> None:
-        t, msg = answer(wire, answers, outstanding.popleft())
-        if t != CMD_STATUS:
-            raise OSError(f"unexpected SFTP response type {t} to a write")
-        wire._convert_status(msg)  # raises the server's error, if any
+        expect_status(wire, *answer(wire, answers, outstanding.popleft()), "write")
 
     offset = 0
     remote = client.open(path, mode)
@@ -113,10 +111,7 @@ def write_pipelined(
     while outstanding:
         settle_oldest()  # answered by now: only the statuses are checked
     size = attributes(wire, *answer(wire, answers, size_num)).st_size
-    t, msg = answer(wire, answers, close_num)
-    if t != CMD_STATUS:
-        raise OSError(f"unexpected SFTP response type {t} to a close")
-    wire._convert_status(msg)
+    expect_status(wire, *answer(wire, answers, close_num), "close")
     if size != offset:
         raise OSError(f"Size check failed: wrote {offset} bytes, the file has {size}")
     return offset
