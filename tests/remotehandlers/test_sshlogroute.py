@@ -13,26 +13,18 @@ from collections.abc import Iterator
 import pytest
 
 from opentaskpy.transport.ssh.sshlogroute import LogRoute
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+from support.logcapture import Collect
 
 
 @pytest.fixture
-def steps() -> Iterator[dict[str, _Collect]]:
+def steps() -> Iterator[dict[str, Collect]]:
     """Task loggers ``route.a``/``route.b`` (DEBUG) and ``route.batch`` (INFO)."""
     collected = {}
     for name, level in (("a", logging.DEBUG), ("b", logging.DEBUG)):
         logging.getLogger(f"route.{name}").setLevel(level)
     logging.getLogger("route.batch").setLevel(logging.INFO)
     for name in ("a", "b", "batch"):
-        collected[name] = _Collect()
+        collected[name] = Collect()
         logging.getLogger(f"route.{name}").addHandler(collected[name])
     yield collected
     for name in ("a", "b", "batch"):
@@ -59,7 +51,7 @@ def _joined_elsewhere(route: LogRoute, channel: str) -> tuple[object, threading.
     return user[0], done
 
 
-def _messages(collect: _Collect) -> list[tuple[str, str]]:
+def _messages(collect: Collect) -> list[tuple[str, str]]:
     return [(r.name, r.getMessage()) for r in collect.records]
 
 

@@ -17,6 +17,7 @@ from opentaskpy.transport.ssh import sshpool
 from opentaskpy.transport.ssh.sshconn import SSHConnection
 from support.flow import batch_task, exec_task
 from support.helpers import transfer_def, wait_for, write_json
+from support.logcapture import Collect
 from support.ssh_faults import silent_server
 from support.ssh_helpers import log_text, remote_source
 from support.sshd import SSHTestEnv
@@ -241,15 +242,6 @@ def test_steps_waiting_for_a_failed_handshake_fail_with_it(ssh_env, ssh_client_e
         assert len(accepted) == 2
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def _paramiko_lines(text: str, task_id: str) -> list[str]:
     channel = f"opentaskpy.remotehandlers.ssh.{task_id}.paramiko.transport"
     return [line for line in text.splitlines() if f" - {channel} - " in line]
@@ -265,7 +257,7 @@ def test_paramiko_lines_are_in_the_step_logs(
         _ssh_exec(ssh_env, cfg_dir, f"step{n}", "ssh1", f"touch {dirs['src']}/s{n}")
     _chain(cfg_dir, "steps", ["step1", "step2"])
     # Whatever reaches paramiko's own loggers would be in no task's log.
-    bare = _Collect()
+    bare = Collect()
     paramiko_logger = logging.getLogger("paramiko")
     saved_level = paramiko_logger.level
     paramiko_logger.setLevel(logging.DEBUG)

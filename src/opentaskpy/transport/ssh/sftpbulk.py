@@ -25,9 +25,11 @@ from typing import NamedTuple, cast
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpread import (
     CMD_CLOSE,
+    CMD_FSTAT,
     CMD_OPEN,
     CMD_READ,
     CMD_STAT,
+    CMD_WRITE,
     Answers,
     Primitives,
     answer,
@@ -39,7 +41,6 @@ from opentaskpy.transport.ssh.sftpread import (
 )
 
 _sftp = paramiko.sftp
-CMD_WRITE, CMD_FSTAT = _sftp.CMD_WRITE, _sftp.CMD_FSTAT
 CMD_FSETSTAT, CMD_REMOVE = _sftp.CMD_FSETSTAT, _sftp.CMD_REMOVE
 CMD_EXTENDED = _sftp.CMD_EXTENDED
 #: Create exclusively (``O_EXCL``): a name that exists, a link included, fails.

@@ -33,6 +33,7 @@ _sftp = paramiko.sftp
 CMD_READ, CMD_DATA, CMD_STATUS = _sftp.CMD_READ, _sftp.CMD_DATA, _sftp.CMD_STATUS
 CMD_OPEN, CMD_STAT, CMD_CLOSE = _sftp.CMD_OPEN, _sftp.CMD_STAT, _sftp.CMD_CLOSE
 CMD_HANDLE, CMD_ATTRS = _sftp.CMD_HANDLE, _sftp.CMD_ATTRS
+CMD_WRITE, CMD_FSTAT = _sftp.CMD_WRITE, _sftp.CMD_FSTAT
 
 
 class Primitives(Protocol):

@@ -22,6 +22,9 @@ from typing import cast
 
 from opentaskpy.transport.ssh.paramiko_import import paramiko
 from opentaskpy.transport.ssh.sftpread import (
+    CMD_CLOSE,
+    CMD_FSTAT,
+    CMD_WRITE,
     Answers,
     Primitives,
     answer,
@@ -31,8 +34,6 @@ from opentaskpy.transport.ssh.sftpread import (
 )
 
 _sftp = paramiko.sftp
-CMD_WRITE, CMD_STATUS = _sftp.CMD_WRITE, _sftp.CMD_STATUS
-CMD_FSTAT, CMD_CLOSE = _sftp.CMD_FSTAT, _sftp.CMD_CLOSE
 
 
 def write_pipelined(
